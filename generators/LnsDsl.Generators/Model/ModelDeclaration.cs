@@ -1,0 +1,74 @@
+namespace LnsDsl.Generators.Model
+{
+    // Mirrors of the DSL enums (same underlying values as LnsDsl.Attributes); the generator reads attribute
+    // arguments as integers and never loads the attribute assembly.
+    internal enum NormKind { Pre = 0, Post = 1, Mix = 2, Peri = 3, DeepNorm = 4 }
+    internal enum ScaleRule { None = 0, InvSqrtDepth = 1, InvDepth = 2 }
+    internal enum NormType { RmsNorm = 0, LayerNorm = 1 }
+    internal enum Activation { SwiGlu = 0, Gelu = 1 }
+    internal enum OutputInit { Plain = 0, ScaledByDepth = 1, ScaledByLayer = 2 }
+    internal enum Placement { PreLn, PostLn, PeriLn, DeepNorm }
+
+    /// <summary>A type that encloses the model class (emitted as <c>partial</c> around it).</summary>
+    internal sealed record ContainingType(string Keyword, string Name);
+
+    /// <summary>The std of each projection of one block.</summary>
+    internal sealed record InitStds(double Q, double K, double V, double O, double Gate, double Up, double Down);
+
+    /// <summary>One resolved block. <see cref="Index"/> is the 1-based l.</summary>
+    internal sealed record BlockDeclaration(int Index, Placement Placement, double NormScale, double ResidualAlpha, InitStds Init);
+
+    /// <summary>
+    /// Everything the emitter needs for one model, resolved (defaults applied, blocks laid out, parameters
+    /// counted). Only strings, numbers, enums and equatable arrays: no symbols, syntax or compilation.
+    /// </summary>
+    internal sealed record ModelDeclaration
+    {
+        public string Namespace { get; init; } = "";
+        public string ClassName { get; init; } = "";
+        public EquatableArray<ContainingType> ContainingTypes { get; init; } = EquatableArray<ContainingType>.Empty;
+        /// <summary>Whether <c>typeof(...)</c> of the class is legal in an assembly attribute (no private/protected nesting).</summary>
+        public bool VisibleToAssembly { get; init; } = true;
+        public int Layers { get; init; }
+        public int Hidden { get; init; }
+        public int Heads { get; init; }
+        public int KvHeads { get; init; }
+        public int HeadDim { get; init; }
+        public int FeedForward { get; init; }
+        public int Vocab { get; init; }
+        public int MaxSeq { get; init; }
+        public bool TieEmbeddings { get; init; }
+        public NormKind Norm { get; init; }
+        public NormType NormType { get; init; }
+        public ScaleRule Scale { get; init; }
+        public double Eps { get; init; }
+        public int PostLayers { get; init; }
+        public double Alpha { get; init; }
+        public double Beta { get; init; }
+        public bool Rope { get; init; }
+        public double RopeTheta { get; init; }
+        public bool QkNorm { get; init; }
+        public Activation Activation { get; init; }
+        public double Std { get; init; }
+        public double EmbeddingStd { get; init; }
+        public OutputInit OutputInit { get; init; }
+        public bool LayerScale { get; init; }
+        public double LayerScaleInit { get; init; }
+        public bool EmbeddingNorm { get; init; }
+        public long ParameterCount { get; init; }
+        public EquatableArray<BlockDeclaration> Blocks { get; init; } = EquatableArray<BlockDeclaration>.Empty;
+
+        public string FullyQualifiedName
+        {
+            get
+            {
+                var prefix = Namespace.Length == 0 ? "global::" : "global::" + Namespace + ".";
+                foreach (var t in ContainingTypes) prefix += t.Name + ".";
+                return prefix + ClassName;
+            }
+        }
+    }
+
+    /// <summary>What the parse step yields for one annotated class: the model (null when it cannot be generated) and diagnostics.</summary>
+    internal sealed record ParseResult(ModelDeclaration? Model, EquatableArray<DiagnosticInfo> Diagnostics);
+}

@@ -1,0 +1,43 @@
+using System.Collections.Immutable;
+using System.Linq;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Microsoft.CodeAnalysis.Diagnostics;
+
+namespace LnsDsl.Generators
+{
+    /// <summary>
+    /// Reports the diagnostics of every [TransformerModel] class, from the same <see cref="Parser"/> the
+    /// generator uses. Being an analyzer (not a generator output), its warnings honour
+    /// <c>#pragma warning disable</c>, <c>[SuppressMessage]</c> and <c>.editorconfig</c> severities.
+    /// </summary>
+    [DiagnosticAnalyzer(LanguageNames.CSharp)]
+    public sealed class ModelAnalyzer : DiagnosticAnalyzer
+    {
+        public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } =
+            DiagnosticDescriptors.ById.Values.OrderBy(d => d.Id).ToImmutableArray();
+
+        public override void Initialize(AnalysisContext context)
+        {
+            context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
+            context.EnableConcurrentExecution();
+            context.RegisterCompilationStartAction(start =>
+            {
+                var attributeType = start.Compilation.GetTypeByMetadataName(Parser.TransformerModelAttribute);
+                if (attributeType is null) return;
+                start.RegisterSymbolAction(c => Analyze(c, attributeType), SymbolKind.NamedType);
+            });
+        }
+
+        private static void Analyze(SymbolAnalysisContext context, INamedTypeSymbol attributeType)
+        {
+            var symbol = (INamedTypeSymbol)context.Symbol;
+            var attribute = symbol.GetAttributes().FirstOrDefault(a => SymbolEqualityComparer.Default.Equals(a.AttributeClass, attributeType));
+            if (attribute?.ApplicationSyntaxReference?.GetSyntax(context.CancellationToken).Parent?.Parent is not ClassDeclarationSyntax declaration)
+                return;
+            var result = Parser.Parse(symbol, declaration, attribute, context.CancellationToken);
+            foreach (var diagnostic in result.Diagnostics)
+                context.ReportDiagnostic(diagnostic.ToDiagnostic());
+        }
+    }
+}

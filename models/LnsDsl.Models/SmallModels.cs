@@ -1,0 +1,205 @@
+// The model zoo: each declaration below is expanded by the LnsDsl generator into a TorchSharp module.
+// A family sized for CPU experiments (head size 32, SwiGLU width ~8/3 x width, vocab 8192 for a compacted tokenizer).
+
+namespace LnsDsl.Models
+{
+    // ---- CPU family: 6 blocks, width 128, FFN 384, 4 heads, vocab 8192 ----
+
+    /// <summary>Pre-LN (baseline); CPU family.</summary>
+    [TransformerModel(Layers = 6, Hidden = 128, Heads = 4, FeedForward = 384, Vocab = 8192)]
+    [Norm(Kind.Pre)]
+    public partial class PreLn6x128 { }
+
+    /// <summary>Pre-LN + LayerNorm Scaling; CPU family.</summary>
+    [TransformerModel(Layers = 6, Hidden = 128, Heads = 4, FeedForward = 384, Vocab = 8192)]
+    [Norm(Kind.Pre, Scale = ScaleRule.InvSqrtDepth)]
+    public partial class Lns6x128 { }
+
+    /// <summary>Post-LN; CPU family.</summary>
+    [TransformerModel(Layers = 6, Hidden = 128, Heads = 4, FeedForward = 384, Vocab = 8192)]
+    [Norm(Kind.Post)]
+    public partial class PostLn6x128 { }
+
+    /// <summary>Mix-LN, Post-LN for the first L/4 blocks; CPU family.</summary>
+    [TransformerModel(Layers = 6, Hidden = 128, Heads = 4, FeedForward = 384, Vocab = 8192)]
+    [Norm(Kind.Mix, PostLayers = 1)]
+    public partial class MixLn6x128 { }
+
+    /// <summary>Peri-LN; CPU family.</summary>
+    [TransformerModel(Layers = 6, Hidden = 128, Heads = 4, FeedForward = 384, Vocab = 8192)]
+    [Norm(Kind.Peri)]
+    public partial class PeriLn6x128 { }
+
+    /// <summary>DeepNorm; CPU family.</summary>
+    [TransformerModel(Layers = 6, Hidden = 128, Heads = 4, FeedForward = 384, Vocab = 8192)]
+    [Norm(Kind.DeepNorm)]
+    public partial class DeepNorm6x128 { }
+
+    /// <summary>Pre-LN + LNS with depth-scaled output init: the combination the paper warns against (kept to reproduce the caveat).</summary>
+    [TransformerModel(Layers = 6, Hidden = 128, Heads = 4, FeedForward = 384, Vocab = 8192)]
+    [Norm(Kind.Pre, Scale = ScaleRule.InvSqrtDepth)]
+#pragma warning disable LNS101 // deliberate: this model exists to measure the caveat
+    [Init(Output = OutputInit.ScaledByDepth)]
+#pragma warning restore LNS101
+    public partial class LnsScaledInit6x128 { }
+
+    // ---- CPU family: 12 blocks, width 128, FFN 384, 4 heads, vocab 8192 ----
+
+    /// <summary>Pre-LN (baseline); CPU family.</summary>
+    [TransformerModel(Layers = 12, Hidden = 128, Heads = 4, FeedForward = 384, Vocab = 8192)]
+    [Norm(Kind.Pre)]
+    public partial class PreLn12x128 { }
+
+    /// <summary>Pre-LN + LayerNorm Scaling; CPU family.</summary>
+    [TransformerModel(Layers = 12, Hidden = 128, Heads = 4, FeedForward = 384, Vocab = 8192)]
+    [Norm(Kind.Pre, Scale = ScaleRule.InvSqrtDepth)]
+    public partial class Lns12x128 { }
+
+    /// <summary>Post-LN; CPU family.</summary>
+    [TransformerModel(Layers = 12, Hidden = 128, Heads = 4, FeedForward = 384, Vocab = 8192)]
+    [Norm(Kind.Post)]
+    public partial class PostLn12x128 { }
+
+    /// <summary>Mix-LN, Post-LN for the first L/4 blocks; CPU family.</summary>
+    [TransformerModel(Layers = 12, Hidden = 128, Heads = 4, FeedForward = 384, Vocab = 8192)]
+    [Norm(Kind.Mix, PostLayers = 3)]
+    public partial class MixLn12x128 { }
+
+    /// <summary>Peri-LN; CPU family.</summary>
+    [TransformerModel(Layers = 12, Hidden = 128, Heads = 4, FeedForward = 384, Vocab = 8192)]
+    [Norm(Kind.Peri)]
+    public partial class PeriLn12x128 { }
+
+    /// <summary>DeepNorm; CPU family.</summary>
+    [TransformerModel(Layers = 12, Hidden = 128, Heads = 4, FeedForward = 384, Vocab = 8192)]
+    [Norm(Kind.DeepNorm)]
+    public partial class DeepNorm12x128 { }
+
+    /// <summary>Pre-LN + LNS with depth-scaled output init: the combination the paper warns against (kept to reproduce the caveat).</summary>
+    [TransformerModel(Layers = 12, Hidden = 128, Heads = 4, FeedForward = 384, Vocab = 8192)]
+    [Norm(Kind.Pre, Scale = ScaleRule.InvSqrtDepth)]
+#pragma warning disable LNS101 // deliberate: this model exists to measure the caveat
+    [Init(Output = OutputInit.ScaledByDepth)]
+#pragma warning restore LNS101
+    public partial class LnsScaledInit12x128 { }
+
+    // ---- CPU family: 24 blocks, width 128, FFN 384, 4 heads, vocab 8192 ----
+
+    /// <summary>Pre-LN (baseline); CPU family.</summary>
+    [TransformerModel(Layers = 24, Hidden = 128, Heads = 4, FeedForward = 384, Vocab = 8192)]
+    [Norm(Kind.Pre)]
+    public partial class PreLn24x128 { }
+
+    /// <summary>Pre-LN + LayerNorm Scaling; CPU family.</summary>
+    [TransformerModel(Layers = 24, Hidden = 128, Heads = 4, FeedForward = 384, Vocab = 8192)]
+    [Norm(Kind.Pre, Scale = ScaleRule.InvSqrtDepth)]
+    public partial class Lns24x128 { }
+
+    /// <summary>Post-LN; CPU family.</summary>
+    [TransformerModel(Layers = 24, Hidden = 128, Heads = 4, FeedForward = 384, Vocab = 8192)]
+    [Norm(Kind.Post)]
+    public partial class PostLn24x128 { }
+
+    /// <summary>Mix-LN, Post-LN for the first L/4 blocks; CPU family.</summary>
+    [TransformerModel(Layers = 24, Hidden = 128, Heads = 4, FeedForward = 384, Vocab = 8192)]
+    [Norm(Kind.Mix, PostLayers = 6)]
+    public partial class MixLn24x128 { }
+
+    /// <summary>Peri-LN; CPU family.</summary>
+    [TransformerModel(Layers = 24, Hidden = 128, Heads = 4, FeedForward = 384, Vocab = 8192)]
+    [Norm(Kind.Peri)]
+    public partial class PeriLn24x128 { }
+
+    /// <summary>DeepNorm; CPU family.</summary>
+    [TransformerModel(Layers = 24, Hidden = 128, Heads = 4, FeedForward = 384, Vocab = 8192)]
+    [Norm(Kind.DeepNorm)]
+    public partial class DeepNorm24x128 { }
+
+    /// <summary>Pre-LN + LNS with depth-scaled output init: the combination the paper warns against (kept to reproduce the caveat).</summary>
+    [TransformerModel(Layers = 24, Hidden = 128, Heads = 4, FeedForward = 384, Vocab = 8192)]
+    [Norm(Kind.Pre, Scale = ScaleRule.InvSqrtDepth)]
+#pragma warning disable LNS101 // deliberate: this model exists to measure the caveat
+    [Init(Output = OutputInit.ScaledByDepth)]
+#pragma warning restore LNS101
+    public partial class LnsScaledInit24x128 { }
+
+    // ---- CPU family: 12 blocks, width 256, FFN 704, 8 heads, vocab 8192 ----
+
+    /// <summary>Pre-LN (baseline); CPU family.</summary>
+    [TransformerModel(Layers = 12, Hidden = 256, Heads = 8, FeedForward = 704, Vocab = 8192)]
+    [Norm(Kind.Pre)]
+    public partial class PreLn12x256 { }
+
+    /// <summary>Pre-LN + LayerNorm Scaling; CPU family.</summary>
+    [TransformerModel(Layers = 12, Hidden = 256, Heads = 8, FeedForward = 704, Vocab = 8192)]
+    [Norm(Kind.Pre, Scale = ScaleRule.InvSqrtDepth)]
+    public partial class Lns12x256 { }
+
+    /// <summary>Post-LN; CPU family.</summary>
+    [TransformerModel(Layers = 12, Hidden = 256, Heads = 8, FeedForward = 704, Vocab = 8192)]
+    [Norm(Kind.Post)]
+    public partial class PostLn12x256 { }
+
+    /// <summary>Mix-LN, Post-LN for the first L/4 blocks; CPU family.</summary>
+    [TransformerModel(Layers = 12, Hidden = 256, Heads = 8, FeedForward = 704, Vocab = 8192)]
+    [Norm(Kind.Mix, PostLayers = 3)]
+    public partial class MixLn12x256 { }
+
+    /// <summary>Peri-LN; CPU family.</summary>
+    [TransformerModel(Layers = 12, Hidden = 256, Heads = 8, FeedForward = 704, Vocab = 8192)]
+    [Norm(Kind.Peri)]
+    public partial class PeriLn12x256 { }
+
+    /// <summary>DeepNorm; CPU family.</summary>
+    [TransformerModel(Layers = 12, Hidden = 256, Heads = 8, FeedForward = 704, Vocab = 8192)]
+    [Norm(Kind.DeepNorm)]
+    public partial class DeepNorm12x256 { }
+
+    /// <summary>Pre-LN + LNS with depth-scaled output init: the combination the paper warns against (kept to reproduce the caveat).</summary>
+    [TransformerModel(Layers = 12, Hidden = 256, Heads = 8, FeedForward = 704, Vocab = 8192)]
+    [Norm(Kind.Pre, Scale = ScaleRule.InvSqrtDepth)]
+#pragma warning disable LNS101 // deliberate: this model exists to measure the caveat
+    [Init(Output = OutputInit.ScaledByDepth)]
+#pragma warning restore LNS101
+    public partial class LnsScaledInit12x256 { }
+
+    // ---- CPU family: 24 blocks, width 256, FFN 704, 8 heads, vocab 8192 ----
+
+    /// <summary>Pre-LN (baseline); CPU family.</summary>
+    [TransformerModel(Layers = 24, Hidden = 256, Heads = 8, FeedForward = 704, Vocab = 8192)]
+    [Norm(Kind.Pre)]
+    public partial class PreLn24x256 { }
+
+    /// <summary>Pre-LN + LayerNorm Scaling; CPU family.</summary>
+    [TransformerModel(Layers = 24, Hidden = 256, Heads = 8, FeedForward = 704, Vocab = 8192)]
+    [Norm(Kind.Pre, Scale = ScaleRule.InvSqrtDepth)]
+    public partial class Lns24x256 { }
+
+    /// <summary>Post-LN; CPU family.</summary>
+    [TransformerModel(Layers = 24, Hidden = 256, Heads = 8, FeedForward = 704, Vocab = 8192)]
+    [Norm(Kind.Post)]
+    public partial class PostLn24x256 { }
+
+    /// <summary>Mix-LN, Post-LN for the first L/4 blocks; CPU family.</summary>
+    [TransformerModel(Layers = 24, Hidden = 256, Heads = 8, FeedForward = 704, Vocab = 8192)]
+    [Norm(Kind.Mix, PostLayers = 6)]
+    public partial class MixLn24x256 { }
+
+    /// <summary>Peri-LN; CPU family.</summary>
+    [TransformerModel(Layers = 24, Hidden = 256, Heads = 8, FeedForward = 704, Vocab = 8192)]
+    [Norm(Kind.Peri)]
+    public partial class PeriLn24x256 { }
+
+    /// <summary>DeepNorm; CPU family.</summary>
+    [TransformerModel(Layers = 24, Hidden = 256, Heads = 8, FeedForward = 704, Vocab = 8192)]
+    [Norm(Kind.DeepNorm)]
+    public partial class DeepNorm24x256 { }
+
+    /// <summary>Pre-LN + LNS with depth-scaled output init: the combination the paper warns against (kept to reproduce the caveat).</summary>
+    [TransformerModel(Layers = 24, Hidden = 256, Heads = 8, FeedForward = 704, Vocab = 8192)]
+    [Norm(Kind.Pre, Scale = ScaleRule.InvSqrtDepth)]
+#pragma warning disable LNS101 // deliberate: this model exists to measure the caveat
+    [Init(Output = OutputInit.ScaledByDepth)]
+#pragma warning restore LNS101
+    public partial class LnsScaledInit24x256 { }
+}

@@ -1,0 +1,122 @@
+using System;
+using System.Diagnostics;
+
+namespace LnsDsl
+{
+    /// <summary>
+    /// Declares a decoder-only transformer language model. Put it on a <c>partial class</c>; the LnsDsl
+    /// source generator emits the TorchSharp module, its initialisation and a static architecture spec.
+    /// </summary>
+    [AttributeUsage(AttributeTargets.Class, AllowMultiple = false, Inherited = false)]
+    [Conditional("LNSDSL_KEEP_ATTRIBUTES")]
+    public sealed class TransformerModelAttribute : Attribute
+    {
+        /// <summary>For the named form: <c>[TransformerModel(Layers = 12, Hidden = 768, Heads = 12, FeedForward = 2048, Vocab = 32000)]</c>.
+        /// All five sizes are required; the generator reports LNS012 for a missing one.</summary>
+        public TransformerModelAttribute()
+        {
+        }
+
+        /// <param name="layers">Number of decoder blocks L.</param>
+        /// <param name="hidden">Residual stream width.</param>
+        /// <param name="heads">Number of query heads.</param>
+        /// <param name="feedForward">Feed-forward inner width.</param>
+        /// <param name="vocab">Vocabulary size.</param>
+        public TransformerModelAttribute(int layers, int hidden, int heads, int feedForward, int vocab)
+        {
+            Layers = layers;
+            Hidden = hidden;
+            Heads = heads;
+            FeedForward = feedForward;
+            Vocab = vocab;
+        }
+
+        /// <summary>Number of decoder blocks L.</summary>
+        public int Layers { get; set; }
+        /// <summary>Residual stream width.</summary>
+        public int Hidden { get; set; }
+        /// <summary>Number of query heads.</summary>
+        public int Heads { get; set; }
+        /// <summary>Feed-forward inner width.</summary>
+        public int FeedForward { get; set; }
+        /// <summary>Vocabulary size.</summary>
+        public int Vocab { get; set; }
+        /// <summary>Key/value heads (grouped-query attention). Default: <see cref="Heads"/>.</summary>
+        public int KvHeads { get; set; }
+        /// <summary>Longest sequence the rotary tables cover. Default 2048.</summary>
+        public int MaxSeq { get; set; } = 2048;
+        /// <summary>Share the embedding matrix with the output head. Default false (the paper's models are untied).</summary>
+        public bool TieEmbeddings { get; set; }
+    }
+
+    /// <summary>Normalisation placement, type and depth scaling.</summary>
+    [AttributeUsage(AttributeTargets.Class, AllowMultiple = false, Inherited = false)]
+    [Conditional("LNSDSL_KEEP_ATTRIBUTES")]
+    public sealed class NormAttribute : Attribute
+    {
+        /// <param name="kind">Placement of the norms.</param>
+        public NormAttribute(Kind kind) => Kind = kind;
+
+        /// <summary>Placement of the norms.</summary>
+        public Kind Kind { get; }
+        /// <summary>Depth scaling of each pre-norm's output. <see cref="ScaleRule.InvSqrtDepth"/> is LayerNorm Scaling.</summary>
+        public ScaleRule Scale { get; set; }
+        /// <summary>RMSNorm (default) or LayerNorm.</summary>
+        public NormType Type { get; set; }
+        /// <summary>Epsilon inside the norm. Default 1e-6.</summary>
+        public double Eps { get; set; } = 1e-6;
+        /// <summary>Mix-LN only: the number of leading Post-LN blocks (0 &lt; PostLayers &lt; Layers).</summary>
+        public int PostLayers { get; set; }
+        /// <summary>DeepNorm only: residual multiplier. Default <c>(2L)^(1/4)</c>.</summary>
+        public double Alpha { get; set; }
+        /// <summary>DeepNorm only: Xavier gain of v, o and MLP projections. Default <c>(8L)^(-1/4)</c>.</summary>
+        public double Beta { get; set; }
+    }
+
+    /// <summary>Attention options.</summary>
+    [AttributeUsage(AttributeTargets.Class, AllowMultiple = false, Inherited = false)]
+    [Conditional("LNSDSL_KEEP_ATTRIBUTES")]
+    public sealed class AttentionAttribute : Attribute
+    {
+        /// <summary>Rotary position embeddings (rotate_half convention). Default true.</summary>
+        public bool Rope { get; set; } = true;
+        /// <summary>Rotary base. Default 10000.</summary>
+        public double RopeTheta { get; set; } = 10000;
+        /// <summary>RMS-normalise queries and keys per head before RoPE. Default false.</summary>
+        public bool QkNorm { get; set; }
+    }
+
+    /// <summary>Feed-forward options.</summary>
+    [AttributeUsage(AttributeTargets.Class, AllowMultiple = false, Inherited = false)]
+    [Conditional("LNSDSL_KEEP_ATTRIBUTES")]
+    public sealed class FeedForwardAttribute : Attribute
+    {
+        /// <param name="activation">The activation. Default SwiGLU.</param>
+        public FeedForwardAttribute(Activation activation = Activation.SwiGlu) => Activation = activation;
+
+        /// <summary>The activation.</summary>
+        public Activation Activation { get; }
+    }
+
+    /// <summary>Initialisation scheme.</summary>
+    [AttributeUsage(AttributeTargets.Class, AllowMultiple = false, Inherited = false)]
+    [Conditional("LNSDSL_KEEP_ATTRIBUTES")]
+    public sealed class InitAttribute : Attribute
+    {
+        /// <summary>Std of every linear weight. Default 0.02.</summary>
+        public double Std { get; set; } = 0.02;
+        /// <summary>Std of the embedding table. Default: <see cref="Std"/>.</summary>
+        public double EmbeddingStd { get; set; }
+        /// <summary>Scaling of the residual output projections.</summary>
+        public OutputInit Output { get; set; }
+    }
+
+    /// <summary>Learnable per-channel gain on each residual branch output (CaiT's LayerScale).</summary>
+    [AttributeUsage(AttributeTargets.Class, AllowMultiple = false, Inherited = false)]
+    [Conditional("LNSDSL_KEEP_ATTRIBUTES")]
+    public sealed class LayerScaleAttribute : Attribute
+    {
+        /// <summary>Initial value of every gain. Default 1e-4.</summary>
+        public double Init { get; set; } = 1e-4;
+    }
+}

@@ -1,0 +1,178 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace LnsDsl
+{
+    /// <summary>
+    /// The base of every generated model: it owns the parameters (named as in LLaMA checkpoints, built from
+    /// the <see cref="ModelSpec"/>), the rotary tables, and the public entry points. The generated subclass
+    /// supplies the computation (<see cref="Run"/>, straight-line code with each block's placement and scale
+    /// as literals) and the initialisation (<see cref="Initialize"/>).
+    /// </summary>
+    public abstract class TransformerModule : nn.Module<Tensor, Tensor>
+    {
+        /// <summary><c>embed_tokens.weight</c>, <c>[Vocab, Hidden]</c>.</summary>
+        public readonly EmbeddingWeight embed_tokens;
+        /// <summary>Peri-LN's norm of the embedding output, else null.</summary>
+        public readonly NormWeight? embed_norm;
+        /// <summary>The decoder blocks, <c>layers.{l-1}</c> for block l.</summary>
+        public readonly ModuleList<DecoderLayer> layers;
+        /// <summary>The final norm (never depth-scaled).</summary>
+        public readonly NormWeight norm;
+        /// <summary>The output head, or null with tied embeddings.</summary>
+        public readonly LinearWeight? lm_head;
+
+        /// <summary>Rotary cos table <c>[MaxSeq, HeadDim]</c> (a non-persistent buffer; null without RoPE).</summary>
+        protected Tensor? rope_cos;
+        /// <summary>Rotary sin table <c>[MaxSeq, HeadDim]</c> (a non-persistent buffer; null without RoPE).</summary>
+        protected Tensor? rope_sin;
+
+        /// <summary>The resolved architecture.</summary>
+        public ModelSpec Spec { get; }
+
+        /// <param name="spec">The generated model's spec.</param>
+        /// <param name="seed">Seed of the initialisation's random generator.</param>
+        protected TransformerModule(ModelSpec spec, long seed) : base(spec.Name)
+        {
+            Spec = spec ?? throw new ArgumentNullException(nameof(spec));
+            bool bias = spec.NormType == NormType.LayerNorm;
+            embed_tokens = new EmbeddingWeight(nameof(embed_tokens), spec.Vocab, spec.Hidden);
+            register_module(nameof(embed_tokens), embed_tokens);
+            if (spec.EmbeddingNorm)
+            {
+                embed_norm = new NormWeight(nameof(embed_norm), spec.Hidden, bias);
+                register_module(nameof(embed_norm), embed_norm);
+            }
+            layers = new ModuleList<DecoderLayer>(spec.Blocks.Select(b => new DecoderLayer(spec, b)).ToArray());
+            register_module(nameof(layers), layers);
+            norm = new NormWeight(nameof(norm), spec.Hidden, bias);
+            register_module(nameof(norm), norm);
+            if (!spec.TieEmbeddings)
+            {
+                lm_head = new LinearWeight(nameof(lm_head), spec.Vocab, spec.Hidden);
+                register_module(nameof(lm_head), lm_head);
+            }
+            if (spec.Rope)
+            {
+                (rope_cos, rope_sin) = Fused.RopeTables(spec.MaxSeq, spec.HeadDim, spec.RopeTheta);
+                register_buffer(nameof(rope_cos), rope_cos, persistent: false);
+                register_buffer(nameof(rope_sin), rope_sin, persistent: false);
+            }
+            using var generator = new Generator((ulong)seed);
+            using (no_grad())
+                Initialize(generator);
+        }
+
+        /// <summary>The generated computation. <paramref name="skip"/>: 0-based, one flag per block (null: none
+        /// skipped). <paramref name="states"/>: when not null, receives the embedding output then each block's output.</summary>
+        protected abstract Tensor Run(Tensor tokens, bool[]? skip, List<Tensor>? states);
+
+        /// <summary>The generated initialisation, called once from the constructor under <c>no_grad</c>.</summary>
+        protected abstract void Initialize(Generator generator);
+
+        /// <summary>Logits <c>[B, T, Vocab]</c> for tokens <c>[B, T]</c> (int64).</summary>
+        public override Tensor forward(Tensor tokens)
+        {
+            CheckTokens(tokens);
+            return Run(tokens, null, null);
+        }
+
+        /// <summary>
+        /// The forward pass with analysis hooks: skip any set of blocks (the residual stream passes through them
+        /// unchanged) and/or collect the hidden states. <paramref name="skipBlocks"/> holds 1-based block indices l
+        /// (as <see cref="BlockSpec.Index"/>). With <paramref name="collectHiddenStates"/>, the result's
+        /// <see cref="ForwardResult.HiddenStates"/> holds L + 1 tensors <c>[B, T, Hidden]</c>: index 0 is the input of
+        /// block 1 (the embedding output), index l the output of block l (the input itself where l is skipped).
+        /// </summary>
+        public ForwardResult Forward(Tensor tokens, IEnumerable<int>? skipBlocks = null, bool collectHiddenStates = false)
+        {
+            CheckTokens(tokens);
+            bool[]? skip = null;
+            if (skipBlocks is not null)
+            {
+                skip = new bool[Spec.Layers];
+                foreach (int l in skipBlocks)
+                {
+                    if (l < 1 || l > Spec.Layers)
+                        throw new ArgumentOutOfRangeException(nameof(skipBlocks), l, $"block indices are 1-based and {Spec.Name} has {Spec.Layers} blocks (1..{Spec.Layers})");
+                    skip[l - 1] = true;
+                }
+            }
+            var states = collectHiddenStates ? new List<Tensor>(Spec.Layers + 1) : null;
+            var logits = Run(tokens, skip, states);
+            return new ForwardResult(logits, (IReadOnlyList<Tensor>?)states ?? Array.Empty<Tensor>());
+        }
+
+        /// <summary>Records a hidden state (an alias, moved out of the forward's dispose scope).</summary>
+        protected static void Record(List<Tensor>? states, Tensor x)
+        {
+            if (states is not null) states.Add(x.alias().MoveToOuterDisposeScope());
+        }
+
+        /// <summary>Token embedding lookup: <c>[B, T]</c> → <c>[B, T, Hidden]</c>.</summary>
+        protected Tensor Embed(Tensor tokens)
+        {
+            using var flat = tokens.reshape(-1);
+            return embed_tokens.weight.index_select(0, flat).view(tokens.shape[0], tokens.shape[1], Spec.Hidden);
+        }
+
+        /// <summary>Draws the block's projections from N(0, std) slice by slice (q, k, v rows of the fused
+        /// <c>qkv_proj</c>; gate, up rows of <c>gate_up_proj</c>).</summary>
+        protected void InitBlock(int index, Generator generator, double q, double k, double v, double o, double gate, double up, double down)
+        {
+            var layer = layers[index];
+            long qRows = (long)Spec.Heads * Spec.HeadDim, kvRows = (long)Spec.KvHeads * Spec.HeadDim;
+            var qkv = layer.self_attn.qkv_proj.weight;
+            Fused.InitNormal(qkv, 0, qRows, q, generator);
+            Fused.InitNormal(qkv, qRows, kvRows, k, generator);
+            Fused.InitNormal(qkv, qRows + kvRows, kvRows, v, generator);
+            Fused.InitNormal(layer.self_attn.o_proj.weight, o, generator);
+            if (layer.mlp.gate_up_proj is { } gateUp)
+            {
+                Fused.InitNormal(gateUp.weight, 0, Spec.FeedForward, gate, generator);
+                Fused.InitNormal(gateUp.weight, Spec.FeedForward, Spec.FeedForward, up, generator);
+            }
+            else
+            {
+                Fused.InitNormal(layer.mlp.up_proj!.weight, up, generator);
+            }
+            Fused.InitNormal(layer.mlp.down_proj.weight, down, generator);
+        }
+
+        private void CheckTokens(Tensor tokens)
+        {
+            if (tokens.dim() != 2)
+                throw new ArgumentException($"tokens must be [batch, time] (2 dimensions), got {tokens.dim()} dimensions", nameof(tokens));
+            if (tokens.dtype != ScalarType.Int64)
+                throw new ArgumentException($"tokens must be int64, got {tokens.dtype}", nameof(tokens));
+            if (tokens.shape[1] > Spec.MaxSeq)
+                throw new ArgumentException($"sequence length {tokens.shape[1]} exceeds {Spec.Name}'s MaxSeq {Spec.MaxSeq}; declare a larger MaxSeq in [TransformerModel]", nameof(tokens));
+        }
+    }
+
+    /// <summary>Logits and, when asked for, the hidden states. Disposing it disposes all of them.</summary>
+    public sealed class ForwardResult : IDisposable
+    {
+        public ForwardResult(Tensor logits, IReadOnlyList<Tensor> hiddenStates)
+        {
+            Logits = logits;
+            HiddenStates = hiddenStates;
+        }
+
+        /// <summary><c>[B, T, Vocab]</c>.</summary>
+        public Tensor Logits { get; }
+
+        /// <summary>Empty unless collected: L + 1 tensors, index 0 the embedding output, index l block l's output.</summary>
+        public IReadOnlyList<Tensor> HiddenStates { get; }
+
+        public void Dispose()
+        {
+            Logits.Dispose();
+            foreach (var h in HiddenStates) h.Dispose();
+        }
+    }
+}

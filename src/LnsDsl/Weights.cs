@@ -1,0 +1,172 @@
+using System;
+using System.Collections.Generic;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace LnsDsl
+{
+    // Weight containers. They hold parameters under the checkpoint names of REFERENCE.md
+    // (`layers.{i}.self_attn.qkv_proj.weight`, ...); the computation lives in the generated forward and in
+    // Fused. None of them has a forward of its own.
+
+    /// <summary>A bias-free linear layer's weight, <c>[out, in]</c>.</summary>
+    public sealed class LinearWeight : nn.Module
+    {
+        public Parameter weight;
+
+        public LinearWeight(string name, long outFeatures, long inFeatures) : base(name)
+        {
+            weight = new Parameter(empty(outFeatures, inFeatures));
+            register_parameter(nameof(weight), weight);
+        }
+    }
+
+    /// <summary>A norm's affine parameters: <c>weight</c> (init 1) and, for LayerNorm, <c>bias</c> (init 0).</summary>
+    public sealed class NormWeight : nn.Module
+    {
+        public Parameter weight;
+        public Parameter? bias;
+
+        public NormWeight(string name, long size, bool withBias) : base(name)
+        {
+            weight = new Parameter(ones(size));
+            register_parameter(nameof(weight), weight);
+            if (withBias)
+            {
+                bias = new Parameter(zeros(size));
+                register_parameter(nameof(bias), bias);
+            }
+        }
+    }
+
+    /// <summary>The embedding table <c>[vocab, hidden]</c>.</summary>
+    public sealed class EmbeddingWeight : nn.Module
+    {
+        public Parameter weight;
+
+        public EmbeddingWeight(string name, long vocab, long hidden) : base(name)
+        {
+            weight = new Parameter(empty(vocab, hidden));
+            register_parameter(nameof(weight), weight);
+        }
+    }
+
+    /// <summary>
+    /// Attention weights. <c>qkv_proj</c> is the fused projection: rows <c>[0, Heads*HeadDim)</c> are q,
+    /// the next <c>KvHeads*HeadDim</c> rows k, the last <c>KvHeads*HeadDim</c> rows v.
+    /// </summary>
+    public sealed class AttentionWeights : nn.Module
+    {
+        public LinearWeight qkv_proj;
+        public LinearWeight o_proj;
+        public NormWeight? q_norm;
+        public NormWeight? k_norm;
+
+        public AttentionWeights(ModelSpec spec) : base("self_attn")
+        {
+            long q = (long)spec.Heads * spec.HeadDim, kv = (long)spec.KvHeads * spec.HeadDim;
+            qkv_proj = new LinearWeight(nameof(qkv_proj), q + 2 * kv, spec.Hidden);
+            o_proj = new LinearWeight(nameof(o_proj), spec.Hidden, q);
+            register_module(nameof(qkv_proj), qkv_proj);
+            register_module(nameof(o_proj), o_proj);
+            if (spec.QkNorm)
+            {
+                q_norm = new NormWeight(nameof(q_norm), spec.HeadDim, withBias: false);
+                k_norm = new NormWeight(nameof(k_norm), spec.HeadDim, withBias: false);
+                register_module(nameof(q_norm), q_norm);
+                register_module(nameof(k_norm), k_norm);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Feed-forward weights. SwiGLU: <c>gate_up_proj</c> (rows <c>[0, FeedForward)</c> gate, the next
+    /// <c>FeedForward</c> rows up) and <c>down_proj</c>. GELU: <c>up_proj</c> and <c>down_proj</c>.
+    /// </summary>
+    public sealed class MlpWeights : nn.Module
+    {
+        public LinearWeight? gate_up_proj;
+        public LinearWeight? up_proj;
+        public LinearWeight down_proj;
+
+        public MlpWeights(ModelSpec spec) : base("mlp")
+        {
+            if (spec.Activation == Activation.SwiGlu)
+            {
+                gate_up_proj = new LinearWeight(nameof(gate_up_proj), 2L * spec.FeedForward, spec.Hidden);
+                register_module(nameof(gate_up_proj), gate_up_proj);
+            }
+            else
+            {
+                up_proj = new LinearWeight(nameof(up_proj), spec.FeedForward, spec.Hidden);
+                register_module(nameof(up_proj), up_proj);
+            }
+            down_proj = new LinearWeight(nameof(down_proj), spec.Hidden, spec.FeedForward);
+            register_module(nameof(down_proj), down_proj);
+        }
+    }
+
+    /// <summary>
+    /// One decoder block's parameters. Which norms exist depends on the placement:
+    /// <list type="bullet">
+    /// <item>Pre-LN: <c>input_layernorm</c> (before attention), <c>post_attention_layernorm</c> (before the MLP; LLaMA's name).</item>
+    /// <item>Post-LN and DeepNorm: <c>post_attention_layernorm</c> (after the attention residual add), <c>post_feedforward_layernorm</c> (after the MLP residual add).</item>
+    /// <item>Peri-LN (Gemma-2 names): <c>input_layernorm</c>, <c>post_attention_layernorm</c> (attention output), <c>pre_feedforward_layernorm</c>, <c>post_feedforward_layernorm</c> (MLP output).</item>
+    /// </list>
+    /// LayerScale adds <c>attn_layer_scale</c> and <c>mlp_layer_scale</c> (per-channel gains).
+    /// </summary>
+    public sealed class DecoderLayer : nn.Module
+    {
+        public AttentionWeights self_attn;
+        public MlpWeights mlp;
+        public NormWeight? input_layernorm;
+        public NormWeight? post_attention_layernorm;
+        public NormWeight? pre_feedforward_layernorm;
+        public NormWeight? post_feedforward_layernorm;
+        public Parameter? attn_layer_scale;
+        public Parameter? mlp_layer_scale;
+
+        public DecoderLayer(ModelSpec spec, BlockSpec block) : base($"layers.{block.Index - 1}")
+        {
+            self_attn = new AttentionWeights(spec);
+            mlp = new MlpWeights(spec);
+            register_module(nameof(self_attn), self_attn);
+            register_module(nameof(mlp), mlp);
+            bool bias = spec.NormType == NormType.LayerNorm;
+            NormWeight Norm(string name)
+            {
+                var n = new NormWeight(name, spec.Hidden, bias);
+                register_module(name, n);
+                return n;
+            }
+            switch (block.Placement)
+            {
+                case Placement.PreLn:
+                    input_layernorm = Norm(nameof(input_layernorm));
+                    post_attention_layernorm = Norm(nameof(post_attention_layernorm));
+                    break;
+                case Placement.PostLn:
+                case Placement.DeepNorm:
+                    post_attention_layernorm = Norm(nameof(post_attention_layernorm));
+                    post_feedforward_layernorm = Norm(nameof(post_feedforward_layernorm));
+                    break;
+                case Placement.PeriLn:
+                    input_layernorm = Norm(nameof(input_layernorm));
+                    post_attention_layernorm = Norm(nameof(post_attention_layernorm));
+                    pre_feedforward_layernorm = Norm(nameof(pre_feedforward_layernorm));
+                    post_feedforward_layernorm = Norm(nameof(post_feedforward_layernorm));
+                    break;
+                default:
+                    throw new ArgumentOutOfRangeException(nameof(block), block.Placement, "unknown placement");
+            }
+            if (spec.LayerScale)
+            {
+                attn_layer_scale = new Parameter(full(spec.Hidden, spec.LayerScaleInit));
+                mlp_layer_scale = new Parameter(full(spec.Hidden, spec.LayerScaleInit));
+                register_parameter(nameof(attn_layer_scale), attn_layer_scale);
+                register_parameter(nameof(mlp_layer_scale), mlp_layer_scale);
+            }
+        }
+    }
+}
