@@ -244,8 +244,9 @@ namespace LnsDsl.Generators
             }
             if (m.Rope)
             {
-                w.Line("q = global::LnsDsl.Fused.ApplyRope(q, rope_cos!, rope_sin!);");
-                w.Line("k = global::LnsDsl.Fused.ApplyRope(k, rope_cos!, rope_sin!);");
+                w.Line("var (cos, sin) = RopeTables(q);");
+                w.Line("q = global::LnsDsl.Fused.ApplyRope(q, cos, sin);");
+                w.Line("k = global::LnsDsl.Fused.ApplyRope(k, cos, sin);");
             }
             if (kvGroups > 1)
             {

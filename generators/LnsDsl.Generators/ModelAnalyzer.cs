@@ -37,7 +37,7 @@ namespace LnsDsl.Generators
                 return;
             var result = Parser.Parse(symbol, declaration, attribute, context.CancellationToken);
             foreach (var diagnostic in result.Diagnostics)
-                context.ReportDiagnostic(diagnostic.ToDiagnostic());
+                context.ReportDiagnostic(diagnostic.ToDiagnostic(context.Compilation));
         }
     }
 }

@@ -26,10 +26,10 @@ namespace LnsDsl
         /// <summary>The output head, or null with tied embeddings.</summary>
         public readonly LinearWeight? lm_head;
 
-        /// <summary>Rotary cos table <c>[MaxSeq, HeadDim]</c> (a non-persistent buffer; null without RoPE).</summary>
-        protected Tensor? rope_cos;
-        /// <summary>Rotary sin table <c>[MaxSeq, HeadDim]</c> (a non-persistent buffer; null without RoPE).</summary>
-        protected Tensor? rope_sin;
+        // Rotary tables [MaxSeq, HeadDim]: derived data, not state, so they are neither parameters nor buffers
+        // (never in a checkpoint). Kept in fp32 on the CPU and converted once per device/dtype the model runs in.
+        private readonly Tensor? _ropeCos, _ropeSin;
+        private Tensor? _ropeCosCached, _ropeSinCached;
 
         /// <summary>The resolved architecture.</summary>
         public ModelSpec Spec { get; }
@@ -58,9 +58,9 @@ namespace LnsDsl
             }
             if (spec.Rope)
             {
-                (rope_cos, rope_sin) = Fused.RopeTables(spec.MaxSeq, spec.HeadDim, spec.RopeTheta);
-                register_buffer(nameof(rope_cos), rope_cos, persistent: false);
-                register_buffer(nameof(rope_sin), rope_sin, persistent: false);
+                (_ropeCos, _ropeSin) = Fused.RopeTables(spec.MaxSeq, spec.HeadDim, spec.RopeTheta);
+                _ropeCos.DetachFromDisposeScope();
+                _ropeSin.DetachFromDisposeScope();
             }
             using var generator = new Generator((ulong)seed);
             using (no_grad())
@@ -105,6 +105,22 @@ namespace LnsDsl
             var states = collectHiddenStates ? new List<Tensor>(Spec.Layers + 1) : null;
             var logits = Run(tokens, skip, states);
             return new ForwardResult(logits, (IReadOnlyList<Tensor>?)states ?? Array.Empty<Tensor>());
+        }
+
+        /// <summary>The rotary cos/sin tables in the dtype and on the device of <paramref name="like"/> (cached).</summary>
+        protected (Tensor Cos, Tensor Sin) RopeTables(Tensor like)
+        {
+            if (_ropeCos is null || _ropeSin is null)
+                throw new InvalidOperationException($"{Spec.Name} is declared without rotary embeddings");
+            var cached = _ropeCosCached;
+            if (cached is null || cached.dtype != like.dtype || cached.device != like.device)
+            {
+                _ropeCosCached?.Dispose();
+                _ropeSinCached?.Dispose();
+                _ropeCosCached = _ropeCos.to(like.dtype, like.device).DetachFromDisposeScope();
+                _ropeSinCached = _ropeSin.to(like.dtype, like.device).DetachFromDisposeScope();
+            }
+            return (_ropeCosCached!, _ropeSinCached!);
         }
 
         /// <summary>Records a hidden state (an alias, moved out of the forward's dispose scope).</summary>

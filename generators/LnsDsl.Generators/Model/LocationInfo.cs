@@ -6,7 +6,14 @@ namespace LnsDsl.Generators.Model
     /// <summary>A source location as plain data (no SyntaxTree), so that it can live in the incremental pipeline.</summary>
     internal sealed record LocationInfo(string FilePath, TextSpan TextSpan, LinePositionSpan LineSpan)
     {
-        public Location ToLocation() => Location.Create(FilePath, TextSpan, LineSpan);
+        /// <summary>A source location in <paramref name="compilation"/>'s tree of that path (so that
+        /// <c>#pragma warning disable</c> applies), else an external-file location.</summary>
+        public Location ToLocation(Compilation? compilation = null)
+        {
+            foreach (var tree in compilation?.SyntaxTrees ?? System.Linq.Enumerable.Empty<SyntaxTree>())
+                if (tree.FilePath == FilePath) return Location.Create(tree, TextSpan);
+            return Location.Create(FilePath, TextSpan, LineSpan);
+        }
 
         public static LocationInfo? From(SyntaxNode? node) => From(node?.GetLocation());
 
@@ -28,8 +35,8 @@ namespace LnsDsl.Generators.Model
             _ => a?.ToString() ?? "",
         };
 
-        public Diagnostic ToDiagnostic()
-            => Diagnostic.Create(DiagnosticDescriptors.ById[Id], Location?.ToLocation() ?? Microsoft.CodeAnalysis.Location.None,
+        public Diagnostic ToDiagnostic(Compilation? compilation = null)
+            => Diagnostic.Create(DiagnosticDescriptors.ById[Id], Location?.ToLocation(compilation) ?? Microsoft.CodeAnalysis.Location.None,
                 System.Linq.Enumerable.ToArray<object>(Arguments));
     }
 }

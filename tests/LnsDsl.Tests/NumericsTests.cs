@@ -1,0 +1,172 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using LnsDsl.Tests.Models;
+using TorchSharp;
+using Xunit;
+using Xunit.Abstractions;
+using static TorchSharp.torch;
+
+namespace LnsDsl.Tests
+{
+    /// <summary>
+    /// The generated (fused, fp32) forward against the unfused float64 <see cref="Reference"/>, for every
+    /// placement and scale rule, with random weights large enough that any wrong factor shows.
+    /// </summary>
+    public sealed class NumericsTests
+    {
+        /// <summary>Relative tolerance (max abs error over max abs logit) for fp32 against the float64 reference.</summary>
+        public const double Tolerance = 1e-5;
+
+        private readonly ITestOutputHelper _output;
+
+        public NumericsTests(ITestOutputHelper output) => _output = output;
+
+        public static IEnumerable<object[]> Cases() => new (string, Func<TransformerModule>, RefConfig)[]
+        {
+            ("Pre", () => new TinyPre(1), new RefConfig(Kind.Pre)),
+            ("Pre+LNS", () => new TinyLns(1), new RefConfig(Kind.Pre, ScaleRule.InvSqrtDepth)),
+            ("Pre+1/l", () => new TinyInvDepth(1), new RefConfig(Kind.Pre, ScaleRule.InvDepth)),
+            ("Post", () => new TinyPost(1), new RefConfig(Kind.Post)),
+            ("Mix+LNS", () => new TinyMixLns(1), new RefConfig(Kind.Mix, ScaleRule.InvSqrtDepth, PostLayers: 2)),
+            ("Peri+LNS", () => new TinyPeriLns(1), new RefConfig(Kind.Peri, ScaleRule.InvSqrtDepth)),
+            ("DeepNorm", () => new TinyDeepNorm(1), new RefConfig(Kind.DeepNorm)),
+            ("DeepNorm alpha=3", () => new TinyDeepNormOverrides(1), new RefConfig(Kind.DeepNorm, Alpha: 3.0, RopeTheta: 500)),
+            ("LayerScale", () => new TinyLayerScale(1), new RefConfig(Kind.Pre, LayerScale: true)),
+            ("GQA+tied+LNS", () => new TinyGqaTied(1), new RefConfig(Kind.Pre, ScaleRule.InvSqrtDepth, KvHeads: 2, Tied: true)),
+            ("LayerNorm+GELU+QkNorm+NoPE+LNS", () => new TinyLayerNormGelu(1),
+                new RefConfig(Kind.Pre, ScaleRule.InvSqrtDepth, NormType: NormType.LayerNorm, Eps: 1e-5, Activation: Activation.Gelu, Rope: false, QkNorm: true)),
+        }.Select(c => new object[] { c.Item1, c.Item2, c.Item3 });
+
+        private static Tensor Tokens(long seed, int batch = 2, int time = 9, int vocab = 61)
+        {
+            using var g = new Generator((ulong)seed);
+            return randint(0, vocab, new long[] { batch, time }, dtype: ScalarType.Int64, generator: g);
+        }
+
+        [Theory]
+        [MemberData(nameof(Cases))]
+        public void Generated_forward_equals_the_unfused_reference(string name, Func<TransformerModule> create, RefConfig config)
+        {
+            using var scope = NewDisposeScope();
+            using var model = create();
+            Reference.Randomize(model, 7);
+            var tokens = Tokens(3);
+            using var noGrad = no_grad();
+            var logits = model.forward(tokens);
+            Assert.Equal(new long[] { 2, 9, 61 }, logits.shape);
+            var (expected, _) = new Reference(model, config).Forward(tokens);
+            double error = Reference.RelativeError(logits, expected);
+            _output.WriteLine($"{name}: relative error {error:E2} (tolerance {Tolerance:E0})");
+            Assert.True(error <= Tolerance, $"{name}: relative error {error:E3} exceeds {Tolerance:E0}");
+        }
+
+        public static IEnumerable<object[]> Bugs() => new[]
+        {
+            new object[] { Bug.ZeroBasedDepth }, new object[] { Bug.ScaledFinalNorm },
+            new object[] { Bug.OnlyAttentionNormScaled }, new object[] { Bug.NoScale },
+        };
+
+        /// <summary>The tests have teeth: each classic LNS mistake moves the logits by far more than the tolerance.</summary>
+        [Theory]
+        [MemberData(nameof(Bugs))]
+        public void A_wrong_scale_would_be_caught(Bug bug)
+        {
+            using var scope = NewDisposeScope();
+            foreach (var (model, config) in new (TransformerModule, RefConfig)[]
+                     {
+                         (new TinyLns(1), new RefConfig(Kind.Pre, ScaleRule.InvSqrtDepth)),
+                         (new TinyPeriLns(1), new RefConfig(Kind.Peri, ScaleRule.InvSqrtDepth)),
+                     })
+            {
+                Reference.Randomize(model, 7);
+                var tokens = Tokens(3);
+                using var noGrad = no_grad();
+                var logits = model.forward(tokens);
+                var (wrong, _) = new Reference(model, config, bug).Forward(tokens);
+                double error = Reference.RelativeError(logits, wrong);
+                _output.WriteLine($"{model.Spec.Name} vs reference with {bug}: relative difference {error:E2}");
+                Assert.True(error > 1000 * Tolerance, $"{bug} changes the logits by only {error:E2}: the numeric test could not tell it apart");
+                model.Dispose();
+            }
+        }
+
+        [Fact]
+        public void The_LNS_factors_are_one_over_sqrt_l_on_both_pre_norms_and_never_on_the_final_norm()
+        {
+            // The spec states what the forward was generated with; the reference test above proves they agree.
+            var spec = TinyLns.Architecture;
+            Assert.Equal(new[] { 1.0, 1 / Math.Sqrt(2), 1 / Math.Sqrt(3), 0.5 }, spec.Blocks.Select(b => b.NormScale));
+            Assert.Equal(new[] { 1.0, 0.5, 1 / 3.0, 0.25 }, TinyInvDepth.Architecture.Blocks.Select(b => b.NormScale));
+            Assert.All(TinyPre.Architecture.Blocks, b => Assert.Equal(1.0, b.NormScale));
+            // Mix-LN: the Post-LN blocks have no pre-norm; the Pre-LN blocks keep their global depth l.
+            Assert.Equal(new[] { Placement.PostLn, Placement.PostLn, Placement.PreLn, Placement.PreLn }, TinyMixLns.Architecture.Blocks.Select(b => b.Placement));
+            Assert.Equal(new[] { 1.0, 1.0, 1 / Math.Sqrt(3), 0.5 }, TinyMixLns.Architecture.Blocks.Select(b => b.NormScale));
+            Assert.All(TinyDeepNorm.Architecture.Blocks, b => Assert.Equal(Math.Pow(8, 0.25), b.ResidualAlpha, 15));
+        }
+
+        [Fact]
+        public void Skipping_blocks_and_collecting_hidden_states_match_the_reference()
+        {
+            using var scope = NewDisposeScope();
+            using var model = new TinyLns(2);
+            Reference.Randomize(model, 11);
+            var config = new RefConfig(Kind.Pre, ScaleRule.InvSqrtDepth);
+            var tokens = Tokens(5);
+            using var noGrad = no_grad();
+
+            using var full = model.Forward(tokens, collectHiddenStates: true);
+            var (expectedLogits, expectedStates) = new Reference(model, config).Forward(tokens);
+            Assert.Equal(5, full.HiddenStates.Count);
+            for (int l = 0; l <= 4; l++)
+                Assert.True(Reference.RelativeError(full.HiddenStates[l], expectedStates[l]) <= Tolerance, $"hidden state {l}");
+            Assert.True(Reference.RelativeError(full.Logits, expectedLogits) <= Tolerance);
+
+            using var skipped = model.Forward(tokens, skipBlocks: new[] { 3 }, collectHiddenStates: true);
+            var (expectedSkipped, expectedSkippedStates) = new Reference(model, config).Forward(tokens, new HashSet<int> { 3 });
+            Assert.True(Reference.RelativeError(skipped.Logits, expectedSkipped) <= Tolerance);
+            // Skipping block 3 changes nothing before it, passes its input through, and changes the output.
+            Assert.True(skipped.HiddenStates[2].equal(full.HiddenStates[2]).all().item<bool>());
+            Assert.True(skipped.HiddenStates[3].equal(skipped.HiddenStates[2]).all().item<bool>());
+            Assert.True(Reference.RelativeError(skipped.HiddenStates[4], expectedSkippedStates[4]) <= Tolerance);
+            Assert.True(Reference.RelativeError(skipped.Logits, full.Logits.to(ScalarType.Float64)) > 1e-3);
+
+            Assert.Throws<ArgumentOutOfRangeException>(() => model.Forward(tokens, skipBlocks: new[] { 0 }));
+            Assert.Throws<ArgumentOutOfRangeException>(() => model.Forward(tokens, skipBlocks: new[] { 5 }));
+        }
+
+        [Fact]
+        public void Causal_a_later_token_never_changes_an_earlier_logit()
+        {
+            using var scope = NewDisposeScope();
+            using var model = new TinyPeriLns(4);
+            Reference.Randomize(model, 4);
+            using var noGrad = no_grad();
+            var a = Tokens(8, batch: 1);
+            var b = a.clone();
+            b[0, 8] = tensor(0L);
+            a[0, 8] = tensor(60L);
+            var la = model.forward(a);
+            var lb = model.forward(b);
+            Assert.True(la[.., ..8].allclose(lb[.., ..8], rtol: 0, atol: 0));
+            Assert.False(la[.., 8].allclose(lb[.., 8]));
+        }
+
+        [Fact]
+        public void Bfloat16_forward_stays_close_to_fp32()
+        {
+            using var scope = NewDisposeScope();
+            using var model = new TinyLns(1);
+            Reference.Randomize(model, 7);
+            var tokens = Tokens(3);
+            using var noGrad = no_grad();
+            var fp32 = model.forward(tokens);
+            model.to(ScalarType.BFloat16);
+            var bf16 = model.forward(tokens);
+            Assert.Equal(ScalarType.BFloat16, bf16.dtype);
+            double error = Reference.RelativeError(bf16.to(ScalarType.Float32), fp32.to(ScalarType.Float64));
+            _output.WriteLine($"bf16 vs fp32 relative error {error:E2}");
+            Assert.InRange(error, 1e-6, 0.1); // bf16 has 8 bits of mantissa: different, but close
+        }
+    }
+}
