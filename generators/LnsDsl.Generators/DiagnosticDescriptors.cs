@@ -63,9 +63,61 @@ namespace LnsDsl.Generators
             "Model size not given",
             "[TransformerModel] does not set {0}; Layers, Hidden, Heads, FeedForward and Vocab are required");
 
+        public static readonly DiagnosticDescriptor DslAttributeWithoutModel = Error("LNS013", Usage,
+            "DSL attribute without [TransformerModel]",
+            "[{0}] has no effect on '{1}' without [TransformerModel]; add [TransformerModel(...)] or remove [{0}]");
+
+        public static readonly DiagnosticDescriptor SizeTooLarge = Error("LNS014", Architecture,
+            "Model size beyond the supported bound",
+            "{0} = {1} exceeds the supported bound {2}; such a model cannot be built in memory, check the value");
+
+        public static readonly DiagnosticDescriptor NotConstant = Error("LNS015", Usage,
+            "Argument is not a constant of the expected type",
+            "The argument for {0} is not a valid constant; LnsDsl reads attribute arguments at compile time, so use a literal or a const of the parameter's type");
+
+        public static readonly DiagnosticDescriptor DuplicateAttribute = Error("LNS016", Usage,
+            "DSL attribute given more than once",
+            "[{0}] is applied more than once to '{1}' (possibly across partial declarations); keep one");
+
         public static readonly DiagnosticDescriptor LnsWithScaledInit = Warning("LNS101", Architecture,
             "LayerNorm Scaling combined with depth-scaled initialisation",
             "Scale = {0} is combined with Output = OutputInit.{1}: the paper (Sun et al. 2025, Sec. 5) finds that scaled initialisation diminishes LNS's benefit; use OutputInit.Plain with LNS");
+
+        public static readonly DiagnosticDescriptor DeepNormWithScaledInit = Warning("LNS102", Architecture,
+            "DeepNorm combined with depth-scaled initialisation",
+            "DeepNorm already controls depth with alpha = (2L)^(1/4) and beta-scaled Xavier init; Output = OutputInit.{0} shrinks o_proj and down_proj a second time (two variance controls); use OutputInit.Plain");
+
+        public static readonly DiagnosticDescriptor ScaleWithoutPreNorm = Warning("LNS103", Architecture,
+            "Scale rule has no pre-norm to scale",
+            "Scale = {0} has no effect on a {1} model: it scales the output of pre-norms, and {1} blocks have none; remove Scale or use Kind.Pre");
+
+        public static readonly DiagnosticDescriptor ScalePartialOnMix = Warning("LNS104", Architecture,
+            "Scale rule applies to part of a Mix-LN model",
+            "Scale = {0} applies only to the Pre-LN blocks {1}..{2} of this Mix-LN model (with their global depth l); the Post-LN blocks 1..{3} are not scaled");
+
+        public static readonly DiagnosticDescriptor PostLayersWithoutMix = Warning("LNS105", Usage,
+            "PostLayers is only used by Mix-LN",
+            "PostLayers = {0} has no effect with Kind.{1}; it counts the Post-LN blocks of Kind.Mix; remove it");
+
+        public static readonly DiagnosticDescriptor DivergenceRisk = Warning("LNS106", Architecture,
+            "Placement diverged at this depth in the paper",
+            "{0} with {1} blocks of width {2}: the paper's {0} runs diverged at this scale ({3}); consider [Norm(Kind.Pre, Scale = ScaleRule.InvSqrtDepth)]");
+
+        public static readonly DiagnosticDescriptor LayerScaleWithLns = Warning("LNS107", Architecture,
+            "LayerScale combined with LayerNorm Scaling",
+            "[LayerScale] and Scale = {0} both shrink the residual branches with depth (two depth-dependent gains); the paper compares them as alternatives, use one");
+
+        public static readonly DiagnosticDescriptor AlphaBetaWithoutDeepNorm = Warning("LNS108", Usage,
+            "Alpha and Beta are only used by DeepNorm",
+            "{0} = {1} has no effect with Kind.{2}; Alpha and Beta configure Kind.DeepNorm; remove it");
+
+        public static readonly DiagnosticDescriptor InvDepthTooAggressive = Info("LNS201", Architecture,
+            "The 1/l scale rule is aggressive",
+            "Scale = ScaleRule.InvDepth shrinks block {0}'s norm output to 1/{0}; the paper found 1/l too aggressive and recommends ScaleRule.InvSqrtDepth");
+
+        public static readonly DiagnosticDescriptor DeepPreLnWithoutDepthControl = Info("LNS202", Architecture,
+            "Deep Pre-LN model without depth control",
+            "Pre-LN with {0} blocks and no depth control: this is the curse of depth (deep blocks collapse towards identity maps); add Scale = ScaleRule.InvSqrtDepth to [Norm]");
 
         /// <summary>All descriptors by ID.</summary>
         public static readonly IReadOnlyDictionary<string, DiagnosticDescriptor> ById = typeof(DiagnosticDescriptors)
@@ -79,5 +131,8 @@ namespace LnsDsl.Generators
 
         private static DiagnosticDescriptor Warning(string id, string category, string title, string message)
             => new(id, title, message, category, DiagnosticSeverity.Warning, isEnabledByDefault: true, helpLinkUri: HelpLinkBase + id + ".md");
+
+        private static DiagnosticDescriptor Info(string id, string category, string title, string message)
+            => new(id, title, message, category, DiagnosticSeverity.Info, isEnabledByDefault: true, helpLinkUri: HelpLinkBase + id + ".md");
     }
 }

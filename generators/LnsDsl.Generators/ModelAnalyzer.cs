@@ -32,7 +32,20 @@ namespace LnsDsl.Generators
         private static void Analyze(SymbolAnalysisContext context, INamedTypeSymbol attributeType)
         {
             var symbol = (INamedTypeSymbol)context.Symbol;
-            var attribute = symbol.GetAttributes().FirstOrDefault(a => SymbolEqualityComparer.Default.Equals(a.AttributeClass, attributeType));
+            var attributes = symbol.GetAttributes();
+            var attribute = attributes.FirstOrDefault(a => SymbolEqualityComparer.Default.Equals(a.AttributeClass, attributeType));
+            if (attribute is null)
+            {
+                // DSL attributes on a class that is not a model do nothing: say so.
+                foreach (var companion in attributes)
+                {
+                    string name = companion.AttributeClass?.ToDisplayString() ?? "";
+                    if (System.Array.IndexOf(Parser.CompanionAttributes, name) < 0) continue;
+                    var at = companion.ApplicationSyntaxReference?.GetSyntax(context.CancellationToken).GetLocation() ?? symbol.Locations.FirstOrDefault();
+                    context.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.DslAttributeWithoutModel, at, Parser.ShortName(name), symbol.Name));
+                }
+                return;
+            }
             if (attribute?.ApplicationSyntaxReference?.GetSyntax(context.CancellationToken).Parent?.Parent is not ClassDeclarationSyntax declaration)
                 return;
             var result = Parser.Parse(symbol, declaration, attribute, context.CancellationToken);

@@ -80,6 +80,14 @@ namespace LnsDsl.Generators
             bool tie = model.Bool("TieEmbeddings", false);
 
             var attributes = symbol.GetAttributes();
+            foreach (var group in attributes.Where(a => DslAttributes.Contains(a.AttributeClass?.ToDisplayString() ?? "")).GroupBy(a => a.AttributeClass!.ToDisplayString()))
+            {
+                if (group.Count() < 2) continue;
+                var second = group.Skip(1).First();
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.DuplicateAttribute,
+                    LocationInfo.From(second.ApplicationSyntaxReference?.GetSyntax(cancellationToken)) ?? nameLocation, ShortName(group.Key), symbol.Name));
+                canGenerate = false;
+            }
             AttributeReader? Find(string name)
             {
                 var data = attributes.FirstOrDefault(a => a.AttributeClass?.ToDisplayString() == name);
@@ -112,6 +120,17 @@ namespace LnsDsl.Generators
                 diagnostics.Add(DiagnosticInfo.Create(d, at ?? nameLocation, args));
                 canGenerate = false;
             }
+            void Warn(DiagnosticDescriptor d, LocationInfo? at, params object[] args)
+                => diagnostics.Add(DiagnosticInfo.Create(d, at ?? nameLocation, args));
+
+            // Arguments the compiler could not bind to a constant (it reports its own error too).
+            var invalid = new List<string>();
+            foreach (var reader in new[] { model, normAttr, attentionAttr, ffAttr, initAttr, lsAttr })
+                foreach (var name in reader?.InvalidArguments() ?? Enumerable.Empty<string>())
+                {
+                    Fail(DiagnosticDescriptors.NotConstant, reader!.Location(name), name);
+                    invalid.Add(name);
+                }
 
             // Sizes.
             foreach (var (name, value, reader) in new[]
@@ -120,8 +139,10 @@ namespace LnsDsl.Generators
                 ("Vocab", vocab, model), ("KvHeads", kvHeadsGiven == 0 ? 1 : kvHeadsGiven, model), ("MaxSeq", maxSeq, model),
             })
             {
+                if (invalid.Contains(name)) continue;
                 if (name != "KvHeads" && name != "MaxSeq" && !reader.Has(name)) Fail(DiagnosticDescriptors.MissingSize, reader.Whole, name);
                 else if (value < 1) Fail(DiagnosticDescriptors.NonPositiveSize, reader.Location(name), name, value);
+                else if (value > UpperBound(name)) Fail(DiagnosticDescriptors.SizeTooLarge, reader.Location(name), name, value, UpperBound(name));
             }
             if (hidden > 0 && heads > 0 && hidden % heads != 0)
                 Fail(DiagnosticDescriptors.HiddenNotDivisibleByHeads, model.Location("Hidden"), hidden, heads);
@@ -156,12 +177,39 @@ namespace LnsDsl.Generators
                 Fail(DiagnosticDescriptors.MixPostLayersOutOfRange, normAttr?.ArgumentLocation("PostLayers") ?? normAttr?.Location("Kind"), postLayers, layers, Math.Max(1, layers / 4));
 
             // The paper's caveat: LNS with depth-scaled output initialisation.
-            if ((kind == NormKind.Pre || kind == NormKind.Mix) && scale != ScaleRule.None
+            if (canGenerate && (kind == NormKind.Pre || kind == NormKind.Mix) && scale != ScaleRule.None
                 && (outputInit == OutputInit.ScaledByDepth || outputInit == OutputInit.ScaledByLayer))
             {
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.LnsWithScaledInit,
                     initAttr?.ArgumentLocation("Output") ?? normAttr?.Location("Scale") ?? nameLocation, "ScaleRule." + scale, outputInit));
             }
+
+            // Advice only for declarations that can be generated: with an error, the error is the message.
+            bool lns = canGenerate && scale != ScaleRule.None;
+            bool scaledInit = outputInit is OutputInit.ScaledByDepth or OutputInit.ScaledByLayer;
+            string scaleText = "ScaleRule." + scale;
+            if (canGenerate && kind == NormKind.DeepNorm && scaledInit)
+                Warn(DiagnosticDescriptors.DeepNormWithScaledInit, initAttr?.ArgumentLocation("Output"), outputInit);
+            if (lns && kind is NormKind.Post or NormKind.DeepNorm)
+                Warn(DiagnosticDescriptors.ScaleWithoutPreNorm, normAttr?.Location("Scale"), scaleText, "Kind." + kind);
+            if (lns && kind == NormKind.Mix && postLayers > 0 && postLayers < layers)
+                Warn(DiagnosticDescriptors.ScalePartialOnMix, normAttr?.Location("Scale"), scaleText, postLayers + 1, layers, postLayers);
+            if (canGenerate && kind != NormKind.Mix && normAttr?.Has("PostLayers") == true)
+                Warn(DiagnosticDescriptors.PostLayersWithoutMix, normAttr.Location("PostLayers"), postLayers, kind);
+            if (canGenerate && kind == NormKind.Post && layers >= 24)
+                Warn(DiagnosticDescriptors.DivergenceRisk, normAttr?.Location("Kind"), "Post-LN", layers, hidden, "perplexity above 1,000 at 250M, 350M and 1B, all 24 blocks deep");
+            if (canGenerate && kind == NormKind.Mix && layers >= 24 && hidden >= 1024)
+                Warn(DiagnosticDescriptors.DivergenceRisk, normAttr?.Location("Kind"), "Mix-LN", layers, hidden, "perplexity above 1,000 at 350M and 1B: 24 blocks, width 1024 and more");
+            if (lsAttr is not null && lns && kind is not (NormKind.Post or NormKind.DeepNorm))
+                Warn(DiagnosticDescriptors.LayerScaleWithLns, lsAttr.Whole, scaleText);
+            if (canGenerate && kind != NormKind.DeepNorm)
+                foreach (var name in new[] { "Alpha", "Beta" })
+                    if (normAttr?.Has(name) == true)
+                        Warn(DiagnosticDescriptors.AlphaBetaWithoutDeepNorm, normAttr.Location(name), name, normAttr.Double(name, 0), kind);
+            if (canGenerate && scale == ScaleRule.InvDepth && kind is not (NormKind.Post or NormKind.DeepNorm))
+                Warn(DiagnosticDescriptors.InvDepthTooAggressive, normAttr?.Location("Scale"), layers > 0 ? layers : 1);
+            if (canGenerate && kind == NormKind.Pre && layers >= 24 && scale == ScaleRule.None && lsAttr is null && !scaledInit)
+                Warn(DiagnosticDescriptors.DeepPreLnWithoutDepthControl, normAttr?.Location("Kind") ?? model.Location("Layers"), layers);
 
             cancellationToken.ThrowIfCancellationRequested();
             var diagnosticArray = new EquatableArray<DiagnosticInfo>(diagnostics);
@@ -202,6 +250,30 @@ namespace LnsDsl.Generators
             });
             return new ParseResult(declaration, diagnosticArray);
         }
+
+        /// <summary>The DSL's attributes other than [TransformerModel].</summary>
+        public static readonly string[] CompanionAttributes = { NormAttribute, AttentionAttribute, FeedForwardAttribute, InitAttribute, LayerScaleAttribute };
+
+        private static readonly HashSet<string> DslAttributes = new(CompanionAttributes.Concat(new[] { TransformerModelAttribute }));
+
+        /// <summary>"LnsDsl.NormAttribute" → "Norm".</summary>
+        public static string ShortName(string fullName)
+        {
+            string name = fullName.Substring(fullName.LastIndexOf('.') + 1);
+            return name.EndsWith("Attribute", StringComparison.Ordinal) ? name.Substring(0, name.Length - "Attribute".Length) : name;
+        }
+
+        /// <summary>Sane upper bounds: far beyond any trained model, low enough that sizes multiply without overflow.</summary>
+        private static int UpperBound(string size) => size switch
+        {
+            "Layers" => 1024,
+            "Hidden" => 65536,
+            "Heads" or "KvHeads" => 1024,
+            "FeedForward" => 1 << 20,
+            "Vocab" => 1 << 24,
+            "MaxSeq" => 1 << 20,
+            _ => int.MaxValue,
+        };
 
         private static IEnumerable<INamedTypeSymbol> ContainingTypes(INamedTypeSymbol symbol)
         {
@@ -245,6 +317,17 @@ namespace LnsDsl.Generators
                     }
                 }
                 return null;
+            }
+
+            /// <summary>Names of the arguments the compiler could not bind to a constant.</summary>
+            public IEnumerable<string> InvalidArguments()
+            {
+                foreach (var named in _data.NamedArguments)
+                    if (named.Value.Kind == TypedConstantKind.Error) yield return named.Key;
+                var parameters = _data.AttributeConstructor?.Parameters ?? ImmutableArray<IParameterSymbol>.Empty;
+                for (int i = 0; i < parameters.Length && i < _data.ConstructorArguments.Length; i++)
+                    if (_data.ConstructorArguments[i].Kind == TypedConstantKind.Error)
+                        yield return char.ToUpperInvariant(parameters[i].Name[0]) + parameters[i].Name.Substring(1);
             }
 
             /// <summary>Whether the argument is given (named or positional), whatever its value.</summary>

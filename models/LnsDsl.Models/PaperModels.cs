@@ -1,6 +1,10 @@
 // The model zoo: each declaration below is expanded by the LnsDsl generator into a TorchSharp module.
 // The paper's configurations (Sun et al. 2025, Table 1 and the public training scripts), vocab 32000 (T5 tokenizer).
 
+// The zoo reproduces the paper's configurations, including those the analyzer warns about (Post-LN and
+// Mix-LN at depths where they diverged, deep Pre-LN without depth control): they are the baselines.
+#pragma warning disable LNS106, LNS202
+
 namespace LnsDsl.Models
 {
     // ---- the paper's LLaMA-130M: 12 blocks, width 768, FFN 2048, 12 heads, vocab 32000 ----

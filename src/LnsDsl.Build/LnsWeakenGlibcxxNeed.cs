@@ -5,6 +5,7 @@
 // relocation refers to, so the library works against an older libstdc++ once that need is marked WEAK.
 // This task does exactly that, on the build output's copy, only where the system libstdc++ lacks the
 // version, and idempotently (a second run finds the flag set and writes nothing).
+#nullable enable
 using System;
 using System.Collections.Generic;
 using System.IO;
