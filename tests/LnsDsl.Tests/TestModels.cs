@@ -70,3 +70,11 @@ namespace LnsDsl.Tests.Models
     [Norm(Kind.DeepNorm)]
     public partial class InitDeepNorm { }
 }
+
+namespace LnsDsl.Tests.Models
+{
+    /// <summary>For the runner's tests: the vocabulary of a compacted tokenizer of 257 ids (or the byte tokenizer).</summary>
+    [TransformerModel(Layers = 2, Hidden = 32, Heads = 2, FeedForward = 64, Vocab = 257)]
+    [Norm(Kind.Pre, Scale = ScaleRule.InvSqrtDepth)]
+    public partial class TinyByteLns { }
+}

@@ -1,0 +1,49 @@
+namespace LnsDsl.Training
+{
+    /// <summary>How sequences are cut from the token stream.</summary>
+    public enum Packing
+    {
+        /// <summary>Windows of the concatenated documents (end-of-text between them): no padding, every token trains.</summary>
+        Pack,
+        /// <summary>The paper's mode: one document per sequence, truncated or padded; padding is ignored in the loss.</summary>
+        Document,
+    }
+
+    /// <summary>A training run's settings. Defaults follow the paper's recipe (REFERENCE.md), scaled to a CPU.</summary>
+    public sealed record TrainOptions
+    {
+        public string Model { get; init; } = "";
+        public string? Data { get; init; }
+        public string Tokenizer { get; init; } = "cl100k";
+        /// <summary>Compact the vocabulary to this many ids; -1: to the model's Vocab when the tokenizer's is larger; 0: never.</summary>
+        public int Compact { get; init; } = -1;
+        public Packing Packing { get; init; } = Packing.Pack;
+        public int Steps { get; init; } = 150;
+        /// <summary>Sequences per optimiser step (the total batch).</summary>
+        public int Batch { get; init; } = 16;
+        /// <summary>Sequences per forward/backward; gradients accumulate over Batch / MicroBatch passes (0: = Batch).</summary>
+        public int MicroBatch { get; init; }
+        public int Seq { get; init; } = 256;
+        public double Lr { get; init; } = 1e-3;
+        public int Warmup { get; init; } = 15;
+        /// <summary>The cosine decays to this fraction of the peak (the paper: 0.1).</summary>
+        public double MinLrRatio { get; init; } = 0.1;
+        public double WeightDecay { get; init; }
+        /// <summary>Gradient clipping by global norm (0: off, as in the paper).</summary>
+        public double Clip { get; init; }
+        public int EvalEvery { get; init; } = 50;
+        /// <summary>Validation windows per evaluation.</summary>
+        public int EvalBatches { get; init; } = 8;
+        public int CheckpointEvery { get; init; } = 50;
+        public int KeepCheckpoints { get; init; } = 2;
+        public long Seed { get; init; }
+        public int Threads { get; init; }
+        public string Device { get; init; } = "auto";
+        /// <summary>fp32 or bf16; empty: fp32 on CPU, bf16 on CUDA.</summary>
+        public string Dtype { get; init; } = "";
+        public string? Out { get; init; }
+        public bool Resume { get; init; }
+        /// <summary>Stop (with a checkpoint) after this step; the run can be resumed later (0: run to the end).</summary>
+        public int StopAt { get; init; }
+    }
+}
