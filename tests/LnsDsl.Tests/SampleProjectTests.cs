@@ -14,6 +14,7 @@ namespace LnsDsl.Tests
     /// repository (no Directory.Build.* of ours applies), and check what `dotnet build` prints and what the
     /// program does.
     /// </summary>
+    [Collection("Console")] // it runs dotnet from PATH, which another test of that collection changes
     public sealed class SampleProjectTests : IDisposable
     {
         private readonly ITestOutputHelper _output;
