@@ -115,6 +115,25 @@ namespace LnsDsl.Cli
         public string Device { get; set; } = "auto";
     }
 
+    [Verb("analyze", HelpText = "Layer analysis of checkpoints: output variance, angular distance (curve and heatmap), layer-removal drop, gradient norms; table, CSV and PNG plots.")]
+    public sealed class AnalyzeVerb
+    {
+        [Option("checkpoint", Required = true, Min = 1, HelpText = "One or more run directories or checkpoints/step-* directories (several: one plot).")]
+        public IEnumerable<string> Checkpoints { get; set; } = Array.Empty<string>();
+        [Option("model", HelpText = "Model class name (default: the one recorded in each checkpoint).")]
+        public string? Model { get; set; }
+        [Option("batches", Default = 8, HelpText = "Fixed validation batches to measure on.")]
+        public int Batches { get; set; }
+        [Option("batch", Default = 4, HelpText = "Sequences per batch.")]
+        public int Batch { get; set; }
+        [Option("out", HelpText = "Directory for the CSV files and plots (default: analysis/ in the first run directory).")]
+        public string? Out { get; set; }
+        [Option("device", Default = "auto", HelpText = "auto, cpu, cuda or cuda:N.")]
+        public string Device { get; set; } = "auto";
+        [Option("assembly", HelpText = "Also load models from this compiled assembly.")]
+        public string? Assembly { get; set; }
+    }
+
     [Verb("data", HelpText = "fetch | prepare | stats: get the built-in corpora, tokenise a corpus into the cache, report token counts.")]
     public sealed class DataVerb
     {
@@ -136,12 +155,13 @@ namespace LnsDsl.Cli
             var parser = new Parser(s => { s.HelpWriter = Console.Error; s.CaseInsensitiveEnumValues = true; });
             try
             {
-                return parser.ParseArguments<ListVerb, DescribeVerb, TrainVerb, EvalVerb, GenerateVerb, DataVerb>(args).MapResult(
+                return parser.ParseArguments<ListVerb, DescribeVerb, TrainVerb, EvalVerb, GenerateVerb, AnalyzeVerb, DataVerb>(args).MapResult(
                     (ListVerb o) => List(o),
                     (DescribeVerb o) => Describe(o),
                     (TrainVerb o) => Train(o),
                     (EvalVerb o) => Eval(o),
                     (GenerateVerb o) => Generate(o),
+                    (AnalyzeVerb o) => Analyze(o),
                     (DataVerb o) => Data(o),
                     _ => 2);
             }
@@ -261,6 +281,36 @@ namespace LnsDsl.Cli
                 var ids = Sampler.Generate(model, prompt, tokenizer.EndOfText, new SampleOptions(v.MaxTokens, v.Temperature, v.TopK, v.TopP, v.Seed), device);
                 Console.WriteLine(v.Prompt + tokenizer.Decode(ids));
             }
+            return 0;
+        }
+
+        private static int Analyze(AnalyzeVerb v)
+        {
+            if (v.Batches < 1 || v.Batch < 1) throw new UserError("--batches and --batch must be at least 1");
+            LoadAssembly(v.Assembly);
+            var device = Trainer.ResolveDevice(v.Device);
+            var reports = new List<LayerReport>();
+            var runs = new List<string?>();
+            foreach (var path in v.Checkpoints)
+            {
+                string checkpoint = Training.Checkpoint.Resolve(path);
+                var recorded = Training.Checkpoint.ReadState(checkpoint);
+                var entry = ModelCatalog.Get(v.Model ?? recorded.Model);
+                using var model = entry.Create(0);
+                var state = Training.Checkpoint.LoadModel(checkpoint, model);
+                model.to(device);
+                var o = state.Options;
+                using var data = DataSet.Prepare(o.Data, o.Tokenizer, o.Compact < 0 ? model.Spec.Vocab : o.Compact, Console.Error.WriteLine);
+                string run = Path.GetDirectoryName(Path.GetDirectoryName(Path.GetFullPath(checkpoint)))!;
+                string label = $"{model.Spec.Name} ({Path.GetFileName(run)}, step {state.Step})";
+                var report = LayerAnalysis.Run(model, data.Valid, o.Packing, v.Batches, v.Batch, o.Seq, data.Tokenizer.EndOfText, device, label);
+                Console.WriteLine(Reports.Table(report));
+                reports.Add(report);
+                runs.Add(run);
+            }
+            string output = v.Out ?? Path.Combine(runs[0]!, "analysis");
+            foreach (var file in Reports.Write(reports, output, runs))
+                Console.WriteLine($"wrote {file}");
             return 0;
         }
 

@@ -175,6 +175,8 @@ namespace LnsDsl.Training
             int step = startStep;
             bool interrupted = false;
             var parameters = model.parameters().ToList();
+            var blockParameters = model.named_parameters().Where(p => p.name.StartsWith("layers.", StringComparison.Ordinal))
+                .Select(p => (Block: int.Parse(p.name.Split('.')[1]), p.parameter)).ToList();
             while (step < o.Steps)
             {
                 if (cancel.IsCancellationRequested) { interrupted = true; break; }
@@ -193,6 +195,7 @@ namespace LnsDsl.Training
                     loss += l.item<float>();
                 }
                 double gradNorm = nn.utils.clip_grad_norm_(parameters, o.Clip > 0 ? o.Clip : double.PositiveInfinity);
+                var blockNorms = BlockGradientNorms(blockParameters, spec.Layers);
                 if (!double.IsFinite(loss) || !double.IsFinite(gradNorm))
                 {
                     string kept = Checkpoint.List(runDir) is { Count: > 0 } list ? $"the last good checkpoint is {list[^1]}" : "no checkpoint was written yet";
@@ -204,7 +207,7 @@ namespace LnsDsl.Training
                 last = loss;
                 double elapsed = clock.Elapsed.TotalSeconds;
                 double tokensPerSecond = (step - startStep) * tokensPerStep / elapsed;
-                metrics.WriteLine(JsonSerializer.Serialize(new { step, loss, lr, grad_norm = gradNorm, tokens_per_second = tokensPerSecond, elapsed_s = elapsed, resident_mb = Environment.WorkingSet / 1e6 }));
+                metrics.WriteLine(JsonSerializer.Serialize(new { step, loss, lr, grad_norm = gradNorm, tokens_per_second = tokensPerSecond, elapsed_s = elapsed, resident_mb = Environment.WorkingSet / 1e6, block_grad_norms = blockNorms }));
                 board.add_scalar("train/loss", (float)loss, step);
                 board.add_scalar("train/lr", (float)lr, step);
                 board.add_scalar("train/grad_norm", (float)gradNorm, step);
@@ -240,6 +243,16 @@ namespace LnsDsl.Training
             _log(string.Format(c, "resident memory: {0:N0} MB at start, {1:N0} MB after 10 steps, {2:N0} MB at the end", residentStart / 1e6, residentWarm / 1e6, residentEnd / 1e6));
             _log($"run directory: {runDir} (checkpoints, metrics.jsonl, eval.jsonl, tensorboard/)");
             return result;
+        }
+
+        /// <summary>The gradient norm of each block's parameters (after clipping, as the optimiser sees them).</summary>
+        private static double[] BlockGradientNorms(List<(int Block, TorchSharp.Modules.Parameter Parameter)> parameters, int layers)
+        {
+            var squares = new double[layers];
+            using var scope = NewDisposeScope();
+            foreach (var (block, p) in parameters)
+                if (p.grad is { } g) squares[block] += g.square().sum().item<float>();
+            return squares.Select(v => Math.Round(Math.Sqrt(v), 6)).ToArray();
         }
 
         internal static Tensor Loss(TransformerModule model, Tensor x, Tensor y, int vocab)

@@ -115,6 +115,28 @@ namespace LnsDsl.Tests
         }
 
         [Fact]
+        public void Analyze_writes_a_table_csv_files_and_plots_for_several_runs()
+        {
+            string a = Path.Combine(_dir, "a"), b = Path.Combine(_dir, "b"), out1 = Path.Combine(_dir, "analysis"), out2 = Path.Combine(_dir, "analysis2");
+            Assert.Equal(0, Cli(Train(a)).Code);
+            Assert.Equal(0, Cli(Train(b, "--seed", "1")).Code);
+            var r = Cli("analyze", "--checkpoint", a, b, "--batches", "2", "--batch", "2", "--out", out1);
+            Assert.Equal(0, r.Code);
+            Assert.Contains("removal-drop uniformity", r.Out);
+            foreach (var png in new[] { "variance.png", "angular.png", "removal.png", "grad-norm.png", "training.png" })
+                Assert.True(new FileInfo(Path.Combine(out1, png)).Length > 5000, $"{png} is missing or empty");
+            var csvs = Directory.GetFiles(out1, "layers-*.csv").OrderBy(f => f).ToList();
+            Assert.Equal(2, csvs.Count);
+            Assert.Equal(1 + 1 + 2, File.ReadAllLines(csvs[0]).Length); // header, embedding, 2 blocks
+            Assert.Equal(2, Directory.GetFiles(out1, "angular-heatmap-*.png").Length);
+            // Deterministic for a fixed checkpoint and batch.
+            Assert.Equal(0, Cli("analyze", "--checkpoint", a, b, "--batches", "2", "--batch", "2", "--out", out2).Code);
+            Assert.Equal(File.ReadAllText(csvs[0]), File.ReadAllText(Path.Combine(out2, Path.GetFileName(csvs[0]))));
+            var metrics = File.ReadAllLines(Path.Combine(a, "metrics.jsonl")).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+            Assert.All(metrics, m => Assert.Equal(2, m.GetProperty("block_grad_norms").GetArrayLength()));
+        }
+
+        [Fact]
         public void A_stopped_and_resumed_run_reproduces_the_uninterrupted_losses_exactly()
         {
             string whole = Path.Combine(_dir, "whole");

@@ -1,0 +1,158 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace LnsDsl.Training
+{
+    /// <summary>The layer-wise metrics of REFERENCE.md, on tensors.</summary>
+    public static class Metrics
+    {
+        /// <summary>Population variance over every element (tokens and channels) of a hidden state.</summary>
+        public static double Variance(Tensor h)
+        {
+            using var scope = NewDisposeScope();
+            var x = h.to(ScalarType.Float64);
+            return (x - x.mean()).square().mean().item<double>();
+        }
+
+        /// <summary>
+        /// Mean over tokens of <c>arccos(cos_sim(a, b)) / pi</c> along the last dimension: 0 for equal directions,
+        /// 0.5 for orthogonal, 1 for opposite (ShortGPT; "the unreasonable ineffectiveness of the deeper layers").
+        /// </summary>
+        public static double AngularDistance(Tensor a, Tensor b)
+        {
+            using var scope = NewDisposeScope();
+            var (sum, count) = AngularDistanceSum(a, b);
+            return sum / count;
+        }
+
+        /// <summary>The sum of the per-token angular distances, and the token count.</summary>
+        public static (double Sum, long Count) AngularDistanceSum(Tensor a, Tensor b)
+        {
+            using var scope = NewDisposeScope();
+            var x = a.to(ScalarType.Float64);
+            var y = b.to(ScalarType.Float64);
+            var cos = (x * y).sum(-1) / (x.norm(-1) * y.norm(-1)).clamp_min(1e-300);
+            var d = cos.clamp(-1.0, 1.0).arccos() / Math.PI;
+            return (d.sum().item<double>(), d.numel());
+        }
+    }
+
+    /// <summary>What <see cref="LayerAnalysis.Run"/> measures for one model and checkpoint.</summary>
+    public sealed record LayerReport
+    {
+        public string Label { get; init; } = "";
+        public string Model { get; init; } = "";
+        public int Layers { get; init; }
+        public long Tokens { get; init; }
+        /// <summary>Validation loss of the full model.</summary>
+        public double Loss { get; init; }
+        /// <summary>[L + 1]: index 0 the embedding output, index l the output of block l.</summary>
+        public double[] Variance { get; init; } = Array.Empty<double>();
+        /// <summary>[L]: angular distance between block l's input and output (n = 1), index l - 1.</summary>
+        public double[] AngularDistance { get; init; } = Array.Empty<double>();
+        /// <summary>[L][L]: <c>[l][n - 1]</c> = distance between h_l and h_{l+n} (l = 0..L-1, n = 1..L-l; NaN elsewhere).</summary>
+        public double[][] AngularHeatmap { get; init; } = Array.Empty<double[]>();
+        /// <summary>[L]: validation loss with block l skipped, index l - 1.</summary>
+        public double[] RemovalLoss { get; init; } = Array.Empty<double>();
+        /// <summary>[L]: RemovalLoss - Loss.</summary>
+        public double[] RemovalDrop => RemovalLoss.Select(r => r - Loss).ToArray();
+        /// <summary>[L]: global gradient norm of block l's parameters on the first validation batch.</summary>
+        public double[] GradientNorm { get; init; } = Array.Empty<double>();
+
+        /// <summary>Removal-drop uniformity: the smallest drop over the mean drop (1: perfectly uniform).</summary>
+        public double RemovalUniformity => RemovalDrop.Average() is var mean && mean > 0 ? RemovalDrop.Min() / mean : double.NaN;
+    }
+
+    /// <summary>Layer-wise variance, angular distance, removal drop and gradient norms on fixed validation batches.</summary>
+    public static class LayerAnalysis
+    {
+        public static LayerReport Run(TransformerModule model, TokenStream valid, Packing packing, int batches, int batch, int seq, int endOfText, Device device, string label)
+        {
+            int L = model.Spec.Layers, vocab = model.Spec.Vocab;
+            int available = Batches.FixedCount(valid, packing, batch, seq);
+            if (available == 0) throw new UserError($"the validation split is too small for {batch} x {seq}; use a smaller --batch or --seq");
+            int n = Math.Max(1, Math.Min(batches, available));
+            var sum = new double[L + 1];
+            var sumSq = new double[L + 1];
+            long elements = 0;
+            var angular = new double[L + 1, L + 1];
+            long tokens = 0;
+            double loss = 0;
+            long targets = 0;
+            var removal = new double[L];
+            model.eval();
+            using (no_grad())
+            {
+                for (int i = 0; i < n; i++)
+                {
+                    using var scope = NewDisposeScope();
+                    var (x, y) = Batches.Fixed(valid, packing, i, batch, seq, endOfText);
+                    x = x.to(device);
+                    var flat = y.to(device).reshape(-1);
+                    using var full = model.Forward(x, collectHiddenStates: true);
+                    var states = full.HiddenStates;
+                    for (int l = 0; l <= L; l++)
+                    {
+                        var h = states[l].to(ScalarType.Float64);
+                        sum[l] += h.sum().item<double>();
+                        sumSq[l] += h.square().sum().item<double>();
+                        for (int m = l + 1; m <= L; m++)
+                            angular[l, m] += Metrics.AngularDistanceSum(states[l], states[m]).Sum;
+                    }
+                    elements += states[0].numel();
+                    tokens += states[0].numel() / states[0].shape[^1];
+                    loss += SumLoss(full.Logits, flat, vocab);
+                    targets += flat.ne(Batches.Ignore).sum().item<long>();
+                    for (int l = 1; l <= L; l++)
+                    {
+                        using var skipped = model.Forward(x, skipBlocks: new[] { l });
+                        removal[l - 1] += SumLoss(skipped.Logits, flat, vocab);
+                    }
+                }
+            }
+
+            // Gradient norms per block on the first batch.
+            var gradients = new double[L];
+            {
+                using var scope = NewDisposeScope();
+                using var grad = enable_grad(); // also when the caller runs under no_grad
+                model.zero_grad();
+                var (x, y) = Batches.Fixed(valid, packing, 0, batch, seq, endOfText);
+                Trainer.Loss(model, x.to(device), y.to(device), vocab).backward();
+                foreach (var (name, p) in model.named_parameters())
+                {
+                    if (!name.StartsWith("layers.", StringComparison.Ordinal) || p.grad is null) continue;
+                    int block = int.Parse(name.Split('.')[1]);
+                    gradients[block] += p.grad.to(ScalarType.Float64).square().sum().item<double>();
+                }
+                model.zero_grad();
+            }
+
+            var heatmap = new double[L][];
+            for (int l = 0; l < L; l++)
+            {
+                heatmap[l] = new double[L];
+                for (int k = 1; k <= L; k++) heatmap[l][k - 1] = l + k <= L ? angular[l, l + k] / tokens : double.NaN;
+            }
+            return new LayerReport
+            {
+                Label = label,
+                Model = model.Spec.Name,
+                Layers = L,
+                Tokens = tokens,
+                Loss = loss / targets,
+                Variance = Enumerable.Range(0, L + 1).Select(l => sumSq[l] / elements - Math.Pow(sum[l] / elements, 2)).ToArray(),
+                AngularDistance = Enumerable.Range(1, L).Select(l => angular[l - 1, l] / tokens).ToArray(),
+                AngularHeatmap = heatmap,
+                RemovalLoss = removal.Select(r => r / targets).ToArray(),
+                GradientNorm = gradients.Select(Math.Sqrt).ToArray(),
+            };
+        }
+
+        private static double SumLoss(Tensor logits, Tensor targets, int vocab)
+            => nn.functional.cross_entropy(logits.reshape(-1, vocab).to(ScalarType.Float32), targets, ignore_index: Batches.Ignore, reduction: nn.Reduction.Sum).item<float>();
+    }
+}
