@@ -134,6 +134,39 @@ namespace LnsDsl.Cli
         public string? Assembly { get; set; }
     }
 
+    [Verb("compare", HelpText = "Train (or reuse) several models on the same data, steps and seeds; table, ranking over the token budget, plots. Resumable.")]
+    public sealed class CompareVerb
+    {
+        [Value(0, MetaName = "MODELS", HelpText = "Model class names (or --preset).")]
+        public IEnumerable<string> Models { get; set; } = Array.Empty<string>();
+        [Option("preset", HelpText = "The paper's comparison for one size of the CPU family, e.g. 12x128: Pre-LN, LNS, Post-LN, Mix-LN, Peri-LN, DeepNorm, LNS + scaled init.")]
+        public string? Preset { get; set; }
+        [Option("lr", Separator = ',', HelpText = "Learning rates to sweep, comma-separated (default 1e-3).")]
+        public IEnumerable<double> Lr { get; set; } = Array.Empty<double>();
+        [Option("seeds", Default = 1, HelpText = "Seeds per model and learning rate.")]
+        public int Seeds { get; set; }
+        [Option("steps", Default = 300, HelpText = "Optimiser steps of every run.")]
+        public int Steps { get; set; }
+        [Option("batch", Default = 16, HelpText = "Sequences per step.")]
+        public int Batch { get; set; }
+        [Option("seq", Default = 256, HelpText = "Sequence length.")]
+        public int Seq { get; set; }
+        [Option("warmup", Default = 30, HelpText = "Warmup steps.")]
+        public int Warmup { get; set; }
+        [Option("eval-every", Default = 50, HelpText = "Evaluate every N steps (the ranking over the token budget uses these).")]
+        public int EvalEvery { get; set; }
+        [Option("data", HelpText = "Text (default: builtin).")]
+        public string? Data { get; set; }
+        [Option("tokenizer", Default = "cl100k", HelpText = "bytes, cl100k, o200k, or spm:PATH.")]
+        public string Tokenizer { get; set; } = "cl100k";
+        [Option("out", Default = "runs/compare", HelpText = "Comparison directory.")]
+        public string Out { get; set; } = "runs/compare";
+        [Option("analysis-batches", Default = 4, HelpText = "Validation batches of each run's layer analysis.")]
+        public int AnalysisBatches { get; set; }
+        [Option("assembly", HelpText = "Also load models from this compiled assembly.")]
+        public string? Assembly { get; set; }
+    }
+
     [Verb("data", HelpText = "fetch | prepare | stats: get the built-in corpora, tokenise a corpus into the cache, report token counts.")]
     public sealed class DataVerb
     {
@@ -155,13 +188,14 @@ namespace LnsDsl.Cli
             var parser = new Parser(s => { s.HelpWriter = Console.Error; s.CaseInsensitiveEnumValues = true; });
             try
             {
-                return parser.ParseArguments<ListVerb, DescribeVerb, TrainVerb, EvalVerb, GenerateVerb, AnalyzeVerb, DataVerb>(args).MapResult(
+                return parser.ParseArguments<ListVerb, DescribeVerb, TrainVerb, EvalVerb, GenerateVerb, AnalyzeVerb, CompareVerb, DataVerb>(args).MapResult(
                     (ListVerb o) => List(o),
                     (DescribeVerb o) => Describe(o),
                     (TrainVerb o) => Train(o),
                     (EvalVerb o) => Eval(o),
                     (GenerateVerb o) => Generate(o),
                     (AnalyzeVerb o) => Analyze(o),
+                    (CompareVerb o) => Compare(o),
                     (DataVerb o) => Data(o),
                     _ => 2);
             }
@@ -312,6 +346,39 @@ namespace LnsDsl.Cli
             foreach (var file in Reports.Write(reports, output, runs))
                 Console.WriteLine($"wrote {file}");
             return 0;
+        }
+
+        private static int Compare(CompareVerb v)
+        {
+            LoadAssembly(v.Assembly);
+            var models = v.Models.ToList();
+            if (v.Preset is not null) models.AddRange(ComparisonOptions.Preset(v.Preset));
+            var options = new ComparisonOptions
+            {
+                Models = models,
+                LearningRates = v.Lr.Any() ? v.Lr.ToList() : new List<double> { 1e-3 },
+                Seeds = v.Seeds,
+                Out = v.Out,
+                AnalysisBatches = v.AnalysisBatches,
+                Train = new TrainOptions { Data = v.Data, Tokenizer = v.Tokenizer, Steps = v.Steps, Batch = v.Batch, Seq = v.Seq, Warmup = v.Warmup, EvalEvery = v.EvalEvery, CheckpointEvery = v.EvalEvery, KeepCheckpoints = 1 },
+            };
+            using var cancel = new CancellationTokenSource();
+            ConsoleCancelEventHandler onCancel = (_, e) => { if (!cancel.IsCancellationRequested) { e.Cancel = true; cancel.Cancel(); } };
+            Console.CancelKeyPress += onCancel;
+            try
+            {
+                new Comparison(options).Run(cancel.Token);
+                return 0;
+            }
+            catch (OperationCanceledException)
+            {
+                Console.Error.WriteLine("interrupted: run the same command again to continue where it stopped");
+                return 130;
+            }
+            finally
+            {
+                Console.CancelKeyPress -= onCancel;
+            }
         }
 
         private static int Data(DataVerb v)

@@ -137,6 +137,31 @@ namespace LnsDsl.Tests
         }
 
         [Fact]
+        public void Compare_trains_two_models_tabulates_them_and_reuses_finished_runs()
+        {
+            string root = Path.Combine(_dir, "compare");
+            string[] Args() => new[] { "compare", "TinyByteLns", "TinyByteLnsPost", "--data", Corpus(), "--steps", "6", "--batch", "4", "--seq", "32",
+                                       "--warmup", "1", "--eval-every", "3", "--lr", "3e-3,1e-3", "--seeds", "2", "--analysis-batches", "1", "--out", root };
+            var first = Cli(Args());
+            Assert.Equal(0, first.Code);
+            Assert.Contains("| model | lr | seeds | diverged | validation perplexity", first.Out);
+            string table = File.ReadAllText(Path.Combine(root, "compare.md"));
+            foreach (var model in new[] { "TinyByteLns", "TinyByteLnsPost" })
+                Assert.Equal(2, System.Text.RegularExpressions.Regex.Matches(table, $@"\| {model} \| ").Count); // one row per learning rate
+            Assert.Contains("- step 3: ", table);
+            Assert.Contains("- step 6: ", table);
+            Assert.Equal(1 + 4, File.ReadAllLines(Path.Combine(root, "compare.csv")).Length);
+            Assert.True(File.Exists(Path.Combine(root, "plots", "variance.png")));
+            Assert.True(File.Exists(Path.Combine(Comparison.RunDirectory(root, "TinyByteLnsPost", 1e-3, 1), "checkpoints", "step-0000006", "state.json")));
+
+            // Run again: every run is reused, and the numbers are the same.
+            var second = Cli(Args());
+            Assert.Equal(0, second.Code);
+            Assert.Equal(8, System.Text.RegularExpressions.Regex.Matches(second.Out, "reusing the finished run").Count);
+            Assert.Equal(table, File.ReadAllText(Path.Combine(root, "compare.md")));
+        }
+
+        [Fact]
         public void A_stopped_and_resumed_run_reproduces_the_uninterrupted_losses_exactly()
         {
             string whole = Path.Combine(_dir, "whole");

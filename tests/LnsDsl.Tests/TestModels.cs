@@ -77,4 +77,9 @@ namespace LnsDsl.Tests.Models
     [TransformerModel(Layers = 2, Hidden = 32, Heads = 2, FeedForward = 64, Vocab = 257)]
     [Norm(Kind.Pre, Scale = ScaleRule.InvSqrtDepth)]
     public partial class TinyByteLns { }
+
+    /// <summary>The Post-LN twin of <see cref="TinyByteLns"/>, for comparisons.</summary>
+    [TransformerModel(Layers = 2, Hidden = 32, Heads = 2, FeedForward = 64, Vocab = 257)]
+    [Norm(Kind.Post)]
+    public partial class TinyByteLnsPost { }
 }

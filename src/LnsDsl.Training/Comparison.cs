@@ -1,0 +1,181 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Text;
+using System.Text.Json;
+using static TorchSharp.torch;
+
+namespace LnsDsl.Training
+{
+    /// <summary>What to compare: models x learning rates x seeds, all on the same data, steps and batches.</summary>
+    public sealed record ComparisonOptions
+    {
+        public IReadOnlyList<string> Models { get; init; } = Array.Empty<string>();
+        public IReadOnlyList<double> LearningRates { get; init; } = new[] { 1e-3 };
+        public int Seeds { get; init; } = 1;
+        /// <summary>The template of every run (Model, Lr, Seed and Out are set per run).</summary>
+        public TrainOptions Train { get; init; } = new();
+        public string Out { get; init; } = "runs/compare";
+        /// <summary>Validation batches of the layer analysis of each run.</summary>
+        public int AnalysisBatches { get; init; } = 4;
+
+        /// <summary>The paper's comparison at CPU scale, for one size of the small family (e.g. "12x128").</summary>
+        public static IReadOnlyList<string> Preset(string size)
+            => new[] { "PreLn", "Lns", "PostLn", "MixLn", "PeriLn", "DeepNorm", "LnsScaledInit" }.Select(v => v + size).ToList();
+    }
+
+    /// <summary>One finished (or diverged) run of a comparison.</summary>
+    public sealed record CompareRun(string Model, double Lr, long Seed, string Directory, bool Diverged, string? Failure,
+        double ValidationLoss, IReadOnlyList<(int Step, double Loss)> Evaluations, LayerReport? Layers);
+
+    /// <summary>A model at one learning rate, over its seeds.</summary>
+    public sealed record CompareRow(string Model, double Lr, int Seeds, int Diverged, double MeanPerplexity, double StdPerplexity,
+        double DeepestVariance, double RemovalUniformity);
+
+    /// <summary>
+    /// Trains (or reuses finished runs of) several models on the same data, steps and seeds, then tabulates and
+    /// plots them. Resumable: finished runs are reused, interrupted ones resumed from their checkpoint, diverged
+    /// ones remembered.
+    /// </summary>
+    public sealed class Comparison
+    {
+        private readonly ComparisonOptions _o;
+        private readonly Action<string> _log;
+
+        public Comparison(ComparisonOptions options, Action<string>? log = null)
+        {
+            _o = options;
+            _log = log ?? Console.WriteLine;
+        }
+
+        public static string RunDirectory(string root, string model, double lr, long seed)
+            => Path.Combine(root, model, "lr" + lr.ToString("0.#####e+0", CultureInfo.InvariantCulture), "seed" + seed);
+
+        public (IReadOnlyList<CompareRun> Runs, IReadOnlyList<CompareRow> Rows) Run(System.Threading.CancellationToken cancel = default)
+        {
+            if (_o.Models.Count == 0) throw new UserError("compare needs at least one model (or --preset SIZE)");
+            if (_o.Seeds < 1) throw new UserError("--seeds must be at least 1");
+            foreach (var m in _o.Models) ModelCatalog.Get(m); // fail early, with suggestions
+            var runs = new List<CompareRun>();
+            int total = _o.Models.Count * _o.LearningRates.Count * _o.Seeds, index = 0;
+            foreach (var model in _o.Models)
+                foreach (var lr in _o.LearningRates)
+                    for (long seed = 0; seed < _o.Seeds; seed++)
+                    {
+                        cancel.ThrowIfCancellationRequested();
+                        index++;
+                        string dir = RunDirectory(_o.Out, model, lr, seed);
+                        _log($"[{index}/{total}] {model}, lr {lr.ToString("G4", CultureInfo.InvariantCulture)}, seed {seed}: {dir}");
+                        runs.Add(RunOne(model, lr, seed, dir, cancel));
+                    }
+            var rows = Summarise(runs);
+            Write(runs, rows);
+            return (runs, rows);
+        }
+
+        private CompareRun RunOne(string model, double lr, long seed, string dir, System.Threading.CancellationToken cancel)
+        {
+            string divergedFile = Path.Combine(dir, "diverged.txt");
+            string? failure = File.Exists(divergedFile) ? File.ReadAllText(divergedFile) : null;
+            bool finished = File.Exists(Path.Combine(dir, "summary.json")) && Checkpoint.List(dir) is { Count: > 0 } list
+                            && Checkpoint.ReadState(list[^1]).Step == _o.Train.Steps;
+            if (failure is null && !finished)
+            {
+                var options = _o.Train with { Model = model, Lr = lr, Seed = seed, Out = dir, Resume = Checkpoint.List(dir).Count > 0 };
+                try
+                {
+                    var result = new Trainer(options, _ => { }).Run(cancel);
+                    if (result.Interrupted) throw new OperationCanceledException();
+                }
+                catch (UserError e) when (e.ExitCode == 3)
+                {
+                    failure = e.Message;
+                    AtomicFile.WriteAllText(divergedFile, failure);
+                    _log("  diverged: " + e.Message.Split('\n')[0]);
+                }
+            }
+            else
+            {
+                _log(failure is null ? "  reusing the finished run" : "  diverged earlier (remembered)");
+            }
+
+            var evaluations = File.Exists(Path.Combine(dir, "eval.jsonl"))
+                ? File.ReadLines(Path.Combine(dir, "eval.jsonl")).Select(l => JsonDocument.Parse(l).RootElement)
+                    .Select(e => (e.GetProperty("step").GetInt32(), e.GetProperty("validation_loss").GetDouble())).ToList()
+                : new List<(int, double)>();
+            if (failure is not null) return new CompareRun(model, lr, seed, dir, true, failure, double.NaN, evaluations, null);
+
+            string checkpoint = Checkpoint.Resolve(dir);
+            using var module = ModelCatalog.Get(model).Create(0);
+            var state = Checkpoint.LoadModel(checkpoint, module);
+            var o = state.Options;
+            using var data = DataSet.Prepare(o.Data, o.Tokenizer, o.Compact < 0 ? module.Spec.Vocab : o.Compact);
+            int micro = o.MicroBatch > 0 ? o.MicroBatch : o.Batch;
+            var report = LayerAnalysis.Run(module, data.Valid, o.Packing, _o.AnalysisBatches, Math.Min(micro, 4), o.Seq, data.Tokenizer.EndOfText, CPU, $"{model} lr {lr:G3} seed {seed}");
+            double validation = evaluations.Count > 0 ? evaluations[^1].Item2 : report.Loss;
+            bool diverged = !double.IsFinite(validation);
+            return new CompareRun(model, lr, seed, dir, diverged, diverged ? "non-finite validation loss" : null, validation, evaluations, report);
+        }
+
+        private static IReadOnlyList<CompareRow> Summarise(IReadOnlyList<CompareRun> runs)
+            => runs.GroupBy(r => (r.Model, r.Lr)).Select(g =>
+            {
+                var ok = g.Where(r => !r.Diverged).ToList();
+                var ppl = ok.Select(r => Math.Exp(r.ValidationLoss)).ToList();
+                double mean = ppl.Count > 0 ? ppl.Average() : double.NaN;
+                double std = ppl.Count > 1 ? Math.Sqrt(ppl.Sum(p => (p - mean) * (p - mean)) / (ppl.Count - 1)) : 0;
+                return new CompareRow(g.Key.Model, g.Key.Lr, g.Count(), g.Count() - ok.Count, mean, std,
+                    ok.Count > 0 ? ok.Average(r => r.Layers!.Variance[^1]) : double.NaN,
+                    ok.Count > 0 ? ok.Average(r => r.Layers!.RemovalUniformity) : double.NaN);
+            }).ToList();
+
+        /// <summary>Ranks (1 = best mean validation loss) of every model/lr at each evaluation step they all reached.</summary>
+        public static IReadOnlyList<(int Step, IReadOnlyList<string> Order)> RankingOverTime(IReadOnlyList<CompareRun> runs)
+        {
+            var groups = runs.GroupBy(r => $"{r.Model} lr {r.Lr.ToString("G3", CultureInfo.InvariantCulture)}").ToList();
+            var steps = runs.SelectMany(r => r.Evaluations.Select(e => e.Step)).Distinct().OrderBy(s => s).ToList();
+            var result = new List<(int, IReadOnlyList<string>)>();
+            foreach (int step in steps)
+            {
+                var scored = groups.Select(g => (g.Key, Loss: g.Select(r => r.Evaluations.Where(e => e.Step == step).Select(e => e.Loss).DefaultIfEmpty(double.NaN).First()).ToList()))
+                    .Select(p => (p.Key, Mean: p.Loss.Any(double.IsNaN) || p.Loss.Any(l => !double.IsFinite(l)) ? double.PositiveInfinity : p.Loss.Average()))
+                    .OrderBy(p => p.Mean).ThenBy(p => p.Key, StringComparer.Ordinal).Select(p => p.Key).ToList();
+                result.Add((step, scored));
+            }
+            return result;
+        }
+
+        public static string Table(IReadOnlyList<CompareRow> rows)
+        {
+            var c = CultureInfo.InvariantCulture;
+            var sb = new StringBuilder();
+            sb.AppendLine("| model | lr | seeds | diverged | validation perplexity (mean ± std) | variance at the deepest block | removal-drop uniformity (min/mean) |");
+            sb.AppendLine("| --- | --- | --- | --- | --- | --- | --- |");
+            foreach (var r in rows.OrderBy(r => double.IsNaN(r.MeanPerplexity) ? double.PositiveInfinity : r.MeanPerplexity))
+                sb.AppendLine(string.Format(c, "| {0} | {1:G3} | {2} | {3} | {4:F2} ± {5:F2} | {6:G4} | {7:F3} |", r.Model, r.Lr, r.Seeds, r.Diverged, r.MeanPerplexity, r.StdPerplexity, r.DeepestVariance, r.RemovalUniformity));
+            return sb.ToString();
+        }
+
+        private void Write(IReadOnlyList<CompareRun> runs, IReadOnlyList<CompareRow> rows)
+        {
+            var c = CultureInfo.InvariantCulture;
+            string table = Table(rows);
+            var ranking = RankingOverTime(runs);
+            var md = new StringBuilder(table).AppendLine().AppendLine("Ranking by mean validation loss at each evaluation (best first):").AppendLine();
+            foreach (var (step, order) in ranking) md.AppendLine($"- step {step}: {string.Join(" < ", order)}");
+            AtomicFile.WriteAllText(Path.Combine(_o.Out, "compare.md"), md.ToString());
+            var csv = new StringBuilder("model,lr,seeds,diverged,mean_perplexity,std_perplexity,deepest_variance,removal_uniformity\n");
+            foreach (var r in rows)
+                csv.AppendLine(string.Format(c, "{0},{1:R},{2},{3},{4:R},{5:R},{6:R},{7:R}", r.Model, r.Lr, r.Seeds, r.Diverged, r.MeanPerplexity, r.StdPerplexity, r.DeepestVariance, r.RemovalUniformity));
+            AtomicFile.WriteAllText(Path.Combine(_o.Out, "compare.csv"), csv.ToString());
+            var seed0 = runs.Where(r => r.Seed == 0 && r.Layers is not null).ToList();
+            if (seed0.Count > 0)
+                Reports.Write(seed0.Select(r => r.Layers!).ToList(), Path.Combine(_o.Out, "plots"), seed0.Select(r => (string?)r.Directory).ToList());
+            _log(table);
+            foreach (var (step, order) in ranking) _log($"step {step}: {string.Join(" < ", order)}");
+            _log($"wrote {Path.Combine(_o.Out, "compare.md")}, compare.csv and plots/");
+        }
+    }
+}
