@@ -76,8 +76,8 @@ namespace LnsDsl.Training
             plot.Title(title);
             plot.XLabel(x);
             plot.YLabel(y);
-            plot.ShowLegend();
-            plot.SavePng(path, 800, 500);
+            plot.ShowLegend(ScottPlot.Edge.Right); // beside the plot: the curves stay visible
+            plot.SavePng(path, 1000, 500);
             return path;
         }
 
@@ -114,8 +114,8 @@ namespace LnsDsl.Training
             plot.Title("Training loss");
             plot.XLabel("step");
             plot.YLabel("loss");
-            plot.ShowLegend();
-            plot.SavePng(path, 800, 500);
+            plot.ShowLegend(ScottPlot.Edge.Right); // beside the plot: the curves stay visible
+            plot.SavePng(path, 1000, 500);
             return path;
         }
 
