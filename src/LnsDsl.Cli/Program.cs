@@ -251,19 +251,28 @@ namespace LnsDsl.Cli
                 KeepCheckpoints = v.Keep, Seed = v.Seed, Threads = v.Threads, Device = v.Device, Dtype = v.Dtype, Out = v.Out,
                 Resume = v.Resume, StopAt = v.StopAt,
             };
+            return WithCtrlC("finishing this step and writing a checkpoint", cancel =>
+            {
+                var result = new Trainer(options).Run(cancel);
+                return result.Interrupted && cancel.IsCancellationRequested ? 130 : 0;
+            });
+        }
+
+        /// <summary>Runs <paramref name="work"/> with Ctrl+C turned into a cancellation (a second Ctrl+C ends the process).</summary>
+        private static int WithCtrlC(string what, Func<CancellationToken, int> work)
+        {
             using var cancel = new CancellationTokenSource();
             ConsoleCancelEventHandler onCancel = (_, e) =>
             {
-                if (cancel.IsCancellationRequested) return; // a second Ctrl+C ends the process at once
+                if (cancel.IsCancellationRequested) return;
                 e.Cancel = true;
                 cancel.Cancel();
-                Console.Error.WriteLine("\ninterrupted: finishing this step and writing a checkpoint (Ctrl+C again to abort) ...");
+                Console.Error.WriteLine($"\ninterrupted: {what} (Ctrl+C again to abort) ...");
             };
             Console.CancelKeyPress += onCancel;
             try
             {
-                var result = new Trainer(options).Run(cancel.Token);
-                return result.Interrupted && cancel.IsCancellationRequested ? 130 : 0;
+                return work(cancel.Token);
             }
             finally
             {
@@ -362,23 +371,19 @@ namespace LnsDsl.Cli
                 AnalysisBatches = v.AnalysisBatches,
                 Train = new TrainOptions { Data = v.Data, Tokenizer = v.Tokenizer, Steps = v.Steps, Batch = v.Batch, Seq = v.Seq, Warmup = v.Warmup, EvalEvery = v.EvalEvery, CheckpointEvery = v.EvalEvery, KeepCheckpoints = 1 },
             };
-            using var cancel = new CancellationTokenSource();
-            ConsoleCancelEventHandler onCancel = (_, e) => { if (!cancel.IsCancellationRequested) { e.Cancel = true; cancel.Cancel(); } };
-            Console.CancelKeyPress += onCancel;
-            try
+            return WithCtrlC("finishing the current step and checkpointing its run", cancel =>
             {
-                new Comparison(options).Run(cancel.Token);
-                return 0;
-            }
-            catch (OperationCanceledException)
-            {
-                Console.Error.WriteLine("interrupted: run the same command again to continue where it stopped");
-                return 130;
-            }
-            finally
-            {
-                Console.CancelKeyPress -= onCancel;
-            }
+                try
+                {
+                    new Comparison(options).Run(cancel);
+                    return 0;
+                }
+                catch (OperationCanceledException)
+                {
+                    Console.Error.WriteLine("interrupted: run the same command again to continue where it stopped");
+                    return 130;
+                }
+            });
         }
 
         private static int Data(DataVerb v)
