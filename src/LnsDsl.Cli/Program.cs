@@ -302,7 +302,7 @@ namespace LnsDsl.Cli
             using (model)
             {
                 var o = state.Options;
-                using var data = DataSet.Prepare(o.Data, o.Tokenizer, o.Compact < 0 ? model.Spec.Vocab : o.Compact, Console.Error.WriteLine);
+                using var data = DataSet.ForRun(o, model.Spec, Console.Error.WriteLine);
                 if (data.Tokenizer.Name != tokenizer.Name)
                     throw new UserError($"the data's tokenizer ({data.Tokenizer.Name}) differs from the checkpoint's ({tokenizer.Name})");
                 double loss = Trainer.Evaluate(model, data.Valid, o.Packing, v.Batches, v.Batch, o.Seq, tokenizer.EndOfText, model.Spec.Vocab, device);
@@ -343,7 +343,7 @@ namespace LnsDsl.Cli
                 var state = Training.Checkpoint.LoadModel(checkpoint, model);
                 model.to(device);
                 var o = state.Options;
-                using var data = DataSet.Prepare(o.Data, o.Tokenizer, o.Compact < 0 ? model.Spec.Vocab : o.Compact, Console.Error.WriteLine);
+                using var data = DataSet.ForRun(o, model.Spec, Console.Error.WriteLine);
                 string run = Path.GetDirectoryName(Path.GetDirectoryName(Path.GetFullPath(checkpoint)))!;
                 string label = $"{model.Spec.Name} ({Path.GetFileName(run)}, step {state.Step})";
                 var report = LayerAnalysis.Run(model, data.Valid, o.Packing, v.Batches, v.Batch, o.Seq, data.Tokenizer.EndOfText, device, label);

@@ -104,12 +104,12 @@ namespace LnsDsl.Training
                     }
                     elements += states[0].numel();
                     tokens += states[0].numel() / states[0].shape[^1];
-                    loss += SumLoss(full.Logits, flat, vocab);
+                    loss += Trainer.SumLoss(full.Logits, flat, vocab);
                     targets += flat.ne(Batches.Ignore).sum().item<long>();
                     for (int l = 1; l <= L; l++)
                     {
                         using var skipped = model.Forward(x, skipBlocks: new[] { l });
-                        removal[l - 1] += SumLoss(skipped.Logits, flat, vocab);
+                        removal[l - 1] += Trainer.SumLoss(skipped.Logits, flat, vocab);
                     }
                 }
             }
@@ -151,8 +151,5 @@ namespace LnsDsl.Training
                 GradientNorm = gradients.Select(Math.Sqrt).ToArray(),
             };
         }
-
-        private static double SumLoss(Tensor logits, Tensor targets, int vocab)
-            => nn.functional.cross_entropy(logits.reshape(-1, vocab).to(ScalarType.Float32), targets, ignore_index: Batches.Ignore, reduction: nn.Reduction.Sum).item<float>();
     }
 }

@@ -111,7 +111,7 @@ namespace LnsDsl.Training
             using var module = ModelCatalog.Get(model).Create(0);
             var state = Checkpoint.LoadModel(checkpoint, module);
             var o = state.Options;
-            using var data = DataSet.Prepare(o.Data, o.Tokenizer, o.Compact < 0 ? module.Spec.Vocab : o.Compact);
+            using var data = DataSet.ForRun(o, module.Spec);
             int micro = o.MicroBatch > 0 ? o.MicroBatch : o.Batch;
             var report = LayerAnalysis.Run(module, data.Valid, o.Packing, _o.AnalysisBatches, Math.Min(micro, 4), o.Seq, data.Tokenizer.EndOfText, CPU, $"{model} lr {lr:G3} seed {seed}");
             double validation = evaluations.Count > 0 ? evaluations[^1].Item2 : report.Loss;

@@ -55,6 +55,10 @@ namespace LnsDsl.Training
             return new DataSet(dir, tokenizer, train, valid, corpus.Description);
         }
 
+        /// <summary>The data of a run: its options' source, tokenizer and compaction (-1: to the model's Vocab).</summary>
+        public static DataSet ForRun(TrainOptions o, ModelSpec spec, Action<string>? log = null)
+            => Prepare(o.Data, o.Tokenizer, o.Compact < 0 ? spec.Vocab : o.Compact, log);
+
         private static void Build(CorpusData corpus, ITextTokenizer baseTokenizer, int compactTo, string dir)
         {
             var encoded = new int[corpus.Documents.Count][];

@@ -108,8 +108,7 @@ namespace LnsDsl.Training
                 throw new UserError($"'{runDir}' already holds a run with checkpoints; pass --resume to continue it, or choose another --out");
             }
 
-            int compact = o.Compact < 0 ? spec.Vocab : o.Compact;
-            using var data = DataSet.Prepare(o.Data, o.Tokenizer, compact, _log);
+            using var data = DataSet.ForRun(o, spec, _log);
             var tokenizer = data.Tokenizer;
             if (tokenizer.VocabSize > spec.Vocab)
                 throw new UserError($"the tokenizer '{tokenizer.Name}' has {tokenizer.VocabSize} ids but {spec.Name} has Vocab = {spec.Vocab}; use --compact {spec.Vocab} (or a model with a larger Vocab)");
@@ -261,6 +260,10 @@ namespace LnsDsl.Training
             return nn.functional.cross_entropy(logits.reshape(-1, vocab).to(ScalarType.Float32), y.reshape(-1), ignore_index: Batches.Ignore);
         }
 
+        /// <summary>Summed next-token cross-entropy in fp32, padding (<see cref="Batches.Ignore"/>) left out.</summary>
+        internal static double SumLoss(Tensor logits, Tensor targets, int vocab)
+            => nn.functional.cross_entropy(logits.reshape(-1, vocab).to(ScalarType.Float32), targets.reshape(-1), ignore_index: Batches.Ignore, reduction: nn.Reduction.Sum).item<float>();
+
         /// <summary>Mean next-token loss over the fixed validation batches (the first <paramref name="batches"/>).</summary>
         public static double Evaluate(TransformerModule model, TokenStream valid, Packing packing, int batches, int batch, int seq, int endOfText, int vocab, Device device)
         {
@@ -274,9 +277,8 @@ namespace LnsDsl.Training
             {
                 using var scope = NewDisposeScope();
                 var (x, y) = Batches.Fixed(valid, packing, i, batch, seq, endOfText);
-                var logits = model.forward(x.to(device));
                 var targets = y.to(device).reshape(-1);
-                total += nn.functional.cross_entropy(logits.reshape(-1, vocab).to(ScalarType.Float32), targets, ignore_index: Batches.Ignore, reduction: nn.Reduction.Sum).item<float>();
+                total += SumLoss(model.forward(x.to(device)), targets, vocab);
                 count += targets.ne(Batches.Ignore).sum().item<long>();
             }
             return total / Math.Max(1, count);
