@@ -233,20 +233,37 @@ namespace LnsDsl.Generators
             w.Line("using var scope = global::TorchSharp.torch.NewDisposeScope();");
             w.Line("long batch = x.shape[0], time = x.shape[1];");
             w.Line($"var qkv = {F}.linear(x, attn.qkv_proj.weight).view(batch, time, {m.Heads + 2 * m.KvHeads}, {m.HeadDim});");
-            w.Line($"var q = qkv.narrow(2, 0, {m.Heads}).transpose(1, 2);");
-            w.Line($"var k = qkv.narrow(2, {m.Heads}, {m.KvHeads}).transpose(1, 2);");
-            w.Line($"var v = qkv.narrow(2, {m.Heads + m.KvHeads}, {m.KvHeads}).transpose(1, 2);");
-            if (m.QkNorm)
+            string eps = SourceWriter.Literal(m.Eps);
+            if (m.Rope && !m.QkNorm)
             {
-                string eps = SourceWriter.Literal(m.Eps);
-                w.Line($"q = global::LnsDsl.Fused.RmsNorm(q, attn.q_norm!, {eps});");
-                w.Line($"k = global::LnsDsl.Fused.RmsNorm(k, attn.k_norm!, {eps});");
+                // q and k are adjacent in the fused projection: rotate them in one pass, then split.
+                w.Line($"var qkAndV = qkv.split(new long[] {{ {m.Heads + m.KvHeads}, {m.KvHeads} }}, 2); // [q | k], v");
+                w.Line("var (cos, sin) = RopeTables(qkv);");
+                w.Line($"var qk = global::LnsDsl.Fused.ApplyRope(qkAndV[0], cos, sin).split(new long[] {{ {m.Heads}, {m.KvHeads} }}, 2);");
+                w.Line("var q = qk[0].transpose(1, 2);");
+                w.Line("var k = qk[1].transpose(1, 2);");
+                w.Line("var v = qkAndV[1].transpose(1, 2);");
             }
-            if (m.Rope)
+            else
             {
-                w.Line("var (cos, sin) = RopeTables(q);");
-                w.Line("q = global::LnsDsl.Fused.ApplyRope(q, cos, sin);");
-                w.Line("k = global::LnsDsl.Fused.ApplyRope(k, cos, sin);");
+                w.Line($"var qkvHeads = qkv.split(new long[] {{ {m.Heads}, {m.KvHeads}, {m.KvHeads} }}, 2); // q, k, v");
+                string q = "qkvHeads[0]", k = "qkvHeads[1]";
+                if (m.QkNorm)
+                {
+                    w.Line($"var qn = global::LnsDsl.Fused.RmsNorm(qkvHeads[0], attn.q_norm!, {eps});");
+                    w.Line($"var kn = global::LnsDsl.Fused.RmsNorm(qkvHeads[1], attn.k_norm!, {eps});");
+                    q = "qn";
+                    k = "kn";
+                }
+                if (m.Rope)
+                {
+                    w.Line("var (cos, sin) = RopeTables(qkv);");
+                    q = $"global::LnsDsl.Fused.ApplyRope({q}, cos, sin)";
+                    k = $"global::LnsDsl.Fused.ApplyRope({k}, cos, sin)";
+                }
+                w.Line($"var q = {q}.transpose(1, 2);");
+                w.Line($"var k = {k}.transpose(1, 2);");
+                w.Line("var v = qkvHeads[2].transpose(1, 2);");
             }
             if (kvGroups > 1)
             {
@@ -266,8 +283,8 @@ namespace LnsDsl.Generators
                 w.Line(GeneratedCode);
                 w.Open($"private {Tensor} Mlp(global::LnsDsl.MlpWeights mlp, {Tensor} x)");
                 w.Line("using var scope = global::TorchSharp.torch.NewDisposeScope();");
-                w.Line($"var gateUp = {F}.linear(x, mlp.gate_up_proj!.weight);");
-                w.Line($"var hidden = {F}.silu(gateUp.narrow(-1, 0, {m.FeedForward})).mul(gateUp.narrow(-1, {m.FeedForward}, {m.FeedForward}));");
+                w.Line($"var gateUp = {F}.linear(x, mlp.gate_up_proj!.weight).split(new long[] {{ {m.FeedForward}, {m.FeedForward} }}, -1);");
+                w.Line($"var hidden = {F}.silu(gateUp[0]).mul(gateUp[1]);");
             }
             else
             {

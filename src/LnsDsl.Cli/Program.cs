@@ -167,6 +167,35 @@ namespace LnsDsl.Cli
         public string? Assembly { get; set; }
     }
 
+    [Verb("bench", HelpText = "Speed of a model's generated code: training and forward tokens/s, PaLM model FLOPs, the matmul ceiling measured in the same run, MFU, the speed ratio to the unfused composition run side by side, a step profile, resident memory.")]
+    public sealed class BenchVerb : ModelVerb
+    {
+        [Option("batch", Default = 8, HelpText = "Sequences per step.")]
+        public int Batch { get; set; }
+        [Option("seq", Default = 256, HelpText = "Sequence length.")]
+        public int Seq { get; set; }
+        [Option("warmup", Default = 3, HelpText = "Untimed training steps of each model first.")]
+        public int Warmup { get; set; }
+        [Option("repetitions", Default = 5, HelpText = "Timed repetitions (generated and unfused alternate within each).")]
+        public int Repetitions { get; set; }
+        [Option("steps", Default = 2, HelpText = "Training steps (and forward passes) per repetition.")]
+        public int Steps { get; set; }
+        [Option("no-unfused", HelpText = "Skip the unfused composition.")]
+        public bool NoUnfused { get; set; }
+        [Option("memory-steps", Default = 0, HelpText = "Then train this many more steps, sampling resident memory (e.g. 500 for the flatness check).")]
+        public int MemorySteps { get; set; }
+        [Option("device", Default = "auto", HelpText = "auto, cpu, cuda or cuda:N.")]
+        public string Device { get; set; } = "auto";
+        [Option("dtype", Default = "", HelpText = "fp32 or bf16 (default: fp32 on CPU, bf16 on CUDA).")]
+        public string Dtype { get; set; } = "";
+        [Option("threads", Default = 0, HelpText = "Intra-op threads (0: LibTorch's default).")]
+        public int Threads { get; set; }
+        [Option("seed", Default = 0, HelpText = "Seed of the weights and the random batch.")]
+        public long Seed { get; set; }
+        [Option("json", HelpText = "Also write the figures to this JSON file.")]
+        public string? Json { get; set; }
+    }
+
     [Verb("data", HelpText = "fetch | prepare | stats: get the built-in corpora, tokenise a corpus into the cache, report token counts.")]
     public sealed class DataVerb
     {
@@ -188,7 +217,7 @@ namespace LnsDsl.Cli
             var parser = new Parser(s => { s.HelpWriter = Console.Error; s.CaseInsensitiveEnumValues = true; });
             try
             {
-                return parser.ParseArguments<ListVerb, DescribeVerb, TrainVerb, EvalVerb, GenerateVerb, AnalyzeVerb, CompareVerb, DataVerb>(args).MapResult(
+                return parser.ParseArguments<ListVerb, DescribeVerb, TrainVerb, EvalVerb, GenerateVerb, AnalyzeVerb, CompareVerb, BenchVerb, DataVerb>(args).MapResult(
                     (ListVerb o) => List(o),
                     (DescribeVerb o) => Describe(o),
                     (TrainVerb o) => Train(o),
@@ -196,6 +225,7 @@ namespace LnsDsl.Cli
                     (GenerateVerb o) => Generate(o),
                     (AnalyzeVerb o) => Analyze(o),
                     (CompareVerb o) => Compare(o),
+                    (BenchVerb o) => RunBench(o),
                     (DataVerb o) => Data(o),
                     _ => 2);
             }
@@ -384,6 +414,24 @@ namespace LnsDsl.Cli
                     return 130;
                 }
             });
+        }
+
+        private static int RunBench(BenchVerb v)
+        {
+            LoadAssembly(v.Assembly);
+            var options = new BenchOptions
+            {
+                Model = v.Model, Batch = v.Batch, Seq = v.Seq, Warmup = v.Warmup, Repetitions = v.Repetitions, Steps = v.Steps,
+                Unfused = !v.NoUnfused, MemorySteps = v.MemorySteps, Device = v.Device, Dtype = v.Dtype, Threads = v.Threads, Seed = v.Seed,
+            };
+            var result = new Bench(options, Console.Error.WriteLine).Run();
+            Console.Write(Bench.Format(result));
+            if (v.Json is not null)
+            {
+                AtomicFile.WriteAllText(v.Json, Bench.ToJson(result));
+                Console.WriteLine($"wrote {v.Json}");
+            }
+            return 0;
         }
 
         private static int Data(DataVerb v)

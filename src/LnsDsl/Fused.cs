@@ -48,20 +48,29 @@ namespace LnsDsl
         }
 
         /// <summary>
-        /// Rotary embedding, <c>rotate_half</c> (non-interleaved) convention, on <c>[B, heads, T, D]</c>:
-        /// <c>x * cos + rotate_half(x) * sin</c> with <c>rotate_half(x) = cat(-x2, x1)</c>.
-        /// <paramref name="cos"/> and <paramref name="sin"/> are <c>[MaxSeq, D]</c> tables.
+        /// Rotary embedding, <c>rotate_half</c> (non-interleaved) convention, on <c>[B, T, heads, D]</c> (before the
+        /// heads are transposed, so q and k can be rotated in one pass while they still sit side by side in the fused
+        /// projection's output): <c>x * cos + rotate_half(x) * sin</c> with <c>rotate_half(x) = cat(-x2, x1)</c>,
+        /// computed as <c>x * cos + roll(x, D/2) * signedSin</c> (<see cref="SignedSin"/>): two products, one add
+        /// and one roll, whose backward is a roll.
+        /// <paramref name="cos"/> and <paramref name="signedSin"/> are <c>[MaxSeq, D]</c> tables.
         /// </summary>
-        public static Tensor ApplyRope(Tensor x, Tensor cos, Tensor sin)
+        public static Tensor ApplyRope(Tensor x, Tensor cos, Tensor signedSin)
         {
             using var scope = NewDisposeScope();
-            long t = x.shape[2], half = x.shape[3] / 2;
-            var c = cos.narrow(0, 0, t);
-            var s = sin.narrow(0, 0, t);
-            var x1 = x.narrow(-1, 0, half);
-            var x2 = x.narrow(-1, half, half);
-            var rotated = cat(new[] { x2.neg(), x1 }, -1);
-            return x.mul(c).add_(rotated.mul_(s)).MoveToOuterDisposeScope();
+            long t = x.shape[1], half = x.shape[3] / 2;
+            var c = cos.narrow(0, 0, t).unsqueeze(1);
+            var s = signedSin.narrow(0, 0, t).unsqueeze(1);
+            return x.mul(c).add_(x.roll(half, -1).mul_(s)).MoveToOuterDisposeScope();
+        }
+
+        /// <summary>The sin table with its first half negated, so that <c>rotate_half(x) * sin = roll(x, D/2) * SignedSin(sin)</c>.</summary>
+        public static Tensor SignedSin(Tensor sin)
+        {
+            using var scope = NewDisposeScope();
+            long half = sin.shape[^1] / 2;
+            var sign = cat(new[] { full(half, -1.0, dtype: sin.dtype), ones(half, dtype: sin.dtype) });
+            return (sin * sign).MoveToOuterDisposeScope();
         }
 
         /// <summary>The <c>[maxSeq, headDim]</c> cos and sin tables for base <paramref name="theta"/>, computed in fp64.</summary>

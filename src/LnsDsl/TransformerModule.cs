@@ -26,7 +26,7 @@ namespace LnsDsl
         /// <summary>The output head, or null with tied embeddings.</summary>
         public readonly LinearWeight? lm_head;
 
-        // Rotary tables [MaxSeq, HeadDim]: derived data, not state, so they are neither parameters nor buffers
+        // Rotary tables [MaxSeq, HeadDim], cos and signed sin (Fused.SignedSin): derived data, not state, so they are neither parameters nor buffers
         // (never in a checkpoint). Kept in fp32 on the CPU and converted once per device/dtype the model runs in.
         private readonly Tensor? _ropeCos, _ropeSin;
         private Tensor? _ropeCosCached, _ropeSinCached;
@@ -58,9 +58,10 @@ namespace LnsDsl
             }
             if (spec.Rope)
             {
-                (_ropeCos, _ropeSin) = Fused.RopeTables(spec.MaxSeq, spec.HeadDim, spec.RopeTheta);
-                _ropeCos.DetachFromDisposeScope();
-                _ropeSin.DetachFromDisposeScope();
+                var (cos, sin) = Fused.RopeTables(spec.MaxSeq, spec.HeadDim, spec.RopeTheta);
+                _ropeCos = cos.DetachFromDisposeScope();
+                _ropeSin = Fused.SignedSin(sin).DetachFromDisposeScope();
+                sin.Dispose();
             }
             using var generator = new Generator((ulong)seed);
             using (no_grad())
@@ -107,7 +108,7 @@ namespace LnsDsl
             return new ForwardResult(logits, (IReadOnlyList<Tensor>?)states ?? Array.Empty<Tensor>());
         }
 
-        /// <summary>The rotary cos/sin tables in the dtype and on the device of <paramref name="like"/> (cached).</summary>
+        /// <summary>The rotary cos and signed sin tables (<see cref="Fused.ApplyRope"/>) in the dtype and on the device of <paramref name="like"/> (cached).</summary>
         protected (Tensor Cos, Tensor Sin) RopeTables(Tensor like)
         {
             if (_ropeCos is null || _ropeSin is null)

@@ -94,11 +94,12 @@ namespace Lab
             using var scope = global::TorchSharp.torch.NewDisposeScope();
             long batch = x.shape[0], time = x.shape[1];
             var qkv = global::TorchSharp.torch.nn.functional.linear(x, attn.qkv_proj.weight).view(batch, time, 12, 16);
-            var q = qkv.narrow(2, 0, 4).transpose(1, 2);
-            var k = qkv.narrow(2, 4, 4).transpose(1, 2);
-            var v = qkv.narrow(2, 8, 4).transpose(1, 2);
-            q = global::LnsDsl.Fused.RmsNorm(q, attn.q_norm!, 1E-05D);
-            k = global::LnsDsl.Fused.RmsNorm(k, attn.k_norm!, 1E-05D);
+            var qkvHeads = qkv.split(new long[] { 4, 4, 4 }, 2); // q, k, v
+            var qn = global::LnsDsl.Fused.RmsNorm(qkvHeads[0], attn.q_norm!, 1E-05D);
+            var kn = global::LnsDsl.Fused.RmsNorm(qkvHeads[1], attn.k_norm!, 1E-05D);
+            var q = qn.transpose(1, 2);
+            var k = kn.transpose(1, 2);
+            var v = qkvHeads[2].transpose(1, 2);
             var o = global::TorchSharp.torch.nn.functional.scaled_dot_product_attention(q, k, v, is_casual: true);
             return global::TorchSharp.torch.nn.functional.linear(o.transpose(1, 2).reshape(batch, time, 64), attn.o_proj.weight).MoveToOuterDisposeScope();
         }

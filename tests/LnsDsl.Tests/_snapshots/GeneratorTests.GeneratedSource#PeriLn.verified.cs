@@ -99,12 +99,12 @@ namespace Lab
             using var scope = global::TorchSharp.torch.NewDisposeScope();
             long batch = x.shape[0], time = x.shape[1];
             var qkv = global::TorchSharp.torch.nn.functional.linear(x, attn.qkv_proj.weight).view(batch, time, 12, 16);
-            var q = qkv.narrow(2, 0, 4).transpose(1, 2);
-            var k = qkv.narrow(2, 4, 4).transpose(1, 2);
-            var v = qkv.narrow(2, 8, 4).transpose(1, 2);
-            var (cos, sin) = RopeTables(q);
-            q = global::LnsDsl.Fused.ApplyRope(q, cos, sin);
-            k = global::LnsDsl.Fused.ApplyRope(k, cos, sin);
+            var qkAndV = qkv.split(new long[] { 8, 4 }, 2); // [q | k], v
+            var (cos, sin) = RopeTables(qkv);
+            var qk = global::LnsDsl.Fused.ApplyRope(qkAndV[0], cos, sin).split(new long[] { 4, 4 }, 2);
+            var q = qk[0].transpose(1, 2);
+            var k = qk[1].transpose(1, 2);
+            var v = qkAndV[1].transpose(1, 2);
             var o = global::TorchSharp.torch.nn.functional.scaled_dot_product_attention(q, k, v, is_casual: true);
             return global::TorchSharp.torch.nn.functional.linear(o.transpose(1, 2).reshape(batch, time, 64), attn.o_proj.weight).MoveToOuterDisposeScope();
         }
@@ -114,8 +114,8 @@ namespace Lab
         private global::TorchSharp.torch.Tensor Mlp(global::LnsDsl.MlpWeights mlp, global::TorchSharp.torch.Tensor x)
         {
             using var scope = global::TorchSharp.torch.NewDisposeScope();
-            var gateUp = global::TorchSharp.torch.nn.functional.linear(x, mlp.gate_up_proj!.weight);
-            var hidden = global::TorchSharp.torch.nn.functional.silu(gateUp.narrow(-1, 0, 128)).mul(gateUp.narrow(-1, 128, 128));
+            var gateUp = global::TorchSharp.torch.nn.functional.linear(x, mlp.gate_up_proj!.weight).split(new long[] { 128, 128 }, -1);
+            var hidden = global::TorchSharp.torch.nn.functional.silu(gateUp[0]).mul(gateUp[1]);
             return global::TorchSharp.torch.nn.functional.linear(hidden, mlp.down_proj.weight).MoveToOuterDisposeScope();
         }
 
