@@ -163,6 +163,10 @@ namespace LnsDsl.Cli
         public string Out { get; set; } = "runs/compare";
         [Option("analysis-batches", Default = 4, HelpText = "Validation batches of each run's layer analysis.")]
         public int AnalysisBatches { get; set; }
+        [Option("device", Default = "auto", HelpText = "auto, cpu, cuda or cuda:N (every run).")]
+        public string Device { get; set; } = "auto";
+        [Option("dtype", Default = "", HelpText = "fp32 or bf16 (default: fp32 on CPU, bf16 on CUDA).")]
+        public string Dtype { get; set; } = "";
         [Option("assembly", HelpText = "Also load models from this compiled assembly.")]
         public string? Assembly { get; set; }
     }
@@ -234,7 +238,7 @@ namespace LnsDsl.Cli
                 Console.Error.WriteLine("error: " + e.Message);
                 return e.ExitCode;
             }
-            catch (KeyNotFoundException e)
+            catch (UnknownModelException e)
             {
                 Console.Error.WriteLine("error: " + e.Message + " Run 'lnsrun list' to see them all.");
                 return 2;
@@ -399,7 +403,7 @@ namespace LnsDsl.Cli
                 Seeds = v.Seeds,
                 Out = v.Out,
                 AnalysisBatches = v.AnalysisBatches,
-                Train = new TrainOptions { Data = v.Data, Tokenizer = v.Tokenizer, Steps = v.Steps, Batch = v.Batch, Seq = v.Seq, Warmup = v.Warmup, EvalEvery = v.EvalEvery, CheckpointEvery = v.EvalEvery, KeepCheckpoints = 1 },
+                Train = new TrainOptions { Data = v.Data, Tokenizer = v.Tokenizer, Steps = v.Steps, Batch = v.Batch, Seq = v.Seq, Warmup = v.Warmup, EvalEvery = v.EvalEvery, CheckpointEvery = v.EvalEvery, KeepCheckpoints = 1, Device = v.Device, Dtype = v.Dtype },
             };
             return WithCtrlC("finishing the current step and checkpointing its run", cancel =>
             {

@@ -142,13 +142,15 @@ namespace LnsDsl.Training
 
             manual_seed(o.Seed);
             using var model = entry.Create(o.Seed);
+            // Resumed weights are loaded on the CPU, before the move and before the optimiser exists: the optimiser
+            // keys its state by the parameters it is given, so it must see the parameters that will train.
+            if (resumeFrom is not null) Checkpoint.LoadModel(resumeFrom, model);
             model.to(device);
             if (dtype != ScalarType.Float32) model.to(dtype);
             var optimizer = optim.Adam(model.parameters(), lr: o.Lr, weight_decay: o.WeightDecay);
             int startStep = 0;
             if (resumeFrom is not null && resumed is not null)
             {
-                Checkpoint.LoadModel(resumeFrom, model);
                 optimizer.load_state_dict(Path.Combine(resumeFrom, "optimizer.bin"));
                 if (resumed.TorchRngState.Length > 0)
                     set_rng_state(tensor(Convert.FromBase64String(resumed.TorchRngState)));
@@ -176,60 +178,98 @@ namespace LnsDsl.Training
             var parameters = model.parameters().ToList();
             var blockParameters = model.named_parameters().Where(p => p.name.StartsWith("layers.", StringComparison.Ordinal))
                 .Select(p => (Block: int.Parse(p.name.Split('.')[1]), p.parameter)).ToList();
-            while (step < o.Steps)
+            // The step's loss and gradient norms stay on the device. On the CPU they are read at once, before the
+            // optimiser step (a non-finite step is never applied). On CUDA they are read one step later, after the
+            // next step has been queued, so the host never waits for the GPU inside a step; evaluations and
+            // checkpoints read them first, so a checkpoint is only ever written after its step was seen to be finite.
+            bool lagged = device.type == DeviceType.CUDA;
+            StepStats? pending = null;
+            void Report(StepStats s)
             {
-                if (cancel.IsCancellationRequested) { interrupted = true; break; }
-                step++;
-                double lr = Schedule(step, o.Steps, o.Warmup, o.Lr, o.MinLrRatio);
-                foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
-                double loss = 0;
-                optimizer.zero_grad();
-                var random = BatchRandom(o.Seed, step);
-                for (int m = 0; m < accumulation; m++)
+                using (s)
                 {
-                    using var scope = NewDisposeScope();
-                    var (x, y) = Batches.Sample(data.Train, o.Packing, micro, o.Seq, tokenizer.EndOfText, random);
-                    var l = Loss(model, x.to(device), y.to(device), spec.Vocab) / accumulation;
-                    l.backward();
-                    loss += l.item<float>();
+                    double loss = s.Loss.item<float>(), gradNorm = s.GradNorm.item<float>();
+                    var blockNorms = s.BlockNorms.to(ScalarType.Float64).cpu().data<double>().Select(v => Math.Round(v, 6)).ToArray();
+                    if (!double.IsFinite(loss) || !double.IsFinite(gradNorm))
+                    {
+                        string kept = Checkpoint.List(runDir) is { Count: > 0 } list ? $"the last good checkpoint is {list[^1]}" : "no checkpoint was written yet";
+                        throw new UserError($"the loss became {loss} (gradient norm {gradNorm}) at step {s.Step}; stopping. {kept}. Lower --lr (now {o.Lr}), add --clip, or use a more stable placement.", exitCode: 3);
+                    }
+                    if (s.Step == startStep + 1) first = loss;
+                    if (s.Step == startStep + 10) residentWarm = Environment.WorkingSet;
+                    last = loss;
+                    double elapsed = clock.Elapsed.TotalSeconds;
+                    double tokensPerSecond = (s.Step - startStep) * tokensPerStep / elapsed;
+                    metrics.WriteLine(JsonSerializer.Serialize(new { step = s.Step, loss, lr = s.Lr, grad_norm = gradNorm, tokens_per_second = tokensPerSecond, elapsed_s = elapsed, resident_mb = Environment.WorkingSet / 1e6, block_grad_norms = blockNorms }));
+                    board.add_scalar("train/loss", (float)loss, s.Step);
+                    board.add_scalar("train/lr", (float)s.Lr, s.Step);
+                    board.add_scalar("train/grad_norm", (float)gradNorm, s.Step);
+                    board.add_scalar("train/tokens_per_second", (float)tokensPerSecond, s.Step);
+                    _progress.Update(s.Step, loss, s.Lr, tokensPerSecond, elapsed, (s.Step - startStep) / elapsed);
+                    OnStep?.Invoke(s.Step, loss);
                 }
-                double gradNorm = nn.utils.clip_grad_norm_(parameters, o.Clip > 0 ? o.Clip : double.PositiveInfinity);
-                var blockNorms = BlockGradientNorms(blockParameters, spec.Layers);
-                if (!double.IsFinite(loss) || !double.IsFinite(gradNorm))
+            }
+            void ReportPending()
+            {
+                if (pending is null) return;
+                var s = pending;
+                pending = null;
+                Report(s);
+            }
+            try
+            {
+                while (step < o.Steps)
                 {
-                    string kept = Checkpoint.List(runDir) is { Count: > 0 } list ? $"the last good checkpoint is {list[^1]}" : "no checkpoint was written yet";
-                    throw new UserError($"the loss became {loss} (gradient norm {gradNorm}) at step {step}; stopping. {kept}. Lower --lr (now {o.Lr}), add --clip, or use a more stable placement.", exitCode: 3);
-                }
-                optimizer.step();
-                if (step == startStep + 1) first = loss;
-                if (step == startStep + 10) residentWarm = Environment.WorkingSet;
-                last = loss;
-                double elapsed = clock.Elapsed.TotalSeconds;
-                double tokensPerSecond = (step - startStep) * tokensPerStep / elapsed;
-                metrics.WriteLine(JsonSerializer.Serialize(new { step, loss, lr, grad_norm = gradNorm, tokens_per_second = tokensPerSecond, elapsed_s = elapsed, resident_mb = Environment.WorkingSet / 1e6, block_grad_norms = blockNorms }));
-                board.add_scalar("train/loss", (float)loss, step);
-                board.add_scalar("train/lr", (float)lr, step);
-                board.add_scalar("train/grad_norm", (float)gradNorm, step);
-                board.add_scalar("train/tokens_per_second", (float)tokensPerSecond, step);
+                    if (cancel.IsCancellationRequested) { interrupted = true; break; }
+                    step++;
+                    double lr = Schedule(step, o.Steps, o.Warmup, o.Lr, o.MinLrRatio);
+                    foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
+                    optimizer.zero_grad();
+                    var random = BatchRandom(o.Seed, step);
+                    var loss = zeros(1, dtype: ScalarType.Float32, device: device);
+                    for (int m = 0; m < accumulation; m++)
+                    {
+                        using var scope = NewDisposeScope();
+                        var (x, y) = Batches.Sample(data.Train, o.Packing, micro, o.Seq, tokenizer.EndOfText, random);
+                        var l = Loss(model, x.to(device), y.to(device), spec.Vocab) / accumulation;
+                        l.backward();
+                        loss.add_(l.detach());
+                    }
+                    var (gradNorm, blockNorms) = GradientNorms(parameters, blockParameters, spec.Layers, o.Clip, device);
+                    var stats = new StepStats(step, lr, loss, gradNorm, blockNorms);
+                    if (!lagged) Report(stats); // throws before the step on a non-finite loss or gradient
+                    optimizer.step();
+                    if (lagged)
+                    {
+                        ReportPending(); // the previous step, read while this one runs
+                        pending = stats;
+                    }
 
-                bool end = step == o.Steps;
-                bool stop = o.StopAt > 0 && step >= o.StopAt;
-                if (o.EvalEvery > 0 && step % o.EvalEvery == 0 || end)
-                {
-                    validation = Evaluate(model, data.Valid, o.Packing, o.EvalBatches, micro, o.Seq, tokenizer.EndOfText, spec.Vocab, device);
-                    evals.WriteLine(JsonSerializer.Serialize(new { step, validation_loss = validation, validation_perplexity = Math.Exp(validation) }));
-                    evals.Flush();
-                    board.add_scalar("valid/loss", (float)validation, step);
-                    _progress.Message(string.Format(c, "step {0}: validation loss {1:F4}, perplexity {2:F2}", step, validation, Math.Exp(validation)));
+                    bool end = step == o.Steps;
+                    bool stop = o.StopAt > 0 && step >= o.StopAt;
+                    bool evaluate = o.EvalEvery > 0 && step % o.EvalEvery == 0 || end;
+                    bool save = o.CheckpointEvery > 0 && step % o.CheckpointEvery == 0 || end || stop || cancel.IsCancellationRequested;
+                    if (evaluate || save) ReportPending();
+                    if (evaluate)
+                    {
+                        validation = Evaluate(model, data.Valid, o.Packing, o.EvalBatches, micro, o.Seq, tokenizer.EndOfText, spec.Vocab, device);
+                        evals.WriteLine(JsonSerializer.Serialize(new { step, validation_loss = validation, validation_perplexity = Math.Exp(validation) }));
+                        evals.Flush();
+                        board.add_scalar("valid/loss", (float)validation, step);
+                        _progress.Message(string.Format(c, "step {0}: validation loss {1:F4}, perplexity {2:F2}", step, validation, Math.Exp(validation)));
+                    }
+                    if (save)
+                    {
+                        metrics.Flush();
+                        Checkpoint.Save(runDir, step, model, optimizer, tokenizer, state with { TorchRngState = Convert.ToBase64String(get_rng_state().data<byte>().ToArray()) }, o.KeepCheckpoints);
+                    }
+                    if (stop && !end) { interrupted = true; break; }
                 }
-                _progress.Update(step, loss, lr, tokensPerSecond, elapsed, (step - startStep) / elapsed);
-                OnStep?.Invoke(step, loss);
-                if (o.CheckpointEvery > 0 && step % o.CheckpointEvery == 0 || end || stop || cancel.IsCancellationRequested)
-                {
-                    metrics.Flush();
-                    Checkpoint.Save(runDir, step, model, optimizer, tokenizer, state with { TorchRngState = Convert.ToBase64String(get_rng_state().data<byte>().ToArray()) }, o.KeepCheckpoints);
-                }
-                if (stop && !end) { interrupted = true; break; }
+                ReportPending();
+            }
+            finally
+            {
+                pending?.Dispose();
             }
             _progress.Done(); // an interrupted run saved its checkpoint at the end of its last step, above
             double seconds = clock.Elapsed.TotalSeconds;
@@ -244,14 +284,42 @@ namespace LnsDsl.Training
             return result;
         }
 
-        /// <summary>The gradient norm of each block's parameters (after clipping, as the optimiser sees them).</summary>
-        private static double[] BlockGradientNorms(List<(int Block, TorchSharp.Modules.Parameter Parameter)> parameters, int layers)
+        /// <summary>A step's loss and gradient norms, still on the device.</summary>
+        private sealed record StepStats(int Step, double Lr, Tensor Loss, Tensor GradNorm, Tensor BlockNorms) : IDisposable
         {
-            var squares = new double[layers];
+            public void Dispose()
+            {
+                Loss.Dispose();
+                GradNorm.Dispose();
+                BlockNorms.Dispose();
+            }
+        }
+
+        /// <summary>
+        /// The global gradient norm and each block's (after clipping, as the optimiser sees them), computed on the
+        /// device with no host synchronisation. With <paramref name="clip"/> &gt; 0 the gradients are scaled by
+        /// <c>min(1, clip / (norm + 1e-6))</c>, as <c>clip_grad_norm_</c> does.
+        /// </summary>
+        private static (Tensor Total, Tensor Blocks) GradientNorms(List<TorchSharp.Modules.Parameter> all, List<(int Block, TorchSharp.Modules.Parameter Parameter)> blocks, int layers, double clip, Device device)
+        {
             using var scope = NewDisposeScope();
-            foreach (var (block, p) in parameters)
-                if (p.grad is { } g) squares[block] += g.square().sum().item<float>();
-            return squares.Select(v => Math.Round(Math.Sqrt(v), 6)).ToArray();
+            var squares = all.Where(p => p.grad is not null).Select(p => p.grad!.to(ScalarType.Float32).square().sum()).ToList();
+            var total = squares.Count > 0 ? stack(squares).sum().sqrt() : zeros(1, dtype: ScalarType.Float32, device: device).sum();
+            var perBlock = new List<Tensor>[layers];
+            for (int i = 0; i < layers; i++) perBlock[i] = new List<Tensor>();
+            foreach (var (block, p) in blocks)
+                if (p.grad is { } g) perBlock[block].Add(g.to(ScalarType.Float32).square().sum());
+            var zero = zeros(1, dtype: ScalarType.Float32, device: device).sum();
+            var blockNorms = stack(perBlock.Select(list => list.Count > 0 ? stack(list).sum() : zero).ToArray()).sqrt();
+            if (clip > 0)
+            {
+                var coefficient = (clip / (total + 1e-6)).clamp_max(1.0);
+                using (no_grad())
+                    foreach (var p in all)
+                        p.grad?.mul_(coefficient.to(p.grad.dtype));
+                blockNorms = blockNorms * coefficient;
+            }
+            return (total.MoveToOuterDisposeScope(), blockNorms.MoveToOuterDisposeScope());
         }
 
         internal static Tensor Loss(TransformerModule model, Tensor x, Tensor y, int vocab)

@@ -72,14 +72,14 @@ namespace LnsDsl
 
         /// <summary>
         /// The model with this class name (or full name), compared case-insensitively when the exact name is
-        /// unknown. Throws <see cref="KeyNotFoundException"/> naming the closest known models otherwise.
+        /// unknown. Throws <see cref="UnknownModelException"/> (a <see cref="KeyNotFoundException"/>) naming the closest known models otherwise.
         /// </summary>
         public static ModelEntry Get(string name)
         {
             if (TryGet(name, out var entry)) return entry;
             var suggestions = Suggest(name, 3);
             string hint = suggestions.Count > 0 ? $" Did you mean {string.Join(", ", suggestions)}?" : "";
-            throw new KeyNotFoundException($"No model named '{name}' is known ({All.Count} registered).{hint}");
+            throw new UnknownModelException($"No model named '{name}' is known ({All.Count} registered).{hint}");
         }
 
         /// <summary>Looks a model up by class name or full name.</summary>
@@ -142,5 +142,11 @@ namespace LnsDsl
             }
             return d[b.Length];
         }
+    }
+
+    /// <summary>No model of that name is in the catalogue (the message names the closest ones).</summary>
+    public sealed class UnknownModelException : KeyNotFoundException
+    {
+        public UnknownModelException(string message) : base(message) { }
     }
 }

@@ -77,7 +77,7 @@ namespace LnsDsl.Tests
             Assert.Equal(6, mix.PostLayers); // k = L/4 as in the paper
             Assert.Equal(2560, mix.FeedForward);
             Assert.Equal(ScaleRule.InvSqrtDepth, ModelCatalog.Get("lns12x256").Spec.Scale); // case-insensitive
-            var error = Assert.Throws<System.Collections.Generic.KeyNotFoundException>(() => ModelCatalog.Get("Lns12x265"));
+            var error = Assert.Throws<UnknownModelException>(() => ModelCatalog.Get("Lns12x265"));
             Assert.Contains("Lns12x256", error.Message);
             Assert.Equal(Zoo.Default, ModelCatalog.Get(Zoo.Default).Name);
         }
