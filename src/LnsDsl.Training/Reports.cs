@@ -26,10 +26,38 @@ namespace LnsDsl.Training
             return sb.ToString();
         }
 
+        /// <summary>
+        /// A report read back from the two CSV files <see cref="Write"/> wrote for it (<c>layers-*.csv</c>,
+        /// <c>angular-heatmap-*.csv</c>), e.g. to redraw plots elsewhere. The loss of the full model is recovered from
+        /// the first block's loss without it minus its drop.
+        /// </summary>
+        public static LayerReport ReadCsv(string layersCsv, string heatmapCsv, string label)
+        {
+            static double Parse(string v) => v.Length == 0 ? double.NaN : double.Parse(v, C);
+            var rows = File.ReadAllLines(layersCsv).Skip(1).Where(l => l.Length > 0).Select(l => l.Split(',')).ToList();
+            var blocks = rows.Skip(1).ToList();
+            var heat = File.ReadAllLines(heatmapCsv).Skip(1).Where(l => l.Length > 0)
+                .Select(l => l.Split(',').Skip(1).Select(Parse).ToArray()).ToArray();
+            return new LayerReport
+            {
+                Label = label,
+                Model = label.Split(' ')[0],
+                Layers = blocks.Count,
+                Loss = Parse(blocks[0][3]) - Parse(blocks[0][4]),
+                Variance = rows.Select(r => Parse(r[1])).ToArray(),
+                AngularDistance = blocks.Select(r => Parse(r[2])).ToArray(),
+                RemovalLoss = blocks.Select(r => Parse(r[3])).ToArray(),
+                GradientNorm = blocks.Select(r => Parse(r[5])).ToArray(),
+                AngularHeatmap = heat.Select(r => r.Length >= blocks.Count ? r : r.Concat(Enumerable.Repeat(double.NaN, blocks.Count - r.Length)).ToArray()).ToArray(),
+            };
+        }
+
         /// <summary>Writes CSV files and plots for the reports into <paramref name="directory"/>; returns the files written.</summary>
         public static IReadOnlyList<string> Write(IReadOnlyList<LayerReport> reports, string directory, IReadOnlyList<string?> runDirectories)
         {
             Directory.CreateDirectory(directory);
+            if (SkiaSharp.SKFontManager.Default.FontFamilyCount == 0)
+                Console.Error.WriteLine("warning: no fonts are installed, so the plots will have no text (titles, axes, legends); install one (e.g. apt install fonts-dejavu-core) and run the analysis again");
             var files = new List<string>();
             foreach (var r in reports)
             {

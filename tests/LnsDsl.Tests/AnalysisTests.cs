@@ -69,6 +69,18 @@ namespace LnsDsl.Tests
             var again = LayerAnalysis.Run(model, valid, Packing.Pack, 1, 2, 16, 60, CPU, "tiny");
             Assert.Equal(report.Variance, again.Variance);
             Assert.Equal(report.RemovalLoss, again.RemovalLoss);
+
+            // The CSV files hold the whole report: read back, it is the same (plots can be redrawn elsewhere).
+            string plots = Path.Combine(_dir, "plots");
+            Reports.Write(new[] { report }, plots, new string?[] { null });
+            var read = Reports.ReadCsv(Path.Combine(plots, "layers-tiny.csv"), Path.Combine(plots, "angular-heatmap-tiny.csv"), "tiny");
+            Assert.Equal(report.Variance, read.Variance);
+            Assert.Equal(report.AngularDistance, read.AngularDistance);
+            Assert.Equal(report.RemovalLoss, read.RemovalLoss);
+            Assert.Equal(report.GradientNorm, read.GradientNorm);
+            Assert.Equal(report.Loss, read.Loss, 9);
+            Assert.Equal(report.AngularHeatmap[1][2], read.AngularHeatmap[1][2]);
+            Assert.True(double.IsNaN(read.AngularHeatmap[3][1]));
         }
     }
 }
