@@ -30,6 +30,10 @@ namespace LnsDsl.Training
         /// <summary>Called after each optimiser step with the step and its loss (monitoring, early stopping via the token).</summary>
         public Action<int, double>? OnStep { get; init; }
 
+        /// <summary>Read each step's loss and gradient norms one step late (true), or at once, before the optimiser
+        /// step (false). Null (the default): late on CUDA, where reading at once would make the host wait for the GPU.</summary>
+        public bool? DeferStatistics { get; init; }
+
         public Trainer(TrainOptions options, Action<string>? log = null)
         {
             _o = options;
@@ -182,7 +186,7 @@ namespace LnsDsl.Training
             // optimiser step (a non-finite step is never applied). On CUDA they are read one step later, after the
             // next step has been queued, so the host never waits for the GPU inside a step; evaluations and
             // checkpoints read them first, so a checkpoint is only ever written after its step was seen to be finite.
-            bool lagged = device.type == DeviceType.CUDA;
+            bool lagged = DeferStatistics ?? device.type == DeviceType.CUDA;
             StepStats? pending = null;
             void Report(StepStats s)
             {

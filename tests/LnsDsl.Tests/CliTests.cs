@@ -269,6 +269,31 @@ namespace LnsDsl.Tests
         }
 
         [Fact]
+        public void Reading_step_statistics_a_step_late_as_on_cuda_changes_nothing_and_still_stops_a_diverging_run()
+        {
+            string data = Corpus();
+            TrainResult Run(string name, bool late, double lr = 3e-3, int every = 5) => new Trainer(new TrainOptions
+            {
+                Model = "TinyByteLns", Data = data, Steps = 10, Batch = 4, Seq = 32, Warmup = 2, Lr = lr, EvalEvery = 5, EvalBatches = 2,
+                CheckpointEvery = every, Out = Path.Combine(_dir, name),
+            }, _ => { }) { DeferStatistics = late }.Run();
+            var now = Run("now", late: false);
+            var late = Run("late", late: true);
+            Assert.Equal(10, Losses(now.RunDirectory).Length);
+            Assert.Equal(Losses(now.RunDirectory), Losses(late.RunDirectory));
+            Assert.Equal(File.ReadAllText(Path.Combine(now.RunDirectory, "eval.jsonl")), File.ReadAllText(Path.Combine(late.RunDirectory, "eval.jsonl")));
+            Assert.Equal(now.ValidationLoss, late.ValidationLoss);
+            Assert.Equal(Checkpoint.List(now.RunDirectory).Select(Path.GetFileName), Checkpoint.List(late.RunDirectory).Select(Path.GetFileName));
+
+            // A step is checkpointed only after its statistics were seen to be finite.
+            var error = Assert.Throws<UserError>(() => Run("nan", late: true, lr: 1e30, every: 1));
+            Assert.Equal(3, error.ExitCode);
+            int bad = int.Parse(System.Text.RegularExpressions.Regex.Match(error.Message, @"at step (\d+)").Groups[1].Value);
+            var kept = Checkpoint.List(Path.Combine(_dir, "nan"));
+            Assert.Equal(bad - 1, kept.Count == 0 ? 0 : int.Parse(Path.GetFileName(kept[^1]).Substring(5)));
+        }
+
+        [Fact]
         public void A_diverging_run_stops_naming_the_step_and_keeps_the_last_good_checkpoint()
         {
             string run = Path.Combine(_dir, "nan");
