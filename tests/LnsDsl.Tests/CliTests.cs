@@ -307,5 +307,25 @@ namespace LnsDsl.Tests
             Assert.Equal(bad - 1, kept.Count == 0 ? 0 : int.Parse(Path.GetFileName(kept[^1]).Substring(5)));
             if (kept.Count > 0) Assert.Contains(kept[^1], r.Err);
         }
+
+        [Fact]
+        public void Bench_prints_the_table_and_writes_json_and_rejects_bad_input()
+        {
+            string json = Path.Combine(_dir, "out", "bench.json");
+            var run = Cli("bench", "TinyByteLns", "--batch", "2", "--seq", "16", "--repetitions", "2", "--steps", "1", "--warmup", "1", "--json", json);
+            Assert.Equal(0, run.Code);
+            Assert.Contains("generated / unfused", run.Out);
+            Assert.Contains("MFU vs model-shape matmul ceiling", run.Out);
+            using (var doc = JsonDocument.Parse(File.ReadAllText(json)))
+                Assert.Equal(16, doc.RootElement.GetProperty("seq").GetInt32());
+
+            var tooLong = Cli("bench", "TinyByteLns", "--seq", "100000", "--json", Path.Combine(_dir, "never.json"));
+            Assert.Equal(2, tooLong.Code);
+            Assert.Contains("MaxSeq", tooLong.Err);
+            Assert.False(File.Exists(Path.Combine(_dir, "never.json")));
+            var noSteps = Cli("bench", "TinyByteLns", "--steps", "0");
+            Assert.Equal(2, noSteps.Code);
+            Assert.Contains("--steps", noSteps.Err);
+        }
     }
 }
