@@ -149,13 +149,7 @@ namespace LnsDsl.Training
             if (o.Seq > spec.MaxSeq) throw new UserError($"--seq {o.Seq} exceeds {spec.Name}'s MaxSeq {spec.MaxSeq}");
             var device = Trainer.ResolveDevice(o.Device);
             bool cudaDevice = device.type == DeviceType.CUDA;
-            string dtypeName = o.Dtype.Length > 0 ? o.Dtype.ToLowerInvariant() : cudaDevice ? "bf16" : "fp32";
-            var dtype = dtypeName switch
-            {
-                "fp32" or "float32" => ScalarType.Float32,
-                "bf16" or "bfloat16" => ScalarType.BFloat16,
-                _ => throw new UserError($"--dtype '{o.Dtype}' is not fp32 or bf16"),
-            };
+            var (dtype, dtypeName) = Trainer.ResolveDtype(o.Dtype, device);
             if (o.Threads > 0) set_num_threads(o.Threads);
             var c = CultureInfo.InvariantCulture;
             long tokensPerStep = (long)o.Batch * o.Seq;
@@ -330,7 +324,7 @@ namespace LnsDsl.Training
                 _vocab = vocab;
             }
 
-            public Tensor Loss(Tensor logits) => nn.functional.cross_entropy(logits.reshape(-1, _vocab).to(ScalarType.Float32), _y.reshape(-1));
+            public Tensor Loss(Tensor logits) => Trainer.CrossEntropy(logits, _y, _vocab);
 
             /// <summary>Forward, backward and the Adam step, with no host-device synchronisation.</summary>
             public void TrainStep()
@@ -504,7 +498,7 @@ namespace LnsDsl.Training
             using var scope = NewDisposeScope();
             var logits = randn(new long[] { (long)o.Batch * o.Seq, spec.Vocab }, dtype: dtype, device: device).requires_grad_();
             var targets = randint(spec.Vocab, new long[] { (long)o.Batch * o.Seq }, device: device);
-            return PartMs(t => nn.functional.cross_entropy(t[0].to(ScalarType.Float32), targets), sync, logits);
+            return PartMs(t => Trainer.CrossEntropy(t[0], targets, spec.Vocab), sync, logits);
         }
 
         /// <summary>One block's attention core (SDPA with the causal flag) forward and backward, in milliseconds.</summary>

@@ -74,6 +74,18 @@ namespace LnsDsl.Training
             throw new UserError($"--device '{device}' is not one of auto, cpu, cuda, cuda:N");
         }
 
+        /// <summary>The dtype named by <c>--dtype</c> (fp32 or bf16); empty: fp32 on the CPU, bf16 on CUDA.</summary>
+        public static (ScalarType Type, string Name) ResolveDtype(string dtype, Device device)
+        {
+            string name = dtype.Length > 0 ? dtype.ToLowerInvariant() : device.type == DeviceType.CUDA ? "bf16" : "fp32";
+            return name switch
+            {
+                "fp32" or "float32" => (ScalarType.Float32, name),
+                "bf16" or "bfloat16" => (ScalarType.BFloat16, name),
+                _ => throw new UserError($"--dtype '{dtype}' is not fp32 or bf16"),
+            };
+        }
+
         public TrainResult Run(CancellationToken cancel = default)
         {
             var o = _o;
@@ -82,13 +94,7 @@ namespace LnsDsl.Training
             var spec = entry.Spec;
             if (o.Seq > spec.MaxSeq) throw new UserError($"--seq {o.Seq} exceeds {spec.Name}'s MaxSeq {spec.MaxSeq}");
             var device = ResolveDevice(o.Device);
-            string dtypeName = o.Dtype.Length > 0 ? o.Dtype.ToLowerInvariant() : device.type == DeviceType.CUDA ? "bf16" : "fp32";
-            var dtype = dtypeName switch
-            {
-                "fp32" or "float32" => ScalarType.Float32,
-                "bf16" or "bfloat16" => ScalarType.BFloat16,
-                _ => throw new UserError($"--dtype '{o.Dtype}' is not fp32 or bf16"),
-            };
+            var (dtype, dtypeName) = ResolveDtype(o.Dtype, device);
             if (o.Threads > 0) set_num_threads(o.Threads);
 
             string runDir = o.Out ?? Path.Combine("runs", $"{spec.Name}-{DateTime.UtcNow:yyyyMMdd-HHmmss}");
@@ -179,9 +185,9 @@ namespace LnsDsl.Training
             double first = double.NaN, last = double.NaN, validation = double.NaN;
             int step = startStep;
             bool interrupted = false;
-            var parameters = model.parameters().ToList();
-            var blockParameters = model.named_parameters().Where(p => p.name.StartsWith("layers.", StringComparison.Ordinal))
-                .Select(p => (Block: int.Parse(p.name.Split('.')[1]), p.parameter)).ToList();
+            // Every parameter with its block (0-based), or -1 outside the blocks (embedding, final norm, head).
+            var parameters = model.named_parameters()
+                .Select(p => (Block: p.name.StartsWith("layers.", StringComparison.Ordinal) ? int.Parse(p.name.Split('.')[1]) : -1, p.parameter)).ToList();
             // The step's loss and gradient norms stay on the device. On the CPU they are read at once, before the
             // optimiser step (a non-finite step is never applied). On CUDA they are read one step later, after the
             // next step has been queued, so the host never waits for the GPU inside a step; evaluations and
@@ -239,7 +245,7 @@ namespace LnsDsl.Training
                         l.backward();
                         loss.add_(l.detach());
                     }
-                    var (gradNorm, blockNorms) = GradientNorms(parameters, blockParameters, spec.Layers, o.Clip, device);
+                    var (gradNorm, blockNorms) = GradientNorms(parameters, spec.Layers, o.Clip, device);
                     var stats = new StepStats(step, lr, loss, gradNorm, blockNorms);
                     if (!lagged) Report(stats); // throws before the step on a non-finite loss or gradient
                     optimizer.step();
@@ -304,37 +310,41 @@ namespace LnsDsl.Training
         /// device with no host synchronisation. With <paramref name="clip"/> &gt; 0 the gradients are scaled by
         /// <c>min(1, clip / (norm + 1e-6))</c>, as <c>clip_grad_norm_</c> does.
         /// </summary>
-        private static (Tensor Total, Tensor Blocks) GradientNorms(List<TorchSharp.Modules.Parameter> all, List<(int Block, TorchSharp.Modules.Parameter Parameter)> blocks, int layers, double clip, Device device)
+        private static (Tensor Total, Tensor Blocks) GradientNorms(List<(int Block, TorchSharp.Modules.Parameter Parameter)> parameters, int layers, double clip, Device device)
         {
             using var scope = NewDisposeScope();
-            var squares = all.Where(p => p.grad is not null).Select(p => p.grad!.to(ScalarType.Float32).square().sum()).ToList();
-            var total = squares.Count > 0 ? stack(squares).sum().sqrt() : zeros(1, dtype: ScalarType.Float32, device: device).sum();
+            var all = new List<Tensor>();
             var perBlock = new List<Tensor>[layers];
             for (int i = 0; i < layers; i++) perBlock[i] = new List<Tensor>();
-            foreach (var (block, p) in blocks)
-                if (p.grad is { } g) perBlock[block].Add(g.to(ScalarType.Float32).square().sum());
+            foreach (var (block, p) in parameters)
+            {
+                if (p.grad is not { } g) continue;
+                var square = g.to(ScalarType.Float32).square().sum(); // once per parameter, for both norms
+                all.Add(square);
+                if (block >= 0) perBlock[block].Add(square);
+            }
             var zero = zeros(1, dtype: ScalarType.Float32, device: device).sum();
+            var total = all.Count > 0 ? stack(all).sum().sqrt() : zero;
             var blockNorms = stack(perBlock.Select(list => list.Count > 0 ? stack(list).sum() : zero).ToArray()).sqrt();
             if (clip > 0)
             {
                 var coefficient = (clip / (total + 1e-6)).clamp_max(1.0);
                 using (no_grad())
-                    foreach (var p in all)
+                    foreach (var (_, p) in parameters)
                         p.grad?.mul_(coefficient.to(p.grad.dtype));
                 blockNorms = blockNorms * coefficient;
             }
             return (total.MoveToOuterDisposeScope(), blockNorms.MoveToOuterDisposeScope());
         }
 
-        internal static Tensor Loss(TransformerModule model, Tensor x, Tensor y, int vocab)
-        {
-            var logits = model.forward(x);
-            return nn.functional.cross_entropy(logits.reshape(-1, vocab).to(ScalarType.Float32), y.reshape(-1), ignore_index: Batches.Ignore);
-        }
+        internal static Tensor Loss(TransformerModule model, Tensor x, Tensor y, int vocab) => CrossEntropy(model.forward(x), y, vocab);
 
-        /// <summary>Summed next-token cross-entropy in fp32, padding (<see cref="Batches.Ignore"/>) left out.</summary>
-        internal static double SumLoss(Tensor logits, Tensor targets, int vocab)
-            => nn.functional.cross_entropy(logits.reshape(-1, vocab).to(ScalarType.Float32), targets.reshape(-1), ignore_index: Batches.Ignore, reduction: nn.Reduction.Sum).item<float>();
+        /// <summary>Next-token cross-entropy in fp32 over <c>[B, T, vocab]</c> logits, padding (<see cref="Batches.Ignore"/>) left out.</summary>
+        internal static Tensor CrossEntropy(Tensor logits, Tensor targets, int vocab, nn.Reduction reduction = nn.Reduction.Mean)
+            => nn.functional.cross_entropy(logits.reshape(-1, vocab).to(ScalarType.Float32), targets.reshape(-1), ignore_index: Batches.Ignore, reduction: reduction);
+
+        /// <summary>Summed next-token cross-entropy in fp32, padding left out.</summary>
+        internal static double SumLoss(Tensor logits, Tensor targets, int vocab) => CrossEntropy(logits, targets, vocab, nn.Reduction.Sum).item<float>();
 
         /// <summary>Mean next-token loss over the fixed validation batches (the first <paramref name="batches"/>).</summary>
         public static double Evaluate(TransformerModule model, TokenStream valid, Packing packing, int batches, int batch, int seq, int endOfText, int vocab, Device device)

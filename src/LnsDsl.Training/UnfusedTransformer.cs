@@ -35,7 +35,11 @@ namespace LnsDsl.Training
                 _embedNorm = new UnfusedNorm(spec.Hidden, spec.NormType, spec.Eps);
                 register_module("embed_norm", _embedNorm);
             }
-            if (spec.Rope) _rope = new RotaryTables(spec);
+            if (spec.Rope)
+            {
+                var (cos, sin) = Fused.RopeTables(spec.MaxSeq, spec.HeadDim, spec.RopeTheta);
+                _rope = new RotaryTables(cos, sin); // plain sin: this composition builds rotate_half itself
+            }
             _blocks = new ModuleList<UnfusedBlock>(spec.Blocks.Select(b => new UnfusedBlock(spec, b, _rope)).ToArray());
             register_module("blocks", _blocks);
             _norm = new UnfusedNorm(spec.Hidden, spec.NormType, spec.Eps);
@@ -76,37 +80,6 @@ namespace LnsDsl.Training
         {
             if (disposing) _rope?.Dispose();
             base.Dispose(disposing);
-        }
-    }
-
-    /// <summary>The rotary cos/sin tables <c>[MaxSeq, HeadDim]</c>, converted once per device and dtype.</summary>
-    internal sealed class RotaryTables : IDisposable
-    {
-        private readonly Tensor _cos, _sin;
-        private Tensor? _cosOn, _sinOn;
-
-        public RotaryTables(ModelSpec spec)
-        {
-            (_cos, _sin) = Fused.RopeTables(spec.MaxSeq, spec.HeadDim, spec.RopeTheta);
-            _cos.DetachFromDisposeScope();
-            _sin.DetachFromDisposeScope();
-        }
-
-        public (Tensor Cos, Tensor Sin) For(Tensor like)
-        {
-            if (_cosOn is null || _cosOn.dtype != like.dtype || _cosOn.device != like.device)
-            {
-                _cosOn?.Dispose();
-                _sinOn?.Dispose();
-                _cosOn = _cos.to(like.dtype, like.device).DetachFromDisposeScope();
-                _sinOn = _sin.to(like.dtype, like.device).DetachFromDisposeScope();
-            }
-            return (_cosOn, _sinOn!);
-        }
-
-        public void Dispose()
-        {
-            _cos.Dispose(); _sin.Dispose(); _cosOn?.Dispose(); _sinOn?.Dispose();
         }
     }
 

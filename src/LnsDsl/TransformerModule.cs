@@ -26,10 +26,8 @@ namespace LnsDsl
         /// <summary>The output head, or null with tied embeddings.</summary>
         public readonly LinearWeight? lm_head;
 
-        // Rotary tables [MaxSeq, HeadDim], cos and signed sin (Fused.SignedSin): derived data, not state, so they are neither parameters nor buffers
-        // (never in a checkpoint). Kept in fp32 on the CPU and converted once per device/dtype the model runs in.
-        private readonly Tensor? _ropeCos, _ropeSin;
-        private Tensor? _ropeCosCached, _ropeSinCached;
+        // Rotary tables, cos and signed sin (Fused.SignedSin); null without RoPE.
+        private readonly RotaryTables? _rope;
 
         /// <summary>The resolved architecture.</summary>
         public ModelSpec Spec { get; }
@@ -59,8 +57,7 @@ namespace LnsDsl
             if (spec.Rope)
             {
                 var (cos, sin) = Fused.RopeTables(spec.MaxSeq, spec.HeadDim, spec.RopeTheta);
-                _ropeCos = cos.DetachFromDisposeScope();
-                _ropeSin = Fused.SignedSin(sin).DetachFromDisposeScope();
+                _rope = new RotaryTables(cos, Fused.SignedSin(sin));
                 sin.Dispose();
             }
             using var generator = new Generator((ulong)seed);
@@ -111,17 +108,9 @@ namespace LnsDsl
         /// <summary>The rotary cos and signed sin tables (<see cref="Fused.ApplyRope"/>) in the dtype and on the device of <paramref name="like"/> (cached).</summary>
         protected (Tensor Cos, Tensor Sin) RopeTables(Tensor like)
         {
-            if (_ropeCos is null || _ropeSin is null)
+            if (_rope is null)
                 throw new InvalidOperationException($"{Spec.Name} is declared without rotary embeddings");
-            var cached = _ropeCosCached;
-            if (cached is null || cached.dtype != like.dtype || cached.device != like.device)
-            {
-                _ropeCosCached?.Dispose();
-                _ropeSinCached?.Dispose();
-                _ropeCosCached = _ropeCos.to(like.dtype, like.device).DetachFromDisposeScope();
-                _ropeSinCached = _ropeSin.to(like.dtype, like.device).DetachFromDisposeScope();
-            }
-            return (_ropeCosCached!, _ropeSinCached!);
+            return _rope.For(like);
         }
 
         /// <summary>Records a hidden state (an alias, moved out of the forward's dispose scope).</summary>
