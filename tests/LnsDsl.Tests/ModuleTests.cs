@@ -2,6 +2,7 @@ using System;
 using System.IO;
 using System.Linq;
 using LnsDsl.Models;
+using LnsDsl.Generators.Tests;
 using LnsDsl.Tests.Models;
 using TorchSharp;
 using Xunit;

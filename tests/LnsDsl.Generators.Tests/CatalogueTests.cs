@@ -8,7 +8,7 @@ using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Diagnostics;
 using Xunit;
 
-namespace LnsDsl.Tests
+namespace LnsDsl.Generators.Tests
 {
     /// <summary>The warnings and information of the diagnostics catalogue, and its documentation.</summary>
     public sealed class CatalogueTests

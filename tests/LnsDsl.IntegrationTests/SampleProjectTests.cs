@@ -7,7 +7,7 @@ using System.Text.RegularExpressions;
 using Xunit;
 using Xunit.Abstractions;
 
-namespace LnsDsl.Tests
+namespace LnsDsl.IntegrationTests
 {
     /// <summary>
     /// A user's view: pack LnsDsl as a NuGet package, build samples/LnsDsl.Sample against it outside this

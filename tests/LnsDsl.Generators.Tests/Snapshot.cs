@@ -3,7 +3,7 @@ using System.IO;
 using System.Runtime.CompilerServices;
 using Xunit.Sdk;
 
-namespace LnsDsl.Tests
+namespace LnsDsl.Generators.Tests
 {
     /// <summary>
     /// A minimal snapshot helper with Verify's conventions (Verify itself does not restore here):

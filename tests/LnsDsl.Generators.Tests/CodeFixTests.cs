@@ -13,7 +13,7 @@ using Microsoft.CodeAnalysis.Diagnostics;
 using Microsoft.CodeAnalysis.Text;
 using Xunit;
 
-namespace LnsDsl.Tests
+namespace LnsDsl.Generators.Tests
 {
     /// <summary>Each code fix, before and after, in a workspace (the Roslyn code-fix testing approach).</summary>
     public sealed class CodeFixTests

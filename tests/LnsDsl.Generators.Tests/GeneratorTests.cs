@@ -7,7 +7,7 @@ using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.Diagnostics;
 using Xunit;
 
-namespace LnsDsl.Tests
+namespace LnsDsl.Generators.Tests
 {
     /// <summary>Snapshot, compilation and incrementality tests of the generator, and its diagnostics.</summary>
     public sealed class GeneratorTests

@@ -12,7 +12,7 @@ using Microsoft.CodeAnalysis.Diagnostics;
 using Xunit;
 using Xunit.Abstractions;
 
-namespace LnsDsl.Tests
+namespace LnsDsl.Generators.Tests
 {
     /// <summary>
     /// The generator and analyzer never throw, and never emit code that does not compile: for thousands of

@@ -6,7 +6,7 @@ using LnsDsl.Training;
 using Xunit;
 using Xunit.Abstractions;
 
-namespace LnsDsl.Tests
+namespace LnsDsl.IntegrationTests
 {
     /// <summary>Tests that redirect the console or set process-wide environment run one at a time.</summary>
     [CollectionDefinition("Console", DisableParallelization = true)]
@@ -23,6 +23,7 @@ namespace LnsDsl.Tests
         public CliTests(ITestOutputHelper output)
         {
             _output = output;
+            ModelCatalog.Register(typeof(LnsDsl.Tests.Models.TinyByteLns).Assembly); // the test models, as --assembly would
             Directory.CreateDirectory(_dir);
             Environment.SetEnvironmentVariable("LNSDSL_CACHE", Path.Combine(_dir, "cache"));
         }
