@@ -2,6 +2,9 @@ using System;
 using System.IO;
 using System.Linq;
 using System.Text.Json;
+using LnsDsl.Data;
+using LnsDsl.Experiments;
+using LnsDsl.Runs;
 using LnsDsl.Training;
 using Xunit;
 using Xunit.Abstractions;
@@ -287,7 +290,7 @@ namespace LnsDsl.IntegrationTests
             Assert.Equal(Checkpoint.List(now.RunDirectory).Select(Path.GetFileName), Checkpoint.List(late.RunDirectory).Select(Path.GetFileName));
 
             // A step is checkpointed only after its statistics were seen to be finite.
-            var error = Assert.Throws<UserError>(() => Run("nan", late: true, lr: 1e30, every: 1));
+            var error = Assert.Throws<SettingError>(() => Run("nan", late: true, lr: 1e30, every: 1));
             Assert.Equal(3, error.ExitCode);
             int bad = int.Parse(System.Text.RegularExpressions.Regex.Match(error.Message, @"at step (\d+)").Groups[1].Value);
             var kept = Checkpoint.List(Path.Combine(_dir, "nan"));

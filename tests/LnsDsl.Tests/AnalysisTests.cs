@@ -2,6 +2,11 @@ using System;
 using System.IO;
 using System.Linq;
 using LnsDsl.Tests.Models;
+using LnsDsl.Analysis;
+using LnsDsl.Data;
+using LnsDsl.Evaluation;
+using LnsDsl.Experiments;
+using LnsDsl.Runs;
 using LnsDsl.Training;
 using TorchSharp;
 using Xunit;
@@ -72,8 +77,8 @@ namespace LnsDsl.Tests
 
             // The CSV files hold the whole report: read back, it is the same (plots can be redrawn elsewhere).
             string plots = Path.Combine(_dir, "plots");
-            Reports.Write(new[] { report }, plots, new string?[] { null });
-            var read = Reports.ReadCsv(Path.Combine(plots, "layers-tiny.csv"), Path.Combine(plots, "angular-heatmap-tiny.csv"), "tiny");
+            Plots.Write(new[] { report }, plots, new string?[] { null });
+            var read = LayerReportFiles.Read(LayerReportFiles.LayersFile(plots, "tiny"), LayerReportFiles.HeatmapFile(plots, "tiny"), "tiny");
             Assert.Equal(report.Variance, read.Variance);
             Assert.Equal(report.AngularDistance, read.AngularDistance);
             Assert.Equal(report.RemovalLoss, read.RemovalLoss);

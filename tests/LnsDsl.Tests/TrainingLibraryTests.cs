@@ -1,6 +1,11 @@
 using System;
 using System.IO;
 using System.Linq;
+using LnsDsl.Analysis;
+using LnsDsl.Data;
+using LnsDsl.Evaluation;
+using LnsDsl.Experiments;
+using LnsDsl.Runs;
 using LnsDsl.Training;
 using Xunit;
 
@@ -113,10 +118,10 @@ namespace LnsDsl.Tests
         [Fact]
         public void The_schedule_warms_up_linearly_then_decays_by_cosine_to_a_tenth()
         {
-            Assert.Equal(0.1e-3, Trainer.Schedule(1, 100, 10, 1e-3), 12);
-            Assert.Equal(1e-3, Trainer.Schedule(10, 100, 10, 1e-3), 12);
-            Assert.Equal(0.55e-3, Trainer.Schedule(55, 100, 10, 1e-3), 12); // half way through the decay
-            Assert.Equal(0.1e-3, Trainer.Schedule(100, 100, 10, 1e-3), 12);
+            Assert.Equal(0.1e-3, LearningRate.At(1, 100, 10, 1e-3), 12);
+            Assert.Equal(1e-3, LearningRate.At(10, 100, 10, 1e-3), 12);
+            Assert.Equal(0.55e-3, LearningRate.At(55, 100, 10, 1e-3), 12); // half way through the decay
+            Assert.Equal(0.1e-3, LearningRate.At(100, 100, 10, 1e-3), 12);
         }
 
         [Fact]
@@ -131,10 +136,10 @@ namespace LnsDsl.Tests
             var (px, py) = Batches.Fixed(s, Packing.Pack, 0, 1, 4, 0);
             Assert.Equal(new long[] { 1, 2, 3, 0 }, px.data<long>().ToArray());
             Assert.Equal(new long[] { 2, 3, 0, 4 }, py.data<long>().ToArray());
-            Assert.Equal(Trainer.BatchRandom(5, 7).Next(), Trainer.BatchRandom(5, 7).Next());
+            Assert.Equal(Batches.ForStep(5, 7).Next(), Batches.ForStep(5, 7).Next());
             // The same in every process (a per-process randomised hash here would make resumed runs draw other data).
-            Assert.Equal(1571065501, Trainer.BatchRandom(5, 7).Next());
-            Assert.NotEqual(Trainer.BatchRandom(5, 7).Next(), Trainer.BatchRandom(5, 8).Next());
+            Assert.Equal(1571065501, Batches.ForStep(5, 7).Next());
+            Assert.NotEqual(Batches.ForStep(5, 7).Next(), Batches.ForStep(5, 8).Next());
         }
     }
 }

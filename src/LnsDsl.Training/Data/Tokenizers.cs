@@ -6,7 +6,7 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.ML.Tokenizers;
 
-namespace LnsDsl.Training
+namespace LnsDsl.Data
 {
     /// <summary>A text tokeniser with an end-of-text id, as the runner needs it.</summary>
     public interface ITextTokenizer
@@ -151,6 +151,9 @@ namespace LnsDsl.Training
     /// <summary>Creates, saves and loads tokenisers. Specs: <c>bytes</c>, <c>cl100k</c>, <c>o200k</c>, <c>spm:PATH</c>.</summary>
     public static class Tokenizers
     {
+        /// <summary>The tokenizer used when none is named.</summary>
+        public const string Default = "cl100k";
+
         public static ITextTokenizer Create(string spec) => spec switch
         {
             "bytes" => new ByteTokenizer(),

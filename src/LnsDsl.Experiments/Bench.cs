@@ -7,8 +7,9 @@ using System.Text;
 using System.Text.Json;
 using TorchSharp;
 using static TorchSharp.torch;
+using LnsDsl.Evaluation;
 
-namespace LnsDsl.Training
+namespace LnsDsl.Experiments
 {
     /// <summary>What <c>lnsrun bench</c> measures and how.</summary>
     public sealed record BenchOptions
@@ -141,15 +142,15 @@ namespace LnsDsl.Training
         public BenchResult Run()
         {
             var o = _o;
-            if (o.Batch < 1 || o.Seq < 2) throw new UserError("--batch must be at least 1 and --seq at least 2");
+            if (o.Batch < 1 || o.Seq < 2) throw new SettingError("{Batch} must be at least 1 and {Seq} at least 2");
             if (o.Repetitions < 1 || o.Steps < 1 || o.Warmup < 0 || o.MemorySteps < 0)
-                throw new UserError("--repetitions and --steps must be at least 1, --warmup and --memory-steps at least 0");
+                throw new SettingError("{Repetitions} and {Steps} must be at least 1, {Warmup} and {MemorySteps} at least 0");
             var entry = ModelCatalog.Get(o.Model);
             var spec = entry.Spec;
-            if (o.Seq > spec.MaxSeq) throw new UserError($"--seq {o.Seq} exceeds {spec.Name}'s MaxSeq {spec.MaxSeq}");
-            var device = Trainer.ResolveDevice(o.Device);
+            if (o.Seq > spec.MaxSeq) throw new SettingError($"{{Seq}} {o.Seq} exceeds {spec.Name}'s MaxSeq {spec.MaxSeq}");
+            var device = Devices.Resolve(o.Device);
             bool cudaDevice = device.type == DeviceType.CUDA;
-            var (dtype, dtypeName) = Trainer.ResolveDtype(o.Dtype, device);
+            var (dtype, dtypeName) = Devices.ResolveDtype(o.Dtype, device);
             if (o.Threads > 0) set_num_threads(o.Threads);
             var c = CultureInfo.InvariantCulture;
             long tokensPerStep = (long)o.Batch * o.Seq;
@@ -324,7 +325,7 @@ namespace LnsDsl.Training
                 _vocab = vocab;
             }
 
-            public Tensor Loss(Tensor logits) => Trainer.CrossEntropy(logits, _y, _vocab);
+            public Tensor Loss(Tensor logits) => Losses.CrossEntropy(logits, _y, _vocab);
 
             /// <summary>Forward, backward and the Adam step, with no host-device synchronisation.</summary>
             public void TrainStep()
@@ -498,7 +499,7 @@ namespace LnsDsl.Training
             using var scope = NewDisposeScope();
             var logits = randn(new long[] { (long)o.Batch * o.Seq, spec.Vocab }, dtype: dtype, device: device).requires_grad_();
             var targets = randint(spec.Vocab, new long[] { (long)o.Batch * o.Seq }, device: device);
-            return PartMs(t => Trainer.CrossEntropy(t[0], targets, spec.Vocab), sync, logits);
+            return PartMs(t => Losses.CrossEntropy(t[0], targets, spec.Vocab), sync, logits);
         }
 
         /// <summary>One block's attention core (SDPA with the causal flag) forward and backward, in milliseconds.</summary>

@@ -2,13 +2,25 @@ using System;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace LnsDsl.Training
+namespace LnsDsl.Data
 {
     /// <summary>Input/target batches cut from a token stream. Targets of padding are <see cref="Ignore"/>.</summary>
     public static class Batches
     {
         /// <summary>The target value cross-entropy ignores (padding in document mode).</summary>
         public const long Ignore = -100;
+
+        /// <summary>The generator of step <paramref name="step"/>'s batch: it depends on the seed and the step only, so a
+        /// resumed run (or another program that follows this rule) draws the same data.</summary>
+        public static Random ForStep(long seed, int step)
+        {
+            // SplitMix64 of (seed, step): the same in every process (unlike HashCode, which is randomised per process).
+            ulong z = unchecked((ulong)seed * 0x9E3779B97F4A7C15UL + (ulong)step + 0x4C4E53UL);
+            z = unchecked((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL);
+            z = unchecked((z ^ (z >> 27)) * 0x94D049BB133111EBUL);
+            z ^= z >> 31;
+            return new Random(unchecked((int)z ^ (int)(z >> 32)));
+        }
 
         /// <summary>Random training windows (pack) or random documents (document), drawn with <paramref name="random"/>.</summary>
         public static (Tensor Input, Tensor Target) Sample(TokenStream stream, Packing packing, int batch, int seq, int endOfText, Random random)

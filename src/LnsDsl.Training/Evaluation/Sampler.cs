@@ -4,7 +4,7 @@ using System.Linq;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace LnsDsl.Training
+namespace LnsDsl.Evaluation
 {
     /// <summary>Sampling settings: temperature 0 is greedy; top-k 0 and top-p 1 disable those filters.</summary>
     public sealed record SampleOptions(int MaxTokens = 100, double Temperature = 0.8, int TopK = 40, double TopP = 0.95, long Seed = 0);
@@ -14,9 +14,9 @@ namespace LnsDsl.Training
     {
         public static IReadOnlyList<int> Generate(TransformerModule model, IReadOnlyList<int> prompt, int endOfText, SampleOptions o, Device device)
         {
-            if (o.Temperature < 0) throw new UserError("--temperature must be >= 0 (0: greedy)");
-            if (o.TopK < 0) throw new UserError("--top-k must be >= 0 (0: off)");
-            if (o.TopP is <= 0 or > 1) throw new UserError("--top-p must be in (0, 1]");
+            if (o.Temperature < 0) throw new SettingError("{Temperature} must be >= 0 (0: greedy)");
+            if (o.TopK < 0) throw new SettingError("{TopK} must be >= 0 (0: off)");
+            if (o.TopP is <= 0 or > 1) throw new SettingError("{TopP} must be in (0, 1]");
             var tokens = prompt.Count > 0 ? prompt.Select(t => (long)t).ToList() : new List<long> { endOfText };
             var generated = new List<int>();
             using var generator = new Generator((ulong)o.Seed);

@@ -7,7 +7,7 @@ using System.Text;
 using System.Text.Json;
 using System.Threading.Tasks;
 
-namespace LnsDsl.Training
+namespace LnsDsl.Data
 {
     /// <summary>
     /// A corpus tokenised into cached train and validation splits. The split is deterministic: with 20 or more
@@ -18,16 +18,23 @@ namespace LnsDsl.Training
     {
         private const int Format = 1;
 
-        private DataSet(string directory, ITextTokenizer tokenizer, TokenStream train, TokenStream valid, string description)
+        private DataSet(string directory, string key, string corpusFingerprint, ITextTokenizer tokenizer, TokenStream train, TokenStream valid, string description)
         {
             Directory = directory;
+            Key = key;
+            CorpusFingerprint = corpusFingerprint;
             Tokenizer = tokenizer;
             Train = train;
             Valid = valid;
             Description = description;
         }
 
+        /// <summary>The token cache directory.</summary>
         public string Directory { get; }
+        /// <summary>The cache key: a hash of the cache format, the corpus's fingerprint, the tokenizer and the compaction.</summary>
+        public string Key { get; }
+        /// <summary>A hash of the corpus's documents.</summary>
+        public string CorpusFingerprint { get; }
         public ITextTokenizer Tokenizer { get; }
         public TokenStream Train { get; }
         public TokenStream Valid { get; }
@@ -52,12 +59,12 @@ namespace LnsDsl.Training
             var tokenizer = Tokenizers.Load(Path.Combine(dir, "tokenizer.json"));
             var train = TokenStream.Open(Path.Combine(dir, "train.lnstok"));
             var valid = TokenStream.Open(Path.Combine(dir, "valid.lnstok"));
-            return new DataSet(dir, tokenizer, train, valid, corpus.Description);
+            return new DataSet(dir, key, corpus.Fingerprint, tokenizer, train, valid, corpus.Description);
         }
 
-        /// <summary>The data of a run: its options' source, tokenizer and compaction (-1: to the model's Vocab).</summary>
-        public static DataSet ForRun(TrainOptions o, ModelSpec spec, Action<string>? log = null)
-            => Prepare(o.Data, o.Tokenizer, o.Compact < 0 ? spec.Vocab : o.Compact, log);
+        /// <summary>The data for a model: compaction -1 compacts to the model's vocabulary.</summary>
+        public static DataSet ForModel(string? source, string tokenizerSpec, int compact, ModelSpec spec, Action<string>? log = null)
+            => Prepare(source, tokenizerSpec, compact < 0 ? spec.Vocab : compact, log);
 
         private static void Build(CorpusData corpus, ITextTokenizer baseTokenizer, int compactTo, string dir)
         {

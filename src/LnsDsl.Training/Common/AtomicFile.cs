@@ -1,7 +1,7 @@
 using System;
 using System.IO;
 
-namespace LnsDsl.Training
+namespace LnsDsl
 {
     /// <summary>Writes that are never seen half done: a temporary file in the same directory, flushed, then renamed.</summary>
     public static class AtomicFile

@@ -1,7 +1,7 @@
 using System;
 using System.Globalization;
 
-namespace LnsDsl.Training
+namespace LnsDsl.Runs
 {
     /// <summary>
     /// The progress display: on a terminal, one line redrawn in place (bar, step, loss, lr, tokens/s, elapsed,

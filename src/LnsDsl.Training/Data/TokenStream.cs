@@ -5,7 +5,7 @@ using System.IO.MemoryMappedFiles;
 using System.Security.Cryptography;
 using System.Text;
 
-namespace LnsDsl.Training
+namespace LnsDsl.Data
 {
     /// <summary>
     /// A tokenised split on disk, memory-mapped. Layout (little-endian):

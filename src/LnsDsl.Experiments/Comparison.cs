@@ -4,10 +4,12 @@ using System.Globalization;
 using System.IO;
 using System.Linq;
 using System.Text;
-using System.Text.Json;
 using static TorchSharp.torch;
+using LnsDsl.Analysis;
+using LnsDsl.Runs;
+using LnsDsl.Training;
 
-namespace LnsDsl.Training
+namespace LnsDsl.Experiments
 {
     /// <summary>What to compare: models x learning rates x seeds, all on the same data, steps and batches.</summary>
     public sealed record ComparisonOptions
@@ -15,8 +17,9 @@ namespace LnsDsl.Training
         public IReadOnlyList<string> Models { get; init; } = Array.Empty<string>();
         public IReadOnlyList<double> LearningRates { get; init; } = new[] { 1e-3 };
         public int Seeds { get; init; } = 1;
-        /// <summary>The template of every run (Model, Lr, Seed and Out are set per run).</summary>
-        public TrainOptions Train { get; init; } = new();
+        /// <summary>The recipe of every run (Model, Lr, Seed and Out are set per run). A comparison's defaults: 300
+        /// steps with 30 of warmup, a checkpoint at each evaluation (the run can be continued), the last one kept.</summary>
+        public TrainOptions Train { get; init; } = new() { Steps = 300, Warmup = 30, CheckpointEvery = 50, KeepCheckpoints = 1 };
         public string Out { get; init; } = "runs/compare";
         /// <summary>Validation batches of the layer analysis of each run.</summary>
         public int AnalysisBatches { get; init; } = 4;
@@ -55,8 +58,10 @@ namespace LnsDsl.Training
 
         public (IReadOnlyList<CompareRun> Runs, IReadOnlyList<CompareRow> Rows) Run(System.Threading.CancellationToken cancel = default)
         {
-            if (_o.Models.Count == 0) throw new UserError("compare needs at least one model (or --preset SIZE)");
-            if (_o.Seeds < 1) throw new UserError("--seeds must be at least 1");
+            if (_o.Models.Count == 0) throw new SettingError("compare needs at least one model in {Models} (or a preset)");
+            if (_o.Seeds < 1) throw new SettingError("{Seeds} must be at least 1");
+            if (_o.LearningRates.Count == 0) throw new SettingError("{LearningRates} needs at least one learning rate");
+            Trainer.Validate(_o.Train with { Lr = _o.LearningRates[0] }); // the shared recipe, before any run starts
             foreach (var m in _o.Models) ModelCatalog.Get(m); // fail early, with suggestions
             var runs = new List<CompareRun>();
             int total = _o.Models.Count * _o.LearningRates.Count * _o.Seeds, index = 0;
@@ -77,16 +82,17 @@ namespace LnsDsl.Training
 
         private CompareRun RunOne(string model, double lr, long seed, string dir, System.Threading.CancellationToken cancel)
         {
+            var run = new RunDirectory(dir);
             string divergedFile = Path.Combine(dir, "diverged.txt");
             string? failure = File.Exists(divergedFile) ? File.ReadAllText(divergedFile) : null;
-            bool finished = File.Exists(Path.Combine(dir, "summary.json")) && Checkpoint.List(dir) is { Count: > 0 } list
+            bool finished = run.ReadSummary() is not null && run.Checkpoints is { Count: > 0 } list
                             && Checkpoint.ReadState(list[^1]).Step == _o.Train.Steps;
             if (failure is null && !finished)
             {
-                var options = _o.Train with { Model = model, Lr = lr, Seed = seed, Out = dir, Resume = Checkpoint.List(dir).Count > 0 };
+                var options = _o.Train with { Model = model, Lr = lr, Seed = seed, Out = dir, Resume = run.Checkpoints.Count > 0 };
                 try
                 {
-                    var result = new Trainer(options, _ => { }).Run(cancel);
+                    var result = new Trainer(options, _ => { }) { Console = false }.Run(cancel);
                     if (result.Interrupted) throw new OperationCanceledException();
                 }
                 catch (UserError e) when (e.ExitCode == 3)
@@ -101,20 +107,13 @@ namespace LnsDsl.Training
                 _log(failure is null ? "  reusing the finished run" : "  diverged earlier (remembered)");
             }
 
-            var evaluations = File.Exists(Path.Combine(dir, "eval.jsonl"))
-                ? File.ReadLines(Path.Combine(dir, "eval.jsonl")).Select(l => JsonDocument.Parse(l).RootElement)
-                    .Select(e => (e.GetProperty("step").GetInt32(), e.GetProperty("validation_loss").GetDouble())).ToList()
-                : new List<(int, double)>();
+            var evaluations = run.ReadEvaluations().Select(e => (e.Step, e.ValidationLoss)).ToList();
             if (failure is not null) return new CompareRun(model, lr, seed, dir, true, failure, double.NaN, evaluations, null);
 
-            string checkpoint = Checkpoint.Resolve(dir);
-            using var module = ModelCatalog.Get(model).Create(0);
-            var state = Checkpoint.LoadModel(checkpoint, module);
-            var o = state.Options;
-            using var data = DataSet.ForRun(o, module.Spec);
+            var o = _o.Train;
             int micro = o.MicroBatch > 0 ? o.MicroBatch : o.Batch;
-            var report = LayerAnalysis.Run(module, data.Valid, o.Packing, _o.AnalysisBatches, Math.Min(micro, 4), o.Seq, data.Tokenizer.EndOfText, CPU, $"{model} lr {lr:G3} seed {seed}");
-            double validation = evaluations.Count > 0 ? evaluations[^1].Item2 : report.Loss;
+            var report = LayerAnalysis.Checkpoint(dir, model, new AnalyzeOptions { Batches = _o.AnalysisBatches, Batch = Math.Min(micro, 4), Device = "cpu" }) with { Label = $"{model} lr {lr:G3} seed {seed}" };
+            double validation = evaluations.Count > 0 ? evaluations[^1].ValidationLoss : report.Loss;
             bool diverged = !double.IsFinite(validation);
             return new CompareRun(model, lr, seed, dir, diverged, diverged ? "non-finite validation loss" : null, validation, evaluations, report);
         }
@@ -172,7 +171,7 @@ namespace LnsDsl.Training
             AtomicFile.WriteAllText(Path.Combine(_o.Out, "compare.csv"), csv.ToString());
             var seed0 = runs.Where(r => r.Seed == 0 && r.Layers is not null).ToList();
             if (seed0.Count > 0)
-                Reports.Write(seed0.Select(r => r.Layers!).ToList(), Path.Combine(_o.Out, "plots"), seed0.Select(r => (string?)r.Directory).ToList());
+                Plots.Write(seed0.Select(r => r.Layers!).ToList(), Path.Combine(_o.Out, "plots"), seed0.Select(r => (string?)r.Directory).ToList());
             _log(table);
             foreach (var (step, order) in ranking) _log($"step {step}: {string.Join(" < ", order)}");
             _log($"wrote {Path.Combine(_o.Out, "compare.md")}, compare.csv and plots/");

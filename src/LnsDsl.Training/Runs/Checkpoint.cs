@@ -6,16 +6,29 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using TorchSharp;
 using static TorchSharp.torch;
+using LnsDsl.Data;
+using LnsDsl.Training;
 
-namespace LnsDsl.Training
+namespace LnsDsl.Runs
 {
-    /// <summary>What a checkpoint records besides the tensors.</summary>
+    /// <summary>What a checkpoint records besides the tensors (<c>state.json</c>).</summary>
     public sealed record CheckpointState
     {
+        /// <summary>The layout of this record: 2 stores the architecture as <see cref="Spec"/>; 0 or absent (the first
+        /// format) stored only the one-line <see cref="Architecture"/>, which was compared as a string.</summary>
+        public int Format { get; init; }
         public int Step { get; init; }
+        /// <summary>The model's class name.</summary>
         public string Model { get; init; } = "";
+        /// <summary>The resolved architecture, compared field by field with the model it is loaded into.</summary>
+        public ModelSpec? Spec { get; init; }
+        /// <summary>A one-line description for people; never compared (format 2).</summary>
         public string Architecture { get; init; } = "";
+        /// <summary>What the run trained on, compared field by field on resume.</summary>
+        public DataIdentity? Data { get; init; }
+        /// <summary>The tokenizer's name (format 0; <see cref="Data"/> has it in format 2).</summary>
         public string Tokenizer { get; init; } = "";
+        /// <summary>The token cache directory (format 0; <see cref="Data"/> replaces it in format 2).</summary>
         public string DataFingerprint { get; init; } = "";
         public string TorchRngState { get; init; } = "";
         public TrainOptions Options { get; init; } = new();
@@ -32,9 +45,55 @@ namespace LnsDsl.Training
     {
         public const string Directory = "checkpoints";
 
-        /// <summary>A fingerprint of the architecture: a checkpoint only loads into the same one.</summary>
-        public static string ArchitectureOf(ModelSpec spec)
+        /// <summary>The current layout of <c>state.json</c>.</summary>
+        public const int CurrentFormat = 2;
+
+        /// <summary>The state a checkpoint of <paramref name="spec"/> records about its architecture.</summary>
+        public static CheckpointState For(ModelSpec spec)
+            => new() { Format = CurrentFormat, Model = spec.Name, Spec = spec, Architecture = Describe(spec) };
+
+        /// <summary>The one-line description stored for people (never compared).</summary>
+        public static string Describe(ModelSpec spec)
             => $"{spec.Name}: {spec.Layers}x{spec.Hidden}, heads {spec.Heads}/{spec.KvHeads}, ffn {spec.FeedForward} {spec.Activation}, vocab {spec.Vocab}, {spec.PlacementLabel}, {spec.NormType}, {spec.ParameterCount} parameters";
+
+        /// <summary>
+        /// The string the first checkpoint format stored and compared (kept only to read those checkpoints). Its
+        /// placement words are frozen here as they were, so that later rewording of labels does not break them.
+        /// </summary>
+        public static string LegacyArchitectureString(ModelSpec spec)
+        {
+            string placement = spec.Norm switch
+            {
+                Kind.Pre => "Pre-LN",
+                Kind.Post => "Post-LN",
+                Kind.Mix => $"Mix-LN (k={spec.PostLayers})",
+                Kind.Peri => "Peri-LN",
+                Kind.DeepNorm => "DeepNorm",
+                _ => spec.Norm.ToString(),
+            };
+            placement += spec.Scale switch { ScaleRule.InvSqrtDepth => " + LNS", ScaleRule.InvDepth => " + 1/l", _ => "" };
+            if (spec.LayerScale) placement += " + LayerScale";
+            return $"{spec.Name}: {spec.Layers}x{spec.Hidden}, heads {spec.Heads}/{spec.KvHeads}, ffn {spec.FeedForward} {spec.Activation}, vocab {spec.Vocab}, {placement}, {spec.NormType}, {spec.ParameterCount} parameters";
+        }
+
+        /// <summary>
+        /// Why a checkpoint does not fit <paramref name="model"/> (null when it does): each differing architecture
+        /// field with both values, and the model the checkpoint belongs to.
+        /// </summary>
+        public static string? Mismatch(string checkpoint, CheckpointState state, ModelSpec model)
+        {
+            if (state.Spec is { } saved)
+            {
+                var differences = ArchitectureComparison.Differences(saved, model);
+                if (differences.Count == 0) return null;
+                return $"checkpoint '{checkpoint}' is of another architecture than {model.Name}; these fields differ:\n  "
+                       + string.Join("\n  ", differences) + $"\nit belongs to {state.Model}: load it with that model";
+            }
+            // The first format: an exact string (its checkpoints have no Spec to compare field by field).
+            if (state.Architecture == LegacyArchitectureString(model)) return null;
+            return $"checkpoint '{checkpoint}' (written by an earlier LnsDsl, which recorded the architecture only as a description) is of another architecture:\n"
+                   + $"  checkpoint: {state.Architecture}\n  model:      {LegacyArchitectureString(model)}\nload it with '{state.Model}'";
+        }
 
         public static string Save(string runDirectory, int step, TransformerModule model, TorchSharp.Modules.OptimizerHelper optimizer,
             ITextTokenizer tokenizer, CheckpointState state, int keep)
@@ -50,7 +109,7 @@ namespace LnsDsl.Training
                 optimizer.save_state_dict(Path.Combine(temp, "optimizer.bin"));
                 Tokenizers.Save(tokenizer, Path.Combine(temp, "tokenizer.json"));
                 var checksums = new[] { "model.bin", "optimizer.bin", "tokenizer.json" }.ToDictionary(f => f, f => Sha(Path.Combine(temp, f)));
-                File.WriteAllText(Path.Combine(temp, "state.json"), JsonSerializer.Serialize(state with { Step = step, Checksums = checksums }, Json));
+                File.WriteAllText(Path.Combine(temp, "state.json"), JsonSerializer.Serialize(state with { Step = step, Checksums = checksums }, RunDirectory.Json));
                 if (System.IO.Directory.Exists(final)) System.IO.Directory.Delete(final, recursive: true);
                 System.IO.Directory.Move(temp, final);
             }
@@ -89,7 +148,7 @@ namespace LnsDsl.Training
         public static CheckpointState ReadState(string checkpoint)
         {
             CheckpointState? state;
-            try { state = JsonSerializer.Deserialize<CheckpointState>(File.ReadAllText(Path.Combine(checkpoint, "state.json")), Json); }
+            try { state = JsonSerializer.Deserialize<CheckpointState>(File.ReadAllText(Path.Combine(checkpoint, "state.json")), RunDirectory.Json); }
             catch (JsonException e) { throw new UserError($"checkpoint '{checkpoint}' is corrupt: state.json is not valid ({e.Message})"); }
             if (state is null) throw new UserError($"checkpoint '{checkpoint}' is corrupt: state.json is empty");
             foreach (var (file, sha) in state.Checksums)
@@ -105,9 +164,7 @@ namespace LnsDsl.Training
         public static CheckpointState LoadModel(string checkpoint, TransformerModule model)
         {
             var state = ReadState(checkpoint);
-            string expected = ArchitectureOf(model.Spec);
-            if (state.Architecture != expected)
-                throw new UserError($"checkpoint '{checkpoint}' is of another architecture:\n  checkpoint: {state.Architecture}\n  model:      {expected}\nload it with '{state.Model}'");
+            if (Mismatch(checkpoint, state, model.Spec) is { } why) throw new UserError(why);
             try { model.load(Path.Combine(checkpoint, "model.bin")); }
             catch (Exception e) when (e is not UserError) { throw new UserError($"checkpoint '{checkpoint}': model.bin could not be loaded ({e.Message})"); }
             return state;
@@ -119,6 +176,5 @@ namespace LnsDsl.Training
             return Convert.ToHexString(SHA256.HashData(stream)).ToLowerInvariant();
         }
 
-        public static readonly JsonSerializerOptions Json = new() { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals, Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() } };
     }
 }

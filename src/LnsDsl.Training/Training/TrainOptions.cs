@@ -1,20 +1,13 @@
+using LnsDsl.Data;
+
 namespace LnsDsl.Training
 {
-    /// <summary>How sequences are cut from the token stream.</summary>
-    public enum Packing
-    {
-        /// <summary>Windows of the concatenated documents (end-of-text between them): no padding, every token trains.</summary>
-        Pack,
-        /// <summary>The paper's mode: one document per sequence, truncated or padded; padding is ignored in the loss.</summary>
-        Document,
-    }
-
-    /// <summary>A training run's settings. Defaults follow the paper's recipe (REFERENCE.md), scaled to a CPU.</summary>
+    /// <summary>A training run's settings: the single owner of their defaults, which follow the paper's recipe (docs/METHOD.md) scaled to a CPU.</summary>
     public sealed record TrainOptions
     {
         public string Model { get; init; } = "";
         public string? Data { get; init; }
-        public string Tokenizer { get; init; } = "cl100k";
+        public string Tokenizer { get; init; } = Tokenizers.Default;
         /// <summary>Compact the vocabulary to this many ids; -1: to the model's Vocab when the tokenizer's is larger; 0: never.</summary>
         public int Compact { get; init; } = -1;
         public Packing Packing { get; init; } = Packing.Pack;

@@ -1,12 +1,17 @@
 using System;
 using System.Collections.Generic;
+using System.Globalization;
 using System.Linq;
+using System.Text;
 using TorchSharp;
 using static TorchSharp.torch;
+using LnsDsl.Data;
+using LnsDsl.Evaluation;
+using LnsDsl.Runs;
 
-namespace LnsDsl.Training
+namespace LnsDsl.Analysis
 {
-    /// <summary>The layer-wise metrics of REFERENCE.md, on tensors.</summary>
+    /// <summary>The layer-wise metrics (docs/METHOD.md, "Layer analysis"), on tensors.</summary>
     public static class Metrics
     {
         /// <summary>Population variance over every element (tokens and channels) of a hidden state.</summary>
@@ -73,7 +78,7 @@ namespace LnsDsl.Training
         {
             int L = model.Spec.Layers, vocab = model.Spec.Vocab;
             int available = Batches.FixedCount(valid, packing, batch, seq);
-            if (available == 0) throw new UserError($"the validation split is too small for {batch} x {seq}; use a smaller --batch or --seq");
+            if (available == 0) throw new SettingError($"the validation split is too small for {batch} x {seq}; use a smaller {{Batch}} or {{Seq}}");
             int n = Math.Max(1, Math.Min(batches, available));
             var sum = new double[L + 1];
             var sumSq = new double[L + 1];
@@ -104,12 +109,12 @@ namespace LnsDsl.Training
                     }
                     elements += states[0].numel();
                     tokens += states[0].numel() / states[0].shape[^1];
-                    loss += Trainer.SumLoss(full.Logits, flat, vocab);
+                    loss += Losses.SumLoss(full.Logits, flat, vocab);
                     targets += flat.ne(Batches.Ignore).sum().item<long>();
                     for (int l = 1; l <= L; l++)
                     {
                         using var skipped = model.Forward(x, skipBlocks: new[] { l });
-                        removal[l - 1] += Trainer.SumLoss(skipped.Logits, flat, vocab);
+                        removal[l - 1] += Losses.SumLoss(skipped.Logits, flat, vocab);
                     }
                 }
             }
@@ -121,7 +126,7 @@ namespace LnsDsl.Training
                 using var grad = enable_grad(); // also when the caller runs under no_grad
                 model.zero_grad();
                 var (x, y) = Batches.Fixed(valid, packing, 0, batch, seq, endOfText);
-                Trainer.Loss(model, x.to(device), y.to(device), vocab).backward();
+                Losses.Loss(model, x.to(device), y.to(device), vocab).backward();
                 foreach (var (name, p) in model.named_parameters())
                 {
                     if (!name.StartsWith("layers.", StringComparison.Ordinal) || p.grad is null) continue;
@@ -150,6 +155,35 @@ namespace LnsDsl.Training
                 RemovalLoss = removal.Select(r => r / targets).ToArray(),
                 GradientNorm = gradients.Select(Math.Sqrt).ToArray(),
             };
+        }
+
+        /// <summary>
+        /// Analyses a run's checkpoint on its own validation data (the data, tokenizer, packing and sequence length
+        /// it trained with). <paramref name="model"/> overrides the model the checkpoint records.
+        /// </summary>
+        public static LayerReport Checkpoint(string path, string? model, AnalyzeOptions options, Action<string>? log = null)
+        {
+            if (options.Batches < 1 || options.Batch < 1) throw new SettingError("{Batches} and {Batch} must be at least 1");
+            var device = Devices.Resolve(options.Device);
+            using var trained = TrainedModel.Load(path, model, device, options.Dtype);
+            using var data = trained.OpenData(log);
+            string label = $"{trained.Model.Spec.Name} ({System.IO.Path.GetFileName(trained.Run.Path)}, step {trained.State.Step})";
+            var o = trained.Options;
+            return Run(trained.Model, data.Valid, o.Packing, options.Batches, options.Batch, o.Seq, data.Tokenizer.EndOfText, device, label);
+        }
+
+        /// <summary>The report as a text table: a row per block.</summary>
+        public static string Table(LayerReport r)
+        {
+            var sb = new StringBuilder();
+            sb.AppendLine(string.Format(CultureInfo.InvariantCulture, "{0}: validation loss {1:F4} (perplexity {2:F2}) on {3:N0} tokens; removal-drop uniformity (min/mean) {4:F3}",
+                r.Label, r.Loss, Math.Exp(r.Loss), r.Tokens, r.RemovalUniformity));
+            sb.AppendLine("block   output variance   angular dist (in->out)   loss without block   drop       grad norm");
+            sb.AppendLine(string.Format(CultureInfo.InvariantCulture, "{0,5}   {1,15:G5}", "embed", r.Variance[0]));
+            for (int l = 1; l <= r.Layers; l++)
+                sb.AppendLine(string.Format(CultureInfo.InvariantCulture, "{0,5}   {1,15:G5}   {2,22:F4}   {3,18:F4}   {4,8:+0.0000;-0.0000}   {5,9:G4}",
+                    l, r.Variance[l], r.AngularDistance[l - 1], r.RemovalLoss[l - 1], r.RemovalDrop[l - 1], r.GradientNorm[l - 1]));
+            return sb.ToString();
         }
     }
 }

@@ -1,0 +1,119 @@
+using CommandLine;
+using LnsDsl.Data;
+
+namespace LnsDsl.Cli.Options
+{
+    // The option groups: each option is declared here once, on an interface, and every verb it applies to
+    // implements the interface (CommandLineParser reads options from a verb's interfaces). A property is named
+    // after the library record property it sets (TrainOptions.Steps, BenchOptions.Seq, ...): Settings.Apply copies
+    // it by name, and the defaults are the records' own (shown under each verb's --help, never repeated here).
+
+    /// <summary><c>--assembly</c>: every verb.</summary>
+    public interface IAssemblyOption
+    {
+        [Option("assembly", HelpText = "Also load models from this compiled assembly (a user's [TransformerModel] classes).")]
+        string? Assembly { get; set; }
+    }
+
+    /// <summary>Where a model runs: every verb that runs one.</summary>
+    public interface IDeviceOptions
+    {
+        [Option("device", HelpText = "auto (CUDA when available), cpu, cuda or cuda:N.")]
+        string? Device { get; set; }
+
+        [Option("dtype", HelpText = "fp32 or bf16 (default: fp32 on CPU, bf16 on CUDA).")]
+        string? Dtype { get; set; }
+
+        [Option("threads", HelpText = "CPU threads for LibTorch (0: its default, all cores).")]
+        int? Threads { get; set; }
+    }
+
+    /// <summary>The text and its tokenisation.</summary>
+    public interface IDataOptions
+    {
+        [Option("data", HelpText = "Text: a .txt/.jsonl/.jsonl.gz file or directory, or builtin (default), brown, nlp-corpus.")]
+        string? Data { get; set; }
+
+        [Option("tokenizer", HelpText = "bytes, cl100k, o200k, or spm:PATH (a SentencePiece model).")]
+        string? Tokenizer { get; set; }
+
+        [Option("compact", HelpText = "Compact the vocabulary to the corpus's K most frequent tokens (-1: to the model's Vocab when needed; 0: never).")]
+        int? Compact { get; set; }
+    }
+
+    /// <summary>How training sequences are cut from the text.</summary>
+    public interface IPackingOption
+    {
+        [Option("packing", HelpText = "pack (documents concatenated) or document (one per sequence, padded; the paper's mode).")]
+        Packing? Packing { get; set; }
+    }
+
+    /// <summary>Sequences per step (training, bench) or per measured batch (eval, analyze).</summary>
+    public interface IBatchOption
+    {
+        [Option("batch", HelpText = "Sequences per optimiser step (train, compare: the total batch; bench) or per measured batch (eval, analyze).")]
+        int? Batch { get; set; }
+    }
+
+    /// <summary>How many fixed validation batches a measurement uses: eval and analyze.</summary>
+    public interface IBatchesOption
+    {
+        [Option("batches", HelpText = "Fixed validation batches to measure on (the first ones, the same every time).")]
+        int? Batches { get; set; }
+    }
+
+    /// <summary>The sequence length of training: train, compare, bench.</summary>
+    public interface ISeqOption
+    {
+        [Option("seq", HelpText = "Sequence length (the paper's 256).")]
+        int? Seq { get; set; }
+    }
+
+    /// <summary>The training recipe: train and compare.</summary>
+    public interface IRecipeOptions : IBatchOption, ISeqOption
+    {
+        [Option("steps", HelpText = "Optimiser steps.")]
+        int? Steps { get; set; }
+
+        [Option("micro-batch", HelpText = "Sequences per forward/backward; gradients accumulate (0: = batch).")]
+        int? MicroBatch { get; set; }
+
+        [Option("warmup", HelpText = "Linear warmup steps.")]
+        int? Warmup { get; set; }
+
+        [Option("min-lr-ratio", HelpText = "The cosine decays to this fraction of the peak.")]
+        double? MinLrRatio { get; set; }
+
+        [Option("weight-decay", HelpText = "Adam's L2 weight decay (0 in the paper).")]
+        double? WeightDecay { get; set; }
+
+        [Option("clip", HelpText = "Clip gradients to this global norm (0: off, as in the paper).")]
+        double? Clip { get; set; }
+
+        [Option("eval-every", HelpText = "Evaluate on the validation split every N steps (and at the end).")]
+        int? EvalEvery { get; set; }
+
+        [Option("eval-batches", HelpText = "Validation batches per evaluation.")]
+        int? EvalBatches { get; set; }
+
+        [Option("checkpoint-every", HelpText = "Write a checkpoint every N steps (and at the end).")]
+        int? CheckpointEvery { get; set; }
+
+        [Option("keep", HelpText = "Keep the last N checkpoints.")]
+        int? KeepCheckpoints { get; set; }
+    }
+
+    /// <summary>A seed: of the initialisation and the data order (train), the weights and batch (bench), sampling (generate).</summary>
+    public interface ISeedOption
+    {
+        [Option("seed", HelpText = "Seed (train: initialisation and data order; bench: weights and batch; generate: sampling).")]
+        long? Seed { get; set; }
+    }
+
+    /// <summary>A checkpoint to load: eval and generate.</summary>
+    public interface ICheckpointOption
+    {
+        [Option("checkpoint", Required = true, HelpText = "A run directory (its latest checkpoint) or a checkpoints/step-* directory.")]
+        string Checkpoint { get; set; }
+    }
+}

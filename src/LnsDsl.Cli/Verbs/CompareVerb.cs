@@ -1,0 +1,75 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using CommandLine;
+using LnsDsl.Cli.Options;
+using LnsDsl.Data;
+using LnsDsl.Experiments;
+
+namespace LnsDsl.Cli.Verbs
+{
+    [Verb("compare", HelpText = "Train (or reuse) several models on the same data, recipe and seeds; table, ranking over the token budget, plots. Resumable.")]
+    public sealed class CompareVerb : Verb, IDeviceOptions, IDataOptions, IPackingOption, IRecipeOptions
+    {
+        [Value(0, MetaName = "MODELS", HelpText = "Model class names (or --preset).")]
+        public IEnumerable<string> Models { get; set; } = Array.Empty<string>();
+
+        [Option("preset", HelpText = "The paper's comparison for one size of the CPU family, e.g. 12x128: Pre-LN, LNS, Post-LN, Mix-LN, Peri-LN, DeepNorm, LNS + scaled init.")]
+        public string? Preset { get; set; }
+
+        [Option("lr", Separator = ',', HelpText = "Peak learning rates to sweep, comma-separated.")]
+        public IEnumerable<double> LearningRates { get; set; } = Array.Empty<double>();
+
+        [Option("seeds", HelpText = "Seeds per model and learning rate (0, 1, ...).")]
+        public int? Seeds { get; set; }
+
+        [Option("out", HelpText = "Comparison directory (a run directory per model, learning rate and seed inside).")]
+        public string? Out { get; set; }
+
+        [Option("analysis-batches", HelpText = "Validation batches of each run's layer analysis.")]
+        public int? AnalysisBatches { get; set; }
+
+        public string? Device { get; set; }
+        public string? Dtype { get; set; }
+        public int? Threads { get; set; }
+        public string? Data { get; set; }
+        public string? Tokenizer { get; set; }
+        public int? Compact { get; set; }
+        public Packing? Packing { get; set; }
+        public int? Steps { get; set; }
+        public int? Batch { get; set; }
+        public int? MicroBatch { get; set; }
+        public int? Seq { get; set; }
+        public int? Warmup { get; set; }
+        public double? MinLrRatio { get; set; }
+        public double? WeightDecay { get; set; }
+        public double? Clip { get; set; }
+        public int? EvalEvery { get; set; }
+        public int? EvalBatches { get; set; }
+        public int? CheckpointEvery { get; set; }
+        public int? KeepCheckpoints { get; set; }
+
+        public override object[] Records() { var c = new ComparisonOptions(); return new object[] { c, c.Train }; }
+
+        public override int Run()
+        {
+            var defaults = new ComparisonOptions();
+            var models = Models.ToList();
+            if (Preset is not null) models.AddRange(ComparisonOptions.Preset(Preset));
+            var options = Settings.Apply(this, defaults) with { Models = models, Train = Settings.Apply(this, defaults.Train) with { Out = null } };
+            return WithCtrlC("finishing the current step and checkpointing its run", cancel =>
+            {
+                try
+                {
+                    new Comparison(options).Run(cancel);
+                    return 0;
+                }
+                catch (OperationCanceledException)
+                {
+                    Console.Error.WriteLine("interrupted: run the same command again to continue where it stopped");
+                    return 130;
+                }
+            });
+        }
+    }
+}
