@@ -38,13 +38,13 @@ namespace LnsDsl.IntegrationTests
         }
 
         /// <summary>24 documents of deterministic pseudo-English (24 so that the document split has validation).</summary>
-        private string Corpus()
+        private string Corpus(int documents = 24)
         {
-            string dir = Path.Combine(_dir, "corpus");
+            string dir = Path.Combine(_dir, "corpus" + (documents == 24 ? "" : documents.ToString()));
             Directory.CreateDirectory(dir);
             var words = "the deep layers of a transformer should not collapse into identity maps when the norm output is scaled by depth".Split(' ');
             var random = new Random(1);
-            for (int d = 0; d < 24; d++)
+            for (int d = 0; d < documents; d++)
                 File.WriteAllText(Path.Combine(dir, $"doc{d:D2}.txt"), string.Join(" ", Enumerable.Range(0, 400).Select(_ => words[random.Next(words.Length)])) + ".\n");
             return dir;
         }
@@ -163,6 +163,63 @@ namespace LnsDsl.IntegrationTests
             Assert.Equal(0, second.Code);
             Assert.Equal(8, System.Text.RegularExpressions.Regex.Matches(second.Out, "reusing the finished run").Count);
             Assert.Equal(table, File.ReadAllText(Path.Combine(root, "compare.md")));
+        }
+
+        [Fact]
+        public void Compare_takes_the_whole_training_recipe_document_packing_included()
+        {
+            string root = Path.Combine(_dir, "compare-doc");
+            // 48 documents: two validation documents, enough for document batches of 2.
+            var r = Cli("compare", "TinyByteLns", "--data", Corpus(48), "--tokenizer", "bytes", "--compact", "0", "--packing", "document",
+                "--steps", "4", "--batch", "4", "--micro-batch", "2", "--seq", "32", "--warmup", "1", "--clip", "0.5", "--min-lr-ratio", "0.2",
+                "--eval-every", "2", "--eval-batches", "1", "--checkpoint-every", "2", "--analysis-batches", "1", "--out", root);
+            Assert.Equal(0, r.Code);
+            var run = new RunDirectory(Comparison.RunDirectory(root, "TinyByteLns", 1e-3, 0));
+            var o = run.ReadConfig().Options;
+            Assert.Equal(Packing.Document, o.Packing);
+            Assert.Equal(("bytes", 0, 2, 0.5, 0.2, 1), (o.Tokenizer, o.Compact, o.MicroBatch, o.Clip, o.MinLrRatio, o.EvalBatches));
+            Assert.Equal(new[] { 2, 4 }, run.ReadEvaluations().Select(e => e.Step).ToArray());
+            Assert.Equal(4, run.ReadSteps().Count);
+        }
+
+        [Theory]
+        [InlineData("TinyByteLnsTheta", "RopeTheta: 10000 (saved) vs 500000 (model)")]
+        [InlineData("TinyByteLnsEps", "Eps: 1E-06 (saved) vs 1E-05 (model)")]
+        public void A_checkpoint_is_refused_by_a_model_that_computes_another_function_naming_each_field(string other, string difference)
+        {
+            string run = Path.Combine(_dir, "run");
+            Assert.Equal(0, Cli(Train(run)).Code);
+            var r = Cli("eval", other, "--checkpoint", run, "--batches", "1", "--batch", "1");
+            Assert.Equal(2, r.Code);
+            Assert.Contains(difference, r.Err);
+            Assert.Contains("it belongs to TinyByteLns", r.Err);
+            Assert.DoesNotContain("Blocks[", r.Err); // the blocks are the same: only the field that differs is named
+        }
+
+        [Fact]
+        public void A_relabelled_placement_and_a_checkpoint_of_the_first_format_still_load()
+        {
+            string run = Path.Combine(_dir, "run");
+            Assert.Equal(0, Cli(Train(run)).Code);
+            string stateFile = Path.Combine(Checkpoint.Resolve(run), "state.json");
+            string original = File.ReadAllText(stateFile);
+            var state = JsonSerializer.Deserialize<CheckpointState>(original, RunDirectory.Json)!;
+            Assert.Equal(Checkpoint.CurrentFormat, state.Format);
+            string Eval() { var e = Cli("eval", "TinyByteLns", "--checkpoint", run, "--batches", "1", "--batch", "1"); Assert.True(e.Code == 0, e.Err); return e.Out; }
+            string expected = Eval();
+
+            // The description is for people: rewording it (as a relabelled placement would) changes nothing.
+            File.WriteAllText(stateFile, JsonSerializer.Serialize(state with { Architecture = "TinyByteLns: pre-norm with layer-norm scaling, reworded" }, RunDirectory.Json));
+            Assert.Equal(expected, Eval());
+
+            // The first format recorded only a description string and compared it exactly.
+            var spec = ModelCatalog.Get("TinyByteLns").Spec;
+            var legacy = state with { Format = 0, Spec = null, Data = null, Architecture = Checkpoint.LegacyArchitectureString(spec) };
+            File.WriteAllText(stateFile, JsonSerializer.Serialize(legacy, RunDirectory.Json));
+            Assert.Equal(expected, Eval());
+            var refused = Cli("eval", "TinyByteLnsTheta", "--checkpoint", run, "--batches", "1", "--batch", "1");
+            Assert.Equal(2, refused.Code);
+            Assert.Contains("written by an earlier LnsDsl", refused.Err);
         }
 
         [Fact]

@@ -82,4 +82,15 @@ namespace LnsDsl.Tests.Models
     [TransformerModel(Layers = 2, Hidden = 32, Heads = 2, FeedForward = 64, Vocab = 257)]
     [Norm(Kind.Post)]
     public partial class TinyByteLnsPost { }
+
+    /// <summary><see cref="TinyByteLns"/> with another RoPE base: the same parameter shapes, another function.</summary>
+    [TransformerModel(Layers = 2, Hidden = 32, Heads = 2, FeedForward = 64, Vocab = 257)]
+    [Norm(Kind.Pre, Scale = ScaleRule.InvSqrtDepth)]
+    [Attention(RopeTheta = 500000)]
+    public partial class TinyByteLnsTheta { }
+
+    /// <summary><see cref="TinyByteLns"/> with another norm epsilon: the same parameter shapes, another function.</summary>
+    [TransformerModel(Layers = 2, Hidden = 32, Heads = 2, FeedForward = 64, Vocab = 257)]
+    [Norm(Kind.Pre, Scale = ScaleRule.InvSqrtDepth, Eps = 1e-5)]
+    public partial class TinyByteLnsEps { }
 }

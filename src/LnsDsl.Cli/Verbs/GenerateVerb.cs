@@ -38,8 +38,8 @@ namespace LnsDsl.Cli.Verbs
         {
             var options = Settings.Apply(this, new SampleOptions());
             if (options.MaxTokens < 1) throw new SettingError("{MaxTokens} must be at least 1");
-            var device = Devices.Resolve(Device ?? "auto");
-            using var trained = TrainedModel.Load(Checkpoint, Model, device, Dtype);
+            var device = Devices.Resolve(options.Device);
+            using var trained = TrainedModel.Load(Checkpoint, Model, device, options.Dtype);
             var prompt = trained.Tokenizer.Encode(Prompt);
             var ids = Sampler.Generate(trained.Model, prompt, trained.Tokenizer.EndOfText, options, device);
             Console.WriteLine(Prompt + trained.Tokenizer.Decode(ids));

@@ -7,7 +7,12 @@ using static TorchSharp.torch;
 namespace LnsDsl.Evaluation
 {
     /// <summary>Sampling settings: temperature 0 is greedy; top-k 0 and top-p 1 disable those filters.</summary>
-    public sealed record SampleOptions(int MaxTokens = 100, double Temperature = 0.8, int TopK = 40, double TopP = 0.95, long Seed = 0);
+    public sealed record SampleOptions(int MaxTokens = 100, double Temperature = 0.8, int TopK = 40, double TopP = 0.95, long Seed = 0)
+    {
+        public string Device { get; init; } = "auto";
+        /// <summary>fp32 or bf16 for the weights; empty: fp32 on CPU, bf16 on CUDA.</summary>
+        public string Dtype { get; init; } = "";
+    }
 
     /// <summary>Autoregressive sampling with temperature, top-k and nucleus (top-p) filtering.</summary>
     public static class Sampler

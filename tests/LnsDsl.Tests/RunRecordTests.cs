@@ -1,0 +1,72 @@
+using System;
+using System.IO;
+using System.Linq;
+using LnsDsl.Analysis;
+using LnsDsl.Runs;
+using LnsDsl.Tests.Models;
+using Xunit;
+
+namespace LnsDsl.Tests
+{
+    /// <summary>What a checkpoint compares, and the run directory's files as their one owner reads them.</summary>
+    public sealed class RunRecordTests : IDisposable
+    {
+        private readonly string _dir = Path.Combine(Path.GetTempPath(), "lnsdsl-runs-" + Guid.NewGuid().ToString("N"));
+
+        public RunRecordTests() => Directory.CreateDirectory(_dir);
+
+        public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+        [Fact]
+        public void Architectures_are_compared_field_by_field_names_and_labels_aside()
+        {
+            var spec = TinyLns.Architecture;
+            Assert.Empty(ArchitectureComparison.Differences(spec, spec with { Name = "Renamed", FullName = "Lab.Renamed" }));
+            Assert.Equal(new[] { "RopeTheta: 10000 (saved) vs 1000000 (model)" }, ArchitectureComparison.Differences(spec, spec with { RopeTheta = 1e6 }));
+            Assert.Equal(new[] { "Activation: SwiGlu (saved) vs Gelu (model)" }, ArchitectureComparison.Differences(spec, spec with { Activation = Activation.Gelu }));
+            Assert.Single(ArchitectureComparison.Differences(spec, spec with { Eps = 1e-5 }), d => d.StartsWith("Eps:"));
+            Assert.Single(ArchitectureComparison.Differences(spec, spec with { Alpha = 2 }), d => d.StartsWith("Alpha:"));
+            Assert.Single(ArchitectureComparison.Differences(spec, spec with { Std = 0.01 }), d => d.StartsWith("Std:"));
+            // A per-block fact: LNS's factor of block 3 (1/sqrt(3)) against Pre-LN's 1.
+            var blocks = spec.Blocks.ToList();
+            blocks[2] = blocks[2] with { NormScale = 1.0 };
+            Assert.Equal(new[] { $"Blocks[3].NormScale: {1 / Math.Sqrt(3):R} (saved) vs 1 (model)" }, ArchitectureComparison.Differences(spec, spec with { Blocks = blocks }));
+        }
+
+        [Fact]
+        public void A_spec_survives_the_checkpoint_json_exactly()
+        {
+            var spec = TinyDeepNorm.Architecture;
+            string json = System.Text.Json.JsonSerializer.Serialize(Checkpoint.For(spec), RunDirectory.Json);
+            var back = System.Text.Json.JsonSerializer.Deserialize<CheckpointState>(json, RunDirectory.Json)!;
+            Assert.Empty(ArchitectureComparison.Differences(back.Spec!, spec));
+            Assert.Equal(Checkpoint.CurrentFormat, back.Format);
+        }
+
+        [Fact]
+        public void Layer_report_files_are_read_by_header_name()
+        {
+            var report = new LayerReport
+            {
+                Label = "tiny", Model = "tiny", Layers = 2, Tokens = 10, Loss = 2.5,
+                Variance = new[] { 1.0, 2.0, 3.0 }, AngularDistance = new[] { 0.1, 0.2 }, RemovalLoss = new[] { 2.75, 3.0 }, GradientNorm = new[] { 0.5, 0.25 },
+                AngularHeatmap = new[] { new[] { 0.1, 0.3 }, new[] { 0.2, double.NaN } },
+            };
+            LayerReportFiles.Write(report, _dir);
+            string layers = LayerReportFiles.LayersFile(_dir, "tiny");
+            // Columns in another order (as a spreadsheet might save them): the same report.
+            var lines = File.ReadAllLines(layers).Select(l => l.Split(',')).Select(c => string.Join(",", c.Reverse())).ToArray();
+            File.WriteAllLines(layers, lines);
+            var read = LayerReportFiles.Read(layers, LayerReportFiles.HeatmapFile(_dir, "tiny"), "tiny");
+            Assert.Equal(report.Variance, read.Variance);
+            Assert.Equal(report.AngularDistance, read.AngularDistance);
+            Assert.Equal(report.RemovalLoss, read.RemovalLoss);
+            Assert.Equal(report.GradientNorm, read.GradientNorm);
+            Assert.Equal(report.Loss, read.Loss, 12);
+            Assert.Equal(0.3, read.AngularHeatmap[0][1]);
+            Assert.True(double.IsNaN(read.AngularHeatmap[1][1]));
+            File.WriteAllText(layers, "block,output_variance\n0,1\n");
+            Assert.Contains("no column 'angular_distance'", Assert.Throws<UserError>(() => LayerReportFiles.Read(layers, LayerReportFiles.HeatmapFile(_dir, "tiny"), "tiny")).Message);
+        }
+    }
+}
