@@ -84,10 +84,10 @@ namespace LnsDsl.Generators
         {
             string p = m.Norm switch
             {
-                NormKind.Pre => "Pre-LN",
-                NormKind.Post => "Post-LN",
-                NormKind.Mix => $"Mix-LN (Post-LN blocks 1..{m.PostLayers}, Pre-LN after)",
-                NormKind.Peri => "Peri-LN",
+                Kind.Pre => "Pre-LN",
+                Kind.Post => "Post-LN",
+                Kind.Mix => $"Mix-LN (Post-LN blocks 1..{m.PostLayers}, Pre-LN after)",
+                Kind.Peri => "Peri-LN",
                 _ => "DeepNorm",
             };
             string s = m.Scale switch
@@ -309,7 +309,7 @@ namespace LnsDsl.Generators
         private static void WriteInitialize(SourceWriter w, ModelDeclaration m)
         {
             string L(double d) => SourceWriter.Literal(d);
-            string scheme = m.Norm == NormKind.DeepNorm
+            string scheme = m.Norm == Kind.DeepNorm
                 ? $"DeepNet Xavier-normal (gain beta = {m.Beta.ToString("R", System.Globalization.CultureInfo.InvariantCulture)} on v, o, MLP; 1 on q, k)"
                 : $"N(0, {m.Std.ToString("R", System.Globalization.CultureInfo.InvariantCulture)})";
             string output = m.OutputInit switch

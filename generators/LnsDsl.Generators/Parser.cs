@@ -99,7 +99,7 @@ namespace LnsDsl.Generators
             var initAttr = Find(InitAttribute);
             var lsAttr = Find(LayerScaleAttribute);
 
-            var kind = (NormKind)(normAttr?.Int("Kind") ?? 0);
+            var kind = (Kind)(normAttr?.Int("Kind") ?? 0);
             var scale = (ScaleRule)(normAttr?.Int("Scale") ?? 0);
             var normType = (NormType)(normAttr?.Int("Type") ?? 0);
             double eps = normAttr?.Double("Eps", 1e-6) ?? 1e-6;
@@ -153,7 +153,7 @@ namespace LnsDsl.Generators
                 Fail(DiagnosticDescriptors.OddHeadDimWithRope, attentionAttr?.ArgumentLocation("Rope") ?? model.Location("Hidden"), headDim);
 
             // Enum values (a cast such as (Kind)7 compiles but means nothing).
-            if (!Enum.IsDefined(typeof(NormKind), kind)) Fail(DiagnosticDescriptors.UnknownEnumValue, normAttr?.Location("Kind"), "Kind", (int)kind, "Kind");
+            if (!Enum.IsDefined(typeof(Kind), kind)) Fail(DiagnosticDescriptors.UnknownEnumValue, normAttr?.Location("Kind"), "Kind", (int)kind, "Kind");
             if (!Enum.IsDefined(typeof(ScaleRule), scale)) Fail(DiagnosticDescriptors.UnknownEnumValue, normAttr?.Location("Scale"), "Scale", (int)scale, "ScaleRule");
             if (!Enum.IsDefined(typeof(NormType), normType)) Fail(DiagnosticDescriptors.UnknownEnumValue, normAttr?.Location("Type"), "Type", (int)normType, "NormType");
             if (!Enum.IsDefined(typeof(Activation), activation)) Fail(DiagnosticDescriptors.UnknownEnumValue, ffAttr?.Location("Activation"), "Activation", (int)activation, "Activation");
@@ -173,11 +173,11 @@ namespace LnsDsl.Generators
             Positive("EmbeddingStd", embeddingStd, initAttr, allowZero: true);
             Positive("Init", layerScaleInit, lsAttr);
 
-            if (kind == NormKind.Mix && layers > 0 && (postLayers <= 0 || postLayers >= layers))
+            if (kind == Kind.Mix && layers > 0 && (postLayers <= 0 || postLayers >= layers))
                 Fail(DiagnosticDescriptors.MixPostLayersOutOfRange, normAttr?.ArgumentLocation("PostLayers") ?? normAttr?.Location("Kind"), postLayers, layers, Math.Max(1, layers / 4));
 
             // The paper's caveat: LNS with depth-scaled output initialisation.
-            if (canGenerate && (kind == NormKind.Pre || kind == NormKind.Mix) && scale != ScaleRule.None
+            if (canGenerate && (kind == Kind.Pre || kind == Kind.Mix) && scale != ScaleRule.None
                 && (outputInit == OutputInit.ScaledByDepth || outputInit == OutputInit.ScaledByLayer))
             {
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.LnsWithScaledInit,
@@ -188,27 +188,27 @@ namespace LnsDsl.Generators
             bool lns = canGenerate && scale != ScaleRule.None;
             bool scaledInit = outputInit is OutputInit.ScaledByDepth or OutputInit.ScaledByLayer;
             string scaleText = "ScaleRule." + scale;
-            if (canGenerate && kind == NormKind.DeepNorm && scaledInit)
+            if (canGenerate && kind == Kind.DeepNorm && scaledInit)
                 Warn(DiagnosticDescriptors.DeepNormWithScaledInit, initAttr?.ArgumentLocation("Output"), outputInit);
-            if (lns && kind is NormKind.Post or NormKind.DeepNorm)
+            if (lns && kind is Kind.Post or Kind.DeepNorm)
                 Warn(DiagnosticDescriptors.ScaleWithoutPreNorm, normAttr?.Location("Scale"), scaleText, "Kind." + kind);
-            if (lns && kind == NormKind.Mix && postLayers > 0 && postLayers < layers)
+            if (lns && kind == Kind.Mix && postLayers > 0 && postLayers < layers)
                 Warn(DiagnosticDescriptors.ScalePartialOnMix, normAttr?.Location("Scale"), scaleText, postLayers + 1, layers, postLayers);
-            if (canGenerate && kind != NormKind.Mix && normAttr?.Has("PostLayers") == true)
+            if (canGenerate && kind != Kind.Mix && normAttr?.Has("PostLayers") == true)
                 Warn(DiagnosticDescriptors.PostLayersWithoutMix, normAttr.Location("PostLayers"), postLayers, kind);
-            if (canGenerate && kind == NormKind.Post && layers >= 24)
+            if (canGenerate && kind == Kind.Post && layers >= 24)
                 Warn(DiagnosticDescriptors.DivergenceRisk, normAttr?.Location("Kind"), "Post-LN", layers, hidden, "perplexity above 1,000 at 250M, 350M and 1B, all 24 blocks deep");
-            if (canGenerate && kind == NormKind.Mix && layers >= 24 && hidden >= 1024)
+            if (canGenerate && kind == Kind.Mix && layers >= 24 && hidden >= 1024)
                 Warn(DiagnosticDescriptors.DivergenceRisk, normAttr?.Location("Kind"), "Mix-LN", layers, hidden, "perplexity above 1,000 at 350M and 1B: 24 blocks, width 1024 and more");
-            if (lsAttr is not null && lns && kind is not (NormKind.Post or NormKind.DeepNorm))
+            if (lsAttr is not null && lns && kind is not (Kind.Post or Kind.DeepNorm))
                 Warn(DiagnosticDescriptors.LayerScaleWithLns, lsAttr.Whole, scaleText);
-            if (canGenerate && kind != NormKind.DeepNorm)
+            if (canGenerate && kind != Kind.DeepNorm)
                 foreach (var name in new[] { "Alpha", "Beta" })
                     if (normAttr?.Has(name) == true)
                         Warn(DiagnosticDescriptors.AlphaBetaWithoutDeepNorm, normAttr.Location(name), name, normAttr.Double(name, 0), kind);
-            if (canGenerate && scale == ScaleRule.InvDepth && kind is not (NormKind.Post or NormKind.DeepNorm))
+            if (canGenerate && scale == ScaleRule.InvDepth && kind is not (Kind.Post or Kind.DeepNorm))
                 Warn(DiagnosticDescriptors.InvDepthTooAggressive, normAttr?.Location("Scale"), layers > 0 ? layers : 1);
-            if (canGenerate && kind == NormKind.Pre && layers >= 24 && scale == ScaleRule.None && lsAttr is null && !scaledInit)
+            if (canGenerate && kind == Kind.Pre && layers >= 24 && scale == ScaleRule.None && lsAttr is null && !scaledInit)
                 Warn(DiagnosticDescriptors.DeepPreLnWithoutDepthControl, normAttr?.Location("Kind") ?? model.Location("Layers"), layers);
 
             cancellationToken.ThrowIfCancellationRequested();
@@ -234,7 +234,7 @@ namespace LnsDsl.Generators
                 NormType = normType,
                 Scale = scale,
                 Eps = eps,
-                PostLayers = kind == NormKind.Mix ? postLayers : 0,
+                PostLayers = kind == Kind.Mix ? postLayers : 0,
                 Alpha = alphaOverride,
                 Beta = betaOverride,
                 Rope = rope,
@@ -246,7 +246,7 @@ namespace LnsDsl.Generators
                 OutputInit = outputInit,
                 LayerScale = lsAttr is not null,
                 LayerScaleInit = lsAttr is not null ? layerScaleInit : 0,
-                EmbeddingNorm = kind == NormKind.Peri,
+                EmbeddingNorm = kind == Kind.Peri,
             });
             return new ParseResult(declaration, diagnosticArray);
         }

@@ -13,8 +13,8 @@ namespace LnsDsl.Generators
         public static ModelDeclaration Resolve(ModelDeclaration m)
         {
             int layers = m.Layers;
-            double alpha = m.Norm == NormKind.DeepNorm ? (m.Alpha > 0 ? m.Alpha : Math.Pow(2.0 * layers, 0.25)) : 1.0;
-            double beta = m.Norm == NormKind.DeepNorm ? (m.Beta > 0 ? m.Beta : Math.Pow(8.0 * layers, -0.25)) : 1.0;
+            double alpha = m.Norm == Kind.DeepNorm ? (m.Alpha > 0 ? m.Alpha : Math.Pow(2.0 * layers, 0.25)) : 1.0;
+            double beta = m.Norm == Kind.DeepNorm ? (m.Beta > 0 ? m.Beta : Math.Pow(8.0 * layers, -0.25)) : 1.0;
             var blocks = new List<BlockDeclaration>(layers);
             for (int l = 1; l <= layers; l++)
             {
@@ -34,13 +34,13 @@ namespace LnsDsl.Generators
         }
 
         /// <summary>The placement of 1-based block <paramref name="l"/>.</summary>
-        public static Placement PlacementOf(NormKind kind, int l, int postLayers) => kind switch
+        public static Placement PlacementOf(Kind kind, int l, int postLayers) => kind switch
         {
-            NormKind.Pre => Placement.PreLn,
-            NormKind.Post => Placement.PostLn,
-            NormKind.Mix => l <= postLayers ? Placement.PostLn : Placement.PreLn,
-            NormKind.Peri => Placement.PeriLn,
-            NormKind.DeepNorm => Placement.DeepNorm,
+            Kind.Pre => Placement.PreLn,
+            Kind.Post => Placement.PostLn,
+            Kind.Mix => l <= postLayers ? Placement.PostLn : Placement.PreLn,
+            Kind.Peri => Placement.PeriLn,
+            Kind.DeepNorm => Placement.DeepNorm,
             _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
         };
 
