@@ -6,21 +6,23 @@ namespace LnsDsl.Generators
 {
     /// <summary>
     /// Turns validated attribute values into the resolved architecture: each block's placement, LNS factor,
-    /// residual multiplier and init std, and the parameter count. The formulas of REFERENCE.md live here.
+    /// residual multiplier and init std, and the parameter count. The placement facts themselves (which
+    /// placement, the scale factor, DeepNorm's defaults) are <see cref="Placements"/>'s, shared with the
+    /// runtime. The method is described in docs/METHOD.md and in Sun et al. 2025, "The Curse of Depth in Large
+    /// Language Models" (arXiv 2502.05795).
     /// </summary>
     internal static class Resolver
     {
         public static ModelDeclaration Resolve(ModelDeclaration m)
         {
             int layers = m.Layers;
-            double alpha = m.Norm == Kind.DeepNorm ? (m.Alpha > 0 ? m.Alpha : Math.Pow(2.0 * layers, 0.25)) : 1.0;
-            double beta = m.Norm == Kind.DeepNorm ? (m.Beta > 0 ? m.Beta : Math.Pow(8.0 * layers, -0.25)) : 1.0;
+            double alpha = m.Norm == Kind.DeepNorm ? (m.Alpha > 0 ? m.Alpha : Placements.DeepNormAlpha(layers)) : 1.0;
+            double beta = m.Norm == Kind.DeepNorm ? (m.Beta > 0 ? m.Beta : Placements.DeepNormBeta(layers)) : 1.0;
             var blocks = new List<BlockDeclaration>(layers);
             for (int l = 1; l <= layers; l++)
             {
-                var placement = PlacementOf(m.Norm, l, m.PostLayers);
-                bool hasPreNorm = placement is Placement.PreLn or Placement.PeriLn;
-                double normScale = hasPreNorm ? ScaleFactor(m.Scale, l) : 1.0;
+                var placement = Placements.PlacementOf(m.Norm, l, m.PostLayers);
+                double normScale = Placements.HasPreNorm(placement) ? Placements.ScaleFactor(m.Scale, l) : 1.0;
                 double residualAlpha = placement == Placement.DeepNorm ? alpha : 1.0;
                 blocks.Add(new BlockDeclaration(l, placement, normScale, residualAlpha, InitFor(m, l, placement, beta)));
             }
@@ -32,25 +34,6 @@ namespace LnsDsl.Generators
             };
             return resolved with { ParameterCount = CountParameters(resolved) };
         }
-
-        /// <summary>The placement of 1-based block <paramref name="l"/>.</summary>
-        public static Placement PlacementOf(Kind kind, int l, int postLayers) => kind switch
-        {
-            Kind.Pre => Placement.PreLn,
-            Kind.Post => Placement.PostLn,
-            Kind.Mix => l <= postLayers ? Placement.PostLn : Placement.PreLn,
-            Kind.Peri => Placement.PeriLn,
-            Kind.DeepNorm => Placement.DeepNorm,
-            _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
-        };
-
-        /// <summary>The factor on the pre-norm output of 1-based block <paramref name="l"/>: 1/sqrt(l), 1/l or 1.</summary>
-        public static double ScaleFactor(ScaleRule rule, int l) => rule switch
-        {
-            ScaleRule.InvSqrtDepth => 1.0 / Math.Sqrt(l),
-            ScaleRule.InvDepth => 1.0 / l,
-            _ => 1.0,
-        };
 
         private static InitStds InitFor(ModelDeclaration m, int l, Placement placement, double beta)
         {

@@ -1,7 +1,5 @@
 namespace LnsDsl.Generators.Model
 {
-    internal enum Placement { PreLn, PostLn, PeriLn, DeepNorm }
-
     /// <summary>A type that encloses the model class (emitted as <c>partial</c> around it).</summary>
     internal sealed record ContainingType(string Keyword, string Name);
 
