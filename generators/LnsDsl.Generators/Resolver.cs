@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using LnsDsl.Generators.Model;
 
 namespace LnsDsl.Generators
@@ -13,26 +14,52 @@ namespace LnsDsl.Generators
     /// </summary>
     internal static class Resolver
     {
-        public static ModelDeclaration Resolve(ModelDeclaration m)
+        /// <summary>The resolved model of the valid declaration <paramref name="d"/>.</summary>
+        public static ModelDeclaration Resolve(RawDeclaration d)
         {
-            int layers = m.Layers;
-            double alpha = m.Norm == Kind.DeepNorm ? (m.Alpha > 0 ? m.Alpha : Placements.DeepNormAlpha(layers)) : 1.0;
-            double beta = m.Norm == Kind.DeepNorm ? (m.Beta > 0 ? m.Beta : Placements.DeepNormBeta(layers)) : 1.0;
-            var blocks = new List<BlockDeclaration>(layers);
-            for (int l = 1; l <= layers; l++)
+            var m = new ModelDeclaration
+            {
+                Namespace = d.Namespace,
+                ClassName = d.ClassName,
+                ContainingTypes = new EquatableArray<ContainingType>(d.ContainingTypes.Select(t => new ContainingType(t.Keyword, t.Name))),
+                VisibleToAssembly = d.VisibleToAssembly,
+                Layers = d.Layers,
+                Hidden = d.Hidden,
+                Heads = d.Heads,
+                KvHeads = d.KvHeads,
+                HeadDim = d.HeadDim,
+                FeedForward = d.FeedForwardSize,
+                Vocab = d.Vocab,
+                MaxSeq = d.MaxSeq,
+                TieEmbeddings = d.TieEmbeddings,
+                Norm = d.Kind,
+                NormType = d.NormType,
+                Scale = d.Scale,
+                Eps = d.Eps,
+                PostLayers = d.Kind == Kind.Mix ? d.PostLayers : 0,
+                Alpha = d.Kind == Kind.DeepNorm ? (d.AlphaOverride > 0 ? d.AlphaOverride : Placements.DeepNormAlpha(d.Layers)) : 1.0,
+                Beta = d.Kind == Kind.DeepNorm ? (d.BetaOverride > 0 ? d.BetaOverride : Placements.DeepNormBeta(d.Layers)) : 1.0,
+                Rope = d.Rope,
+                RopeTheta = d.RopeTheta,
+                QkNorm = d.QkNorm,
+                Activation = d.Activation,
+                Std = d.Std,
+                EmbeddingStd = d.EmbeddingStd > 0 ? d.EmbeddingStd : d.Std,
+                OutputInit = d.OutputInit,
+                LayerScale = d.LayerScale is not null,
+                LayerScaleInit = d.LayerScale is not null ? d.LayerScaleInit : 0,
+                EmbeddingNorm = d.Kind == Kind.Peri,
+            };
+            var blocks = new List<BlockDeclaration>(m.Layers);
+            for (int l = 1; l <= m.Layers; l++)
             {
                 var placement = Placements.PlacementOf(m.Norm, l, m.PostLayers);
                 double normScale = Placements.HasPreNorm(placement) ? Placements.ScaleFactor(m.Scale, l) : 1.0;
-                double residualAlpha = placement == Placement.DeepNorm ? alpha : 1.0;
-                blocks.Add(new BlockDeclaration(l, placement, normScale, residualAlpha, InitFor(m, l, placement, beta)));
+                double residualAlpha = placement == Placement.DeepNorm ? m.Alpha : 1.0;
+                blocks.Add(new BlockDeclaration(l, placement, normScale, residualAlpha, InitFor(m, l, placement, m.Beta)));
             }
-            var resolved = m with
-            {
-                Alpha = alpha,
-                Beta = beta,
-                Blocks = new EquatableArray<BlockDeclaration>(blocks),
-            };
-            return resolved with { ParameterCount = CountParameters(resolved) };
+            m = m with { Blocks = new EquatableArray<BlockDeclaration>(blocks) };
+            return m with { ParameterCount = CountParameters(m) };
         }
 
         private static InitStds InitFor(ModelDeclaration m, int l, Placement placement, double beta)

@@ -34,7 +34,9 @@ namespace LnsDsl.Generators.Model
         public ScaleRule Scale { get; init; }
         public double Eps { get; init; }
         public int PostLayers { get; init; }
+        /// <summary>DeepNorm's residual multiplier, resolved (the user's, else <c>(2L)^(1/4)</c>); 1 for other kinds.</summary>
         public double Alpha { get; init; }
+        /// <summary>DeepNorm's init gain, resolved (the user's, else <c>(8L)^(-1/4)</c>); 1 for other kinds.</summary>
         public double Beta { get; init; }
         public bool Rope { get; init; }
         public double RopeTheta { get; init; }
