@@ -80,24 +80,10 @@ namespace LnsDsl.Generators
             w.Line("/// </summary>");
         }
 
+        /// <summary>The model's placement label (<see cref="Placements.Label(Kind, ScaleRule, int, bool, bool)"/>, detailed) and norm type.</summary>
         private static string Label(ModelDeclaration m)
-        {
-            string p = m.Norm switch
-            {
-                NormKind.Pre => "Pre-LN",
-                NormKind.Post => "Post-LN",
-                NormKind.Mix => $"Mix-LN (Post-LN blocks 1..{m.PostLayers}, Pre-LN after)",
-                NormKind.Peri => "Peri-LN",
-                _ => "DeepNorm",
-            };
-            string s = m.Scale switch
-            {
-                ScaleRule.InvSqrtDepth => " + LNS (1/sqrt(l))",
-                ScaleRule.InvDepth => " + 1/l scaling",
-                _ => "",
-            };
-            return p + s + (m.LayerScale ? " + LayerScale" : "") + (m.NormType == NormType.LayerNorm ? ", LayerNorm" : ", RMSNorm");
-        }
+            => Placements.Label(m.Norm, m.Scale, m.PostLayers, m.LayerScale, detailed: true)
+               + (m.NormType == NormType.LayerNorm ? ", LayerNorm" : ", RMSNorm");
 
         private static void WriteSpec(SourceWriter w, ModelDeclaration m)
         {
@@ -138,7 +124,7 @@ namespace LnsDsl.Generators
 
         private static string ScaleComment(ModelDeclaration m, BlockDeclaration b)
         {
-            if (b.Placement is not (Placement.PreLn or Placement.PeriLn)) return "no pre-norm to scale";
+            if (!Placements.HasPreNorm(b.Placement)) return "no pre-norm to scale";
             return m.Scale switch
             {
                 ScaleRule.InvSqrtDepth => $"LNS norm scale 1/sqrt({b.Index})",
@@ -158,15 +144,8 @@ namespace LnsDsl.Generators
             w.Line("Record(states, x);");
             foreach (var b in m.Blocks)
             {
-                string placement = b.Placement switch
-                {
-                    Placement.PreLn => "Pre-LN",
-                    Placement.PostLn => "Post-LN",
-                    Placement.PeriLn => "Peri-LN",
-                    _ => "DeepNorm",
-                };
-                w.Line($"// Block {b.Index}/{m.Layers}: {placement}, {ScaleComment(m, b)}");
-                string args = b.Placement is Placement.PreLn or Placement.PeriLn
+                w.Line($"// Block {b.Index}/{m.Layers}: {Placements.Label(b.Placement)}, {ScaleComment(m, b)}");
+                string args = Placements.HasPreNorm(b.Placement)
                     ? $"layers[{b.Index - 1}], x, {SourceWriter.Literal(b.NormScale)}"
                     : $"layers[{b.Index - 1}], x";
                 w.Line($"if (skip is null || !skip[{b.Index - 1}]) x = {BlockMethod(b.Placement)}({args});");
@@ -309,7 +288,7 @@ namespace LnsDsl.Generators
         private static void WriteInitialize(SourceWriter w, ModelDeclaration m)
         {
             string L(double d) => SourceWriter.Literal(d);
-            string scheme = m.Norm == NormKind.DeepNorm
+            string scheme = m.Norm == Kind.DeepNorm
                 ? $"DeepNet Xavier-normal (gain beta = {m.Beta.ToString("R", System.Globalization.CultureInfo.InvariantCulture)} on v, o, MLP; 1 on q, k)"
                 : $"N(0, {m.Std.ToString("R", System.Globalization.CultureInfo.InvariantCulture)})";
             string output = m.OutputInit switch

@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using System.Linq;
+using LnsDsl.Generators.Parsing;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.Diagnostics;
@@ -23,7 +24,7 @@ namespace LnsDsl.Generators
             context.EnableConcurrentExecution();
             context.RegisterCompilationStartAction(start =>
             {
-                var attributeType = start.Compilation.GetTypeByMetadataName(Parser.TransformerModelAttribute);
+                var attributeType = start.Compilation.GetTypeByMetadataName(KnownAttributes.TransformerModel);
                 if (attributeType is null) return;
                 start.RegisterSymbolAction(c => Analyze(c, attributeType), SymbolKind.NamedType);
             });
@@ -40,9 +41,9 @@ namespace LnsDsl.Generators
                 foreach (var companion in attributes)
                 {
                     string name = companion.AttributeClass?.ToDisplayString() ?? "";
-                    if (System.Array.IndexOf(Parser.CompanionAttributes, name) < 0) continue;
+                    if (System.Array.IndexOf(KnownAttributes.Companions, name) < 0) continue;
                     var at = companion.ApplicationSyntaxReference?.GetSyntax(context.CancellationToken).GetLocation() ?? symbol.Locations.FirstOrDefault();
-                    context.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.DslAttributeWithoutModel, at, Parser.ShortName(name), symbol.Name));
+                    context.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.DslAttributeWithoutModel, at, KnownAttributes.ShortName(name), symbol.Name));
                 }
                 return;
             }

@@ -28,7 +28,7 @@ namespace LnsDsl.Generators
         {
             var parsed = context.SyntaxProvider
                 .ForAttributeWithMetadataName(
-                    Parser.TransformerModelAttribute,
+                    Parsing.KnownAttributes.TransformerModel,
                     predicate: static (node, _) => node is ClassDeclarationSyntax,
                     transform: static (ctx, ct) => Parser.Parse((INamedTypeSymbol)ctx.TargetSymbol, (ClassDeclarationSyntax)ctx.TargetNode, ctx.Attributes[0], ct))
                 .WithTrackingName(Steps.Parse);

@@ -1,56 +1,66 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using LnsDsl.Generators.Model;
 
 namespace LnsDsl.Generators
 {
     /// <summary>
     /// Turns validated attribute values into the resolved architecture: each block's placement, LNS factor,
-    /// residual multiplier and init std, and the parameter count. The formulas of REFERENCE.md live here.
+    /// residual multiplier and init std, and the parameter count. The placement facts themselves (which
+    /// placement, the scale factor, DeepNorm's defaults) are <see cref="Placements"/>'s, shared with the
+    /// runtime. The method is described in docs/METHOD.md and in Sun et al. 2025, "The Curse of Depth in Large
+    /// Language Models" (arXiv 2502.05795).
     /// </summary>
     internal static class Resolver
     {
-        public static ModelDeclaration Resolve(ModelDeclaration m)
+        /// <summary>The resolved model of the valid declaration <paramref name="d"/>.</summary>
+        public static ModelDeclaration Resolve(RawDeclaration d)
         {
-            int layers = m.Layers;
-            double alpha = m.Norm == NormKind.DeepNorm ? (m.Alpha > 0 ? m.Alpha : Math.Pow(2.0 * layers, 0.25)) : 1.0;
-            double beta = m.Norm == NormKind.DeepNorm ? (m.Beta > 0 ? m.Beta : Math.Pow(8.0 * layers, -0.25)) : 1.0;
-            var blocks = new List<BlockDeclaration>(layers);
-            for (int l = 1; l <= layers; l++)
+            var m = new ModelDeclaration
             {
-                var placement = PlacementOf(m.Norm, l, m.PostLayers);
-                bool hasPreNorm = placement is Placement.PreLn or Placement.PeriLn;
-                double normScale = hasPreNorm ? ScaleFactor(m.Scale, l) : 1.0;
-                double residualAlpha = placement == Placement.DeepNorm ? alpha : 1.0;
-                blocks.Add(new BlockDeclaration(l, placement, normScale, residualAlpha, InitFor(m, l, placement, beta)));
-            }
-            var resolved = m with
-            {
-                Alpha = alpha,
-                Beta = beta,
-                Blocks = new EquatableArray<BlockDeclaration>(blocks),
+                Namespace = d.Namespace,
+                ClassName = d.ClassName,
+                ContainingTypes = new EquatableArray<ContainingType>(d.ContainingTypes.Select(t => new ContainingType(t.Keyword, t.Name))),
+                VisibleToAssembly = d.VisibleToAssembly,
+                Layers = d.Layers,
+                Hidden = d.Hidden,
+                Heads = d.Heads,
+                KvHeads = d.KvHeads,
+                HeadDim = d.HeadDim,
+                FeedForward = d.FeedForwardSize,
+                Vocab = d.Vocab,
+                MaxSeq = d.MaxSeq,
+                TieEmbeddings = d.TieEmbeddings,
+                Norm = d.Kind,
+                NormType = d.NormType,
+                Scale = d.Scale,
+                Eps = d.Eps,
+                PostLayers = d.Kind == Kind.Mix ? d.PostLayers : 0,
+                Alpha = d.Kind == Kind.DeepNorm ? (d.AlphaOverride > 0 ? d.AlphaOverride : Placements.DeepNormAlpha(d.Layers)) : 1.0,
+                Beta = d.Kind == Kind.DeepNorm ? (d.BetaOverride > 0 ? d.BetaOverride : Placements.DeepNormBeta(d.Layers)) : 1.0,
+                Rope = d.Rope,
+                RopeTheta = d.RopeTheta,
+                QkNorm = d.QkNorm,
+                Activation = d.Activation,
+                Std = d.Std,
+                EmbeddingStd = d.EmbeddingStd > 0 ? d.EmbeddingStd : d.Std,
+                OutputInit = d.OutputInit,
+                LayerScale = d.LayerScale is not null,
+                LayerScaleInit = d.LayerScale is not null ? d.LayerScaleInit : 0,
+                EmbeddingNorm = d.Kind == Kind.Peri,
             };
-            return resolved with { ParameterCount = CountParameters(resolved) };
+            var blocks = new List<BlockDeclaration>(m.Layers);
+            for (int l = 1; l <= m.Layers; l++)
+            {
+                var placement = Placements.PlacementOf(m.Norm, l, m.PostLayers);
+                double normScale = Placements.HasPreNorm(placement) ? Placements.ScaleFactor(m.Scale, l) : 1.0;
+                double residualAlpha = placement == Placement.DeepNorm ? m.Alpha : 1.0;
+                blocks.Add(new BlockDeclaration(l, placement, normScale, residualAlpha, InitFor(m, l, placement, m.Beta)));
+            }
+            m = m with { Blocks = new EquatableArray<BlockDeclaration>(blocks) };
+            return m with { ParameterCount = CountParameters(m) };
         }
-
-        /// <summary>The placement of 1-based block <paramref name="l"/>.</summary>
-        public static Placement PlacementOf(NormKind kind, int l, int postLayers) => kind switch
-        {
-            NormKind.Pre => Placement.PreLn,
-            NormKind.Post => Placement.PostLn,
-            NormKind.Mix => l <= postLayers ? Placement.PostLn : Placement.PreLn,
-            NormKind.Peri => Placement.PeriLn,
-            NormKind.DeepNorm => Placement.DeepNorm,
-            _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
-        };
-
-        /// <summary>The factor on the pre-norm output of 1-based block <paramref name="l"/>: 1/sqrt(l), 1/l or 1.</summary>
-        public static double ScaleFactor(ScaleRule rule, int l) => rule switch
-        {
-            ScaleRule.InvSqrtDepth => 1.0 / Math.Sqrt(l),
-            ScaleRule.InvDepth => 1.0 / l,
-            _ => 1.0,
-        };
 
         private static InitStds InitFor(ModelDeclaration m, int l, Placement placement, double beta)
         {

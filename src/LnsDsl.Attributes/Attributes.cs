@@ -1,3 +1,6 @@
+// Also compiled into LnsDsl.Generators (linked in its .csproj, as System.Text.Json's generator links its
+// attribute sources): there LNSDSL_GENERATOR is defined and these types are internal, so that the generator
+// reads arguments with the real enums and nameof(...) and no copy can drift from the DSL.
 using System;
 using System.Diagnostics;
 
@@ -9,7 +12,12 @@ namespace LnsDsl
     /// </summary>
     [AttributeUsage(AttributeTargets.Class, AllowMultiple = false, Inherited = false)]
     [Conditional("LNSDSL_KEEP_ATTRIBUTES")]
-    public sealed class TransformerModelAttribute : Attribute
+#if LNSDSL_GENERATOR
+    internal
+#else
+    public
+#endif
+    sealed class TransformerModelAttribute : Attribute
     {
         /// <summary>For the named form: <c>[TransformerModel(Layers = 12, Hidden = 768, Heads = 12, FeedForward = 2048, Vocab = 32000)]</c>.
         /// All five sizes are required; the generator reports LNS012 for a missing one.</summary>
@@ -52,7 +60,12 @@ namespace LnsDsl
     /// <summary>Normalisation placement, type and depth scaling.</summary>
     [AttributeUsage(AttributeTargets.Class, AllowMultiple = false, Inherited = false)]
     [Conditional("LNSDSL_KEEP_ATTRIBUTES")]
-    public sealed class NormAttribute : Attribute
+#if LNSDSL_GENERATOR
+    internal
+#else
+    public
+#endif
+    sealed class NormAttribute : Attribute
     {
         /// <param name="kind">Placement of the norms.</param>
         public NormAttribute(Kind kind) => Kind = kind;
@@ -76,7 +89,12 @@ namespace LnsDsl
     /// <summary>Attention options.</summary>
     [AttributeUsage(AttributeTargets.Class, AllowMultiple = false, Inherited = false)]
     [Conditional("LNSDSL_KEEP_ATTRIBUTES")]
-    public sealed class AttentionAttribute : Attribute
+#if LNSDSL_GENERATOR
+    internal
+#else
+    public
+#endif
+    sealed class AttentionAttribute : Attribute
     {
         /// <summary>Rotary position embeddings (rotate_half convention). Default true.</summary>
         public bool Rope { get; set; } = true;
@@ -89,7 +107,12 @@ namespace LnsDsl
     /// <summary>Feed-forward options.</summary>
     [AttributeUsage(AttributeTargets.Class, AllowMultiple = false, Inherited = false)]
     [Conditional("LNSDSL_KEEP_ATTRIBUTES")]
-    public sealed class FeedForwardAttribute : Attribute
+#if LNSDSL_GENERATOR
+    internal
+#else
+    public
+#endif
+    sealed class FeedForwardAttribute : Attribute
     {
         /// <param name="activation">The activation. Default SwiGLU.</param>
         public FeedForwardAttribute(Activation activation = Activation.SwiGlu) => Activation = activation;
@@ -101,7 +124,12 @@ namespace LnsDsl
     /// <summary>Initialisation scheme.</summary>
     [AttributeUsage(AttributeTargets.Class, AllowMultiple = false, Inherited = false)]
     [Conditional("LNSDSL_KEEP_ATTRIBUTES")]
-    public sealed class InitAttribute : Attribute
+#if LNSDSL_GENERATOR
+    internal
+#else
+    public
+#endif
+    sealed class InitAttribute : Attribute
     {
         /// <summary>Std of every linear weight. Default 0.02.</summary>
         public double Std { get; set; } = 0.02;
@@ -114,7 +142,12 @@ namespace LnsDsl
     /// <summary>Learnable per-channel gain on each residual branch output (CaiT's LayerScale).</summary>
     [AttributeUsage(AttributeTargets.Class, AllowMultiple = false, Inherited = false)]
     [Conditional("LNSDSL_KEEP_ATTRIBUTES")]
-    public sealed class LayerScaleAttribute : Attribute
+#if LNSDSL_GENERATOR
+    internal
+#else
+    public
+#endif
+    sealed class LayerScaleAttribute : Attribute
     {
         /// <summary>Initial value of every gain. Default 1e-4.</summary>
         public double Init { get; set; } = 1e-4;

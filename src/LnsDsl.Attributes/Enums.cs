@@ -1,7 +1,15 @@
+// Also compiled into LnsDsl.Generators (linked in its .csproj, as System.Text.Json's generator links its
+// attribute sources): there LNSDSL_GENERATOR is defined and these types are internal, so that the generator
+// reads arguments with the real enums and nameof(...) and no copy can drift from the DSL.
 namespace LnsDsl
 {
     /// <summary>Where the normalisation layers sit relative to each residual branch.</summary>
-    public enum Kind
+#if LNSDSL_GENERATOR
+    internal
+#else
+    public
+#endif
+    enum Kind
     {
         /// <summary>Pre-LN: <c>x = x + F(N(x))</c>. The baseline of modern LLMs.</summary>
         Pre = 0,
@@ -16,7 +24,12 @@ namespace LnsDsl
     }
 
     /// <summary>Depth-dependent factor applied to the output of each pre-norm of block <c>l</c> (1-based).</summary>
-    public enum ScaleRule
+#if LNSDSL_GENERATOR
+    internal
+#else
+    public
+#endif
+    enum ScaleRule
     {
         /// <summary>No scaling (factor 1).</summary>
         None = 0,
@@ -27,7 +40,12 @@ namespace LnsDsl
     }
 
     /// <summary>The normalisation function.</summary>
-    public enum NormType
+#if LNSDSL_GENERATOR
+    internal
+#else
+    public
+#endif
+    enum NormType
     {
         /// <summary><c>y = w * x * rsqrt(mean(x^2) + eps)</c>, statistics in fp32.</summary>
         RmsNorm = 0,
@@ -36,7 +54,12 @@ namespace LnsDsl
     }
 
     /// <summary>Feed-forward activation.</summary>
-    public enum Activation
+#if LNSDSL_GENERATOR
+    internal
+#else
+    public
+#endif
+    enum Activation
     {
         /// <summary><c>down(silu(gate(x)) * up(x))</c>.</summary>
         SwiGlu = 0,
@@ -45,7 +68,12 @@ namespace LnsDsl
     }
 
     /// <summary>Initialisation of the residual output projections (<c>o_proj</c>, <c>down_proj</c>).</summary>
-    public enum OutputInit
+#if LNSDSL_GENERATOR
+    internal
+#else
+    public
+#endif
+    enum OutputInit
     {
         /// <summary>Same std as every other linear weight.</summary>
         Plain = 0,

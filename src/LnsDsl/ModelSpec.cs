@@ -6,19 +6,6 @@ using System.Text;
 
 namespace LnsDsl
 {
-    /// <summary>How one block wires its norms around its two residual branches (attention, MLP).</summary>
-    public enum Placement
-    {
-        /// <summary><c>x = x + F(N(x) * s)</c>.</summary>
-        PreLn,
-        /// <summary><c>x = N(x + F(x))</c>.</summary>
-        PostLn,
-        /// <summary><c>x = x + N_out(F(N_in(x) * s))</c>.</summary>
-        PeriLn,
-        /// <summary><c>x = N(alpha * x + F(x))</c>.</summary>
-        DeepNorm,
-    }
-
     /// <summary>Standard deviations the initialisation draws each projection of one block from.</summary>
     public sealed record InitStds(double Q, double K, double V, double O, double Gate, double Up, double Down);
 
@@ -72,29 +59,8 @@ namespace LnsDsl
         public required long ParameterCount { get; init; }
         public required IReadOnlyList<BlockSpec> Blocks { get; init; }
 
-        /// <summary>Short human label of the placement and scale, e.g. "Pre-LN + LNS".</summary>
-        public string PlacementLabel
-        {
-            get
-            {
-                string p = Norm switch
-                {
-                    Kind.Pre => "Pre-LN",
-                    Kind.Post => "Post-LN",
-                    Kind.Mix => $"Mix-LN (k={PostLayers})",
-                    Kind.Peri => "Peri-LN",
-                    Kind.DeepNorm => "DeepNorm",
-                    _ => Norm.ToString(),
-                };
-                string s = Scale switch
-                {
-                    ScaleRule.InvSqrtDepth => " + LNS",
-                    ScaleRule.InvDepth => " + 1/l",
-                    _ => "",
-                };
-                return p + s + (LayerScale ? " + LayerScale" : "");
-            }
-        }
+        /// <summary>Short human label of the placement and scale, e.g. "Pre-LN + LNS" (<see cref="Placements.Label(Kind, ScaleRule, int, bool, bool)"/>).</summary>
+        public string PlacementLabel => Placements.Label(Norm, Scale, PostLayers, LayerScale);
 
         /// <summary>A multi-line, human-readable description (used by <c>lnsrun</c> and in logs).</summary>
         public string Describe()

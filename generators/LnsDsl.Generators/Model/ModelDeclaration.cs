@@ -1,14 +1,5 @@
 namespace LnsDsl.Generators.Model
 {
-    // Mirrors of the DSL enums (same underlying values as LnsDsl.Attributes); the generator reads attribute
-    // arguments as integers and never loads the attribute assembly.
-    internal enum NormKind { Pre = 0, Post = 1, Mix = 2, Peri = 3, DeepNorm = 4 }
-    internal enum ScaleRule { None = 0, InvSqrtDepth = 1, InvDepth = 2 }
-    internal enum NormType { RmsNorm = 0, LayerNorm = 1 }
-    internal enum Activation { SwiGlu = 0, Gelu = 1 }
-    internal enum OutputInit { Plain = 0, ScaledByDepth = 1, ScaledByLayer = 2 }
-    internal enum Placement { PreLn, PostLn, PeriLn, DeepNorm }
-
     /// <summary>A type that encloses the model class (emitted as <c>partial</c> around it).</summary>
     internal sealed record ContainingType(string Keyword, string Name);
 
@@ -38,12 +29,14 @@ namespace LnsDsl.Generators.Model
         public int Vocab { get; init; }
         public int MaxSeq { get; init; }
         public bool TieEmbeddings { get; init; }
-        public NormKind Norm { get; init; }
+        public Kind Norm { get; init; }
         public NormType NormType { get; init; }
         public ScaleRule Scale { get; init; }
         public double Eps { get; init; }
         public int PostLayers { get; init; }
+        /// <summary>DeepNorm's residual multiplier, resolved (the user's, else <c>(2L)^(1/4)</c>); 1 for other kinds.</summary>
         public double Alpha { get; init; }
+        /// <summary>DeepNorm's init gain, resolved (the user's, else <c>(8L)^(-1/4)</c>); 1 for other kinds.</summary>
         public double Beta { get; init; }
         public bool Rope { get; init; }
         public double RopeTheta { get; init; }

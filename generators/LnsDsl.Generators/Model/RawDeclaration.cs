@@ -1,0 +1,184 @@
+namespace LnsDsl.Generators.Model
+{
+    /// <summary>
+    /// One attribute argument as the user wrote it. <see cref="IsGiven"/>: written as a named argument, or a
+    /// parameter of the constructor used. <see cref="Value"/>: its constant, null where not given or not a
+    /// constant (<see cref="IsInvalid"/>). <see cref="Location"/>: the argument's syntax, null where not written.
+    /// </summary>
+    internal readonly record struct Argument<T>(bool IsGiven, T? Value, bool IsInvalid, LocationInfo? Location)
+        where T : struct
+    {
+        /// <summary>The value, else <paramref name="fallback"/> (the attribute's default).</summary>
+        public T Or(T fallback) => Value ?? fallback;
+    }
+
+    /// <summary>An argument the compiler could not bind to a constant, by its property name.</summary>
+    internal sealed record InvalidArgument(string Name, LocationInfo? Location);
+
+    /// <summary>A type that encloses the model class, as declared.</summary>
+    /// <param name="Location">The identifier of its first declaration.</param>
+    internal sealed record RawContainingType(string Keyword, string Name, bool IsPartial, LocationInfo? Location);
+
+    /// <summary>A DSL attribute applied more than once: its short name ("Norm") and its second application.</summary>
+    internal sealed record DuplicateAttribute(string Name, LocationInfo? Location);
+
+    /// <summary>What every DSL attribute has: where it is applied and the arguments that are not constants.</summary>
+    internal abstract record RawAttribute
+    {
+        /// <summary>The whole attribute.</summary>
+        public LocationInfo? Location { get; init; }
+        public EquatableArray<InvalidArgument> InvalidArguments { get; init; } = EquatableArray<InvalidArgument>.Empty;
+
+        /// <summary>Where to report about <paramref name="argument"/>: the argument, else the whole attribute.</summary>
+        public LocationInfo? At<T>(Argument<T> argument) where T : struct => argument.Location ?? Location;
+    }
+
+    /// <summary>The arguments of <see cref="TransformerModelAttribute"/>.</summary>
+    internal sealed record RawTransformerModel : RawAttribute
+    {
+        public Argument<int> Layers { get; init; }
+        public Argument<int> Hidden { get; init; }
+        public Argument<int> Heads { get; init; }
+        public Argument<int> FeedForward { get; init; }
+        public Argument<int> Vocab { get; init; }
+        /// <summary>0 (the default) means "= Heads".</summary>
+        public Argument<int> KvHeads { get; init; }
+        public Argument<int> MaxSeq { get; init; }
+        public Argument<bool> TieEmbeddings { get; init; }
+    }
+
+    /// <summary>The arguments of <see cref="NormAttribute"/>.</summary>
+    internal sealed record RawNorm : RawAttribute
+    {
+        public Argument<Kind> Kind { get; init; }
+        public Argument<ScaleRule> Scale { get; init; }
+        public Argument<NormType> Type { get; init; }
+        public Argument<double> Eps { get; init; }
+        public Argument<int> PostLayers { get; init; }
+        /// <summary>The user's DeepNorm alpha; 0 (the default) selects <c>(2L)^(1/4)</c>.</summary>
+        public Argument<double> Alpha { get; init; }
+        /// <summary>The user's DeepNorm beta; 0 (the default) selects <c>(8L)^(-1/4)</c>.</summary>
+        public Argument<double> Beta { get; init; }
+    }
+
+    /// <summary>The arguments of <see cref="AttentionAttribute"/>.</summary>
+    internal sealed record RawAttention : RawAttribute
+    {
+        public Argument<bool> Rope { get; init; }
+        public Argument<double> RopeTheta { get; init; }
+        public Argument<bool> QkNorm { get; init; }
+    }
+
+    /// <summary>The arguments of <see cref="FeedForwardAttribute"/>.</summary>
+    internal sealed record RawFeedForward : RawAttribute
+    {
+        public Argument<Activation> Activation { get; init; }
+    }
+
+    /// <summary>The arguments of <see cref="InitAttribute"/>.</summary>
+    internal sealed record RawInit : RawAttribute
+    {
+        public Argument<double> Std { get; init; }
+        public Argument<double> EmbeddingStd { get; init; }
+        public Argument<OutputInit> Output { get; init; }
+    }
+
+    /// <summary>The arguments of <see cref="LayerScaleAttribute"/>.</summary>
+    internal sealed record RawLayerScale : RawAttribute
+    {
+        public Argument<double> Init { get; init; }
+    }
+
+    /// <summary>
+    /// Exactly what the user declared on one model class: the class's shape, and each DSL attribute with the
+    /// arguments it was given (null where the attribute is absent). Nothing is validated or resolved yet.
+    /// Below the stored facts, the values in effect: the user's argument, else the attribute's own default
+    /// (read from the attribute class, so that the two never disagree). Plain data, no symbols or syntax.
+    /// </summary>
+    internal sealed record RawDeclaration
+    {
+        public string Namespace { get; init; } = "";
+        public string ClassName { get; init; } = "";
+        /// <summary>The class's identifier (where class-level diagnostics go).</summary>
+        public LocationInfo? NameLocation { get; init; }
+        public bool IsPartial { get; init; }
+        /// <summary>The class or a type containing it is generic.</summary>
+        public bool IsGeneric { get; init; }
+        /// <summary>Outermost first.</summary>
+        public EquatableArray<RawContainingType> ContainingTypes { get; init; } = EquatableArray<RawContainingType>.Empty;
+        /// <summary>Whether <c>typeof(...)</c> of the class is legal in an assembly attribute (no private/protected nesting).</summary>
+        public bool VisibleToAssembly { get; init; } = true;
+        /// <summary>The declared base class (other than object), as displayed; null where none.</summary>
+        public string? BaseClass { get; init; }
+        /// <summary>The first type of the base list.</summary>
+        public LocationInfo? BaseClassLocation { get; init; }
+        /// <summary>The DSL attributes applied more than once.</summary>
+        public EquatableArray<DuplicateAttribute> Duplicates { get; init; } = EquatableArray<DuplicateAttribute>.Empty;
+
+        public RawTransformerModel Model { get; init; } = new();
+        public RawNorm? Norm { get; init; }
+        public RawAttention? Attention { get; init; }
+        public RawFeedForward? FeedForward { get; init; }
+        public RawInit? Init { get; init; }
+        public RawLayerScale? LayerScale { get; init; }
+
+        /// <summary>Every attribute present, [TransformerModel] first, then in the DSL's order.</summary>
+        public System.Collections.Generic.IEnumerable<RawAttribute> Attributes
+        {
+            get
+            {
+                yield return Model;
+                if (Norm is not null) yield return Norm;
+                if (Attention is not null) yield return Attention;
+                if (FeedForward is not null) yield return FeedForward;
+                if (Init is not null) yield return Init;
+                if (LayerScale is not null) yield return LayerScale;
+            }
+        }
+
+        // --- the values in effect (the user's, else the attribute's default) ---------------------------------
+        private static readonly TransformerModelAttribute ModelDefaults = new();
+        private static readonly NormAttribute NormDefaults = new(default);
+        private static readonly AttentionAttribute AttentionDefaults = new();
+        private static readonly FeedForwardAttribute FeedForwardDefaults = new();
+        private static readonly InitAttribute InitDefaults = new();
+        private static readonly LayerScaleAttribute LayerScaleDefaults = new();
+
+        public int Layers => Model.Layers.Or(ModelDefaults.Layers);
+        public int Hidden => Model.Hidden.Or(ModelDefaults.Hidden);
+        public int Heads => Model.Heads.Or(ModelDefaults.Heads);
+        public int FeedForwardSize => Model.FeedForward.Or(ModelDefaults.FeedForward);
+        public int Vocab => Model.Vocab.Or(ModelDefaults.Vocab);
+        /// <summary>The key/value heads in effect: KvHeads where given non-zero, else Heads.</summary>
+        public int KvHeads => Model.KvHeads.Or(ModelDefaults.KvHeads) is var kv && kv != 0 ? kv : Heads;
+        /// <summary>Hidden / Heads where that is a positive integer, else 0.</summary>
+        public int HeadDim => Heads > 0 && Hidden > 0 && Hidden % Heads == 0 ? Hidden / Heads : 0;
+        public int MaxSeq => Model.MaxSeq.Or(ModelDefaults.MaxSeq);
+        public bool TieEmbeddings => Model.TieEmbeddings.Or(ModelDefaults.TieEmbeddings);
+
+        public Kind Kind => Norm?.Kind.Or(NormDefaults.Kind) ?? NormDefaults.Kind;
+        public ScaleRule Scale => Norm?.Scale.Or(NormDefaults.Scale) ?? NormDefaults.Scale;
+        public NormType NormType => Norm?.Type.Or(NormDefaults.Type) ?? NormDefaults.Type;
+        public double Eps => Norm?.Eps.Or(NormDefaults.Eps) ?? NormDefaults.Eps;
+        public int PostLayers => Norm?.PostLayers.Or(NormDefaults.PostLayers) ?? NormDefaults.PostLayers;
+        /// <summary>The user's DeepNorm alpha, 0 where none (not the resolved <see cref="ModelDeclaration.Alpha"/>).</summary>
+        public double AlphaOverride => Norm?.Alpha.Or(NormDefaults.Alpha) ?? NormDefaults.Alpha;
+        /// <summary>The user's DeepNorm beta, 0 where none (not the resolved <see cref="ModelDeclaration.Beta"/>).</summary>
+        public double BetaOverride => Norm?.Beta.Or(NormDefaults.Beta) ?? NormDefaults.Beta;
+
+        public bool Rope => Attention?.Rope.Or(AttentionDefaults.Rope) ?? AttentionDefaults.Rope;
+        public double RopeTheta => Attention?.RopeTheta.Or(AttentionDefaults.RopeTheta) ?? AttentionDefaults.RopeTheta;
+        public bool QkNorm => Attention?.QkNorm.Or(AttentionDefaults.QkNorm) ?? AttentionDefaults.QkNorm;
+
+        public Activation Activation => FeedForward?.Activation.Or(FeedForwardDefaults.Activation) ?? FeedForwardDefaults.Activation;
+
+        public double Std => Init?.Std.Or(InitDefaults.Std) ?? InitDefaults.Std;
+        /// <summary>The user's embedding std, 0 where none (resolved to <see cref="Std"/>).</summary>
+        public double EmbeddingStd => Init?.EmbeddingStd.Or(InitDefaults.EmbeddingStd) ?? InitDefaults.EmbeddingStd;
+        public OutputInit OutputInit => Init?.Output.Or(InitDefaults.Output) ?? InitDefaults.Output;
+        /// <summary>Output projections initialised with a depth-dependent std (Std / sqrt(2L) or Std / sqrt(2l)).</summary>
+        public bool ScaledInit => OutputInit is OutputInit.ScaledByDepth or OutputInit.ScaledByLayer;
+
+        public double LayerScaleInit => LayerScale?.Init.Or(LayerScaleDefaults.Init) ?? LayerScaleDefaults.Init;
+    }
+}

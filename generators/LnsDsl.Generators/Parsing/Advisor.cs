@@ -1,0 +1,127 @@
+using System.Collections.Generic;
+using LnsDsl.Generators.Model;
+
+namespace LnsDsl.Generators.Parsing
+{
+    /// <summary>
+    /// The advice (LNS1xx warnings, LNS2xx information) on a valid declaration: legal combinations that the
+    /// literature contradicts or that do nothing. One rule per method; rules only see valid declarations (with
+    /// an error, the error is the message). Each rule yields its diagnostics, nothing where it does not apply.
+    /// </summary>
+    internal static class Advisor
+    {
+        private delegate IEnumerable<DiagnosticInfo> Rule(RawDeclaration d);
+
+        /// <summary>Every rule, in the order their diagnostics are reported.</summary>
+        private static readonly Rule[] Rules =
+        {
+            LnsWithScaledInit,
+            DeepNormWithScaledInit,
+            ScaleWithoutPreNorm,
+            ScalePartialOnMix,
+            PostLayersWithoutMix,
+            PostLnDivergenceRisk,
+            MixLnDivergenceRisk,
+            LayerScaleWithLns,
+            AlphaBetaWithoutDeepNorm,
+            InvDepthTooAggressive,
+            DeepPreLnWithoutDepthControl,
+        };
+
+        /// <summary>Adds the advice on the valid declaration <paramref name="d"/> to <paramref name="diagnostics"/>.</summary>
+        public static void Advise(RawDeclaration d, List<DiagnosticInfo> diagnostics)
+        {
+            foreach (var rule in Rules)
+                diagnostics.AddRange(rule(d));
+        }
+
+        /// <summary>LNS101, the paper's caveat: LNS with depth-scaled output initialisation.</summary>
+        private static IEnumerable<DiagnosticInfo> LnsWithScaledInit(RawDeclaration d)
+        {
+            if (d.Kind is (Kind.Pre or Kind.Mix) && d.Scale != ScaleRule.None && d.ScaledInit)
+                yield return DiagnosticInfo.Create(DiagnosticDescriptors.LnsWithScaledInit,
+                    d.Init?.Output.Location ?? d.Norm?.At(d.Norm.Scale) ?? d.NameLocation, ScaleText(d), d.OutputInit);
+        }
+
+        /// <summary>LNS102: DeepNorm's own init and a depth-scaled output init (two variance controls).</summary>
+        private static IEnumerable<DiagnosticInfo> DeepNormWithScaledInit(RawDeclaration d)
+        {
+            if (d.Kind == Kind.DeepNorm && d.ScaledInit)
+                yield return At(d, DiagnosticDescriptors.DeepNormWithScaledInit, d.Init?.Output.Location, d.OutputInit);
+        }
+
+        /// <summary>LNS103: a scale rule on blocks that have no pre-norm.</summary>
+        private static IEnumerable<DiagnosticInfo> ScaleWithoutPreNorm(RawDeclaration d)
+        {
+            if (d.Scale != ScaleRule.None && d.Kind is (Kind.Post or Kind.DeepNorm))
+                yield return At(d, DiagnosticDescriptors.ScaleWithoutPreNorm, d.Norm?.At(d.Norm.Scale), ScaleText(d), "Kind." + d.Kind);
+        }
+
+        /// <summary>LNS104: on Mix-LN, the scale rule reaches only the Pre-LN blocks.</summary>
+        private static IEnumerable<DiagnosticInfo> ScalePartialOnMix(RawDeclaration d)
+        {
+            if (d.Scale != ScaleRule.None && d.Kind == Kind.Mix && d.PostLayers > 0 && d.PostLayers < d.Layers)
+                yield return At(d, DiagnosticDescriptors.ScalePartialOnMix, d.Norm?.At(d.Norm.Scale), ScaleText(d), d.PostLayers + 1, d.Layers, d.PostLayers);
+        }
+
+        /// <summary>LNS105: PostLayers without Mix-LN.</summary>
+        private static IEnumerable<DiagnosticInfo> PostLayersWithoutMix(RawDeclaration d)
+        {
+            if (d.Kind != Kind.Mix && d.Norm is { PostLayers.IsGiven: true } norm)
+                yield return At(d, DiagnosticDescriptors.PostLayersWithoutMix, norm.At(norm.PostLayers), d.PostLayers, d.Kind);
+        }
+
+        /// <summary>LNS106 for Post-LN: diverged in the paper at 24 blocks.</summary>
+        private static IEnumerable<DiagnosticInfo> PostLnDivergenceRisk(RawDeclaration d)
+        {
+            if (d.Kind == Kind.Post && d.Layers >= 24)
+                yield return At(d, DiagnosticDescriptors.DivergenceRisk, d.Norm?.At(d.Norm.Kind), "Post-LN", d.Layers, d.Hidden,
+                    "perplexity above 1,000 at 250M, 350M and 1B, all 24 blocks deep");
+        }
+
+        /// <summary>LNS106 for Mix-LN: diverged in the paper at 24 blocks of width 1024 and more.</summary>
+        private static IEnumerable<DiagnosticInfo> MixLnDivergenceRisk(RawDeclaration d)
+        {
+            if (d.Kind == Kind.Mix && d.Layers >= 24 && d.Hidden >= 1024)
+                yield return At(d, DiagnosticDescriptors.DivergenceRisk, d.Norm?.At(d.Norm.Kind), "Mix-LN", d.Layers, d.Hidden,
+                    "perplexity above 1,000 at 350M and 1B: 24 blocks, width 1024 and more");
+        }
+
+        /// <summary>LNS107: LayerScale and LNS, two depth-dependent gains.</summary>
+        private static IEnumerable<DiagnosticInfo> LayerScaleWithLns(RawDeclaration d)
+        {
+            if (d.LayerScale is { } layerScale && d.Scale != ScaleRule.None && d.Kind is not (Kind.Post or Kind.DeepNorm))
+                yield return At(d, DiagnosticDescriptors.LayerScaleWithLns, layerScale.Location, ScaleText(d));
+        }
+
+        /// <summary>LNS108: Alpha or Beta without DeepNorm.</summary>
+        private static IEnumerable<DiagnosticInfo> AlphaBetaWithoutDeepNorm(RawDeclaration d)
+        {
+            if (d.Kind == Kind.DeepNorm || d.Norm is not { } norm) yield break;
+            if (norm.Alpha.IsGiven)
+                yield return At(d, DiagnosticDescriptors.AlphaBetaWithoutDeepNorm, norm.At(norm.Alpha), nameof(NormAttribute.Alpha), norm.Alpha.Or(0), d.Kind);
+            if (norm.Beta.IsGiven)
+                yield return At(d, DiagnosticDescriptors.AlphaBetaWithoutDeepNorm, norm.At(norm.Beta), nameof(NormAttribute.Beta), norm.Beta.Or(0), d.Kind);
+        }
+
+        /// <summary>LNS201: the 1/l rule, which the paper found too aggressive.</summary>
+        private static IEnumerable<DiagnosticInfo> InvDepthTooAggressive(RawDeclaration d)
+        {
+            if (d.Scale == ScaleRule.InvDepth && d.Kind is not (Kind.Post or Kind.DeepNorm))
+                yield return At(d, DiagnosticDescriptors.InvDepthTooAggressive, d.Norm?.At(d.Norm.Scale), d.Layers > 0 ? d.Layers : 1);
+        }
+
+        /// <summary>LNS202: a deep Pre-LN model with no depth control at all (the curse of depth).</summary>
+        private static IEnumerable<DiagnosticInfo> DeepPreLnWithoutDepthControl(RawDeclaration d)
+        {
+            if (d.Kind == Kind.Pre && d.Layers >= 24 && d.Scale == ScaleRule.None && d.LayerScale is null && !d.ScaledInit)
+                yield return At(d, DiagnosticDescriptors.DeepPreLnWithoutDepthControl, d.Norm?.At(d.Norm.Kind) ?? d.Model.At(d.Model.Layers), d.Layers);
+        }
+
+        private static string ScaleText(RawDeclaration d) => "ScaleRule." + d.Scale;
+
+        /// <summary>A diagnostic at <paramref name="location"/>, else at the class name.</summary>
+        private static DiagnosticInfo At(RawDeclaration d, Microsoft.CodeAnalysis.DiagnosticDescriptor descriptor, LocationInfo? location, params object[] args)
+            => DiagnosticInfo.Create(descriptor, location ?? d.NameLocation, args);
+    }
+}

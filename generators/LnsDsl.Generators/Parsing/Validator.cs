@@ -1,0 +1,105 @@
+using System;
+using System.Collections.Generic;
+using LnsDsl.Generators.Model;
+using Microsoft.CodeAnalysis;
+
+namespace LnsDsl.Generators.Parsing
+{
+    /// <summary>
+    /// The errors (LNS0xx): everything that makes a declaration impossible to generate, each at the argument
+    /// that causes it. A declaration with none is valid and goes on to the <see cref="Advisor"/> and the
+    /// <see cref="Resolver"/>.
+    /// </summary>
+    internal static class Validator
+    {
+        /// <summary>Adds the errors of <paramref name="d"/> to <paramref name="diagnostics"/>; true where there are none.</summary>
+        public static bool Validate(RawDeclaration d, List<DiagnosticInfo> diagnostics)
+        {
+            int count = diagnostics.Count;
+            void Fail(DiagnosticDescriptor descriptor, LocationInfo? at, params object[] args)
+                => diagnostics.Add(DiagnosticInfo.Create(descriptor, at ?? d.NameLocation, args));
+
+            // --- the class itself -------------------------------------------------------------------------
+            if (!d.IsPartial) Fail(DiagnosticDescriptors.NotPartial, d.NameLocation, d.ClassName);
+            if (d.IsGeneric) Fail(DiagnosticDescriptors.Generic, d.NameLocation, d.ClassName);
+            foreach (var outer in d.ContainingTypes)
+                if (!outer.IsPartial) Fail(DiagnosticDescriptors.ContainingTypeNotPartial, outer.Location, outer.Name, d.ClassName);
+            if (d.BaseClass is not null && d.BaseClass != KnownAttributes.TransformerModule)
+                Fail(DiagnosticDescriptors.ModelHasBaseType, d.BaseClassLocation, d.ClassName, d.BaseClass);
+            foreach (var duplicate in d.Duplicates)
+                Fail(DiagnosticDescriptors.DuplicateAttribute, duplicate.Location, duplicate.Name, d.ClassName);
+
+            // --- arguments the compiler could not bind to a constant (it reports its own error too) ------------
+            foreach (var attribute in d.Attributes)
+                foreach (var invalid in attribute.InvalidArguments)
+                    Fail(DiagnosticDescriptors.NotConstant, invalid.Location, invalid.Name);
+
+            // --- sizes -------------------------------------------------------------------------------------
+            var model = d.Model;
+            Size(nameof(TransformerModelAttribute.Layers), model.Layers, d.Layers, required: true);
+            Size(nameof(TransformerModelAttribute.Hidden), model.Hidden, d.Hidden, required: true);
+            Size(nameof(TransformerModelAttribute.Heads), model.Heads, d.Heads, required: true);
+            Size(nameof(TransformerModelAttribute.FeedForward), model.FeedForward, d.FeedForwardSize, required: true);
+            Size(nameof(TransformerModelAttribute.Vocab), model.Vocab, d.Vocab, required: true);
+            Size(nameof(TransformerModelAttribute.KvHeads), model.KvHeads, model.KvHeads.Or(0) is var kv && kv != 0 ? kv : 1, required: false); // 0 means "= Heads"
+            Size(nameof(TransformerModelAttribute.MaxSeq), model.MaxSeq, d.MaxSeq, required: false);
+            void Size(string name, Argument<int> size, int value, bool required)
+            {
+                if (size.IsInvalid) return;
+                if (required && !size.IsGiven) Fail(DiagnosticDescriptors.MissingSize, model.Location, name);
+                else if (value < 1) Fail(DiagnosticDescriptors.NonPositiveSize, model.At(size), name, value);
+                else if (value > UpperBound(name)) Fail(DiagnosticDescriptors.SizeTooLarge, model.At(size), name, value, UpperBound(name));
+            }
+            if (d.Hidden > 0 && d.Heads > 0 && d.Hidden % d.Heads != 0)
+                Fail(DiagnosticDescriptors.HiddenNotDivisibleByHeads, model.At(model.Hidden), d.Hidden, d.Heads);
+            if (d.Heads > 0 && d.KvHeads > 0 && d.Heads % d.KvHeads != 0)
+                Fail(DiagnosticDescriptors.HeadsNotDivisibleByKvHeads, model.KvHeads.Location ?? model.At(model.Heads), d.Heads, d.KvHeads);
+            if (d.Rope && d.HeadDim > 0 && d.HeadDim % 2 != 0)
+                Fail(DiagnosticDescriptors.OddHeadDimWithRope, d.Attention?.Rope.Location ?? model.At(model.Hidden), d.HeadDim);
+
+            // --- enum values (a cast such as (Kind)7 compiles but means nothing) --------------------------------
+            if (!Enum.IsDefined(typeof(Kind), d.Kind))
+                Fail(DiagnosticDescriptors.UnknownEnumValue, d.Norm?.At(d.Norm.Kind), nameof(NormAttribute.Kind), (int)d.Kind, nameof(Kind));
+            if (!Enum.IsDefined(typeof(ScaleRule), d.Scale))
+                Fail(DiagnosticDescriptors.UnknownEnumValue, d.Norm?.At(d.Norm.Scale), nameof(NormAttribute.Scale), (int)d.Scale, nameof(ScaleRule));
+            if (!Enum.IsDefined(typeof(NormType), d.NormType))
+                Fail(DiagnosticDescriptors.UnknownEnumValue, d.Norm?.At(d.Norm.Type), nameof(NormAttribute.Type), (int)d.NormType, nameof(NormType));
+            if (!Enum.IsDefined(typeof(Activation), d.Activation))
+                Fail(DiagnosticDescriptors.UnknownEnumValue, d.FeedForward?.At(d.FeedForward.Activation), nameof(FeedForwardAttribute.Activation), (int)d.Activation, nameof(Activation));
+            if (!Enum.IsDefined(typeof(OutputInit), d.OutputInit))
+                Fail(DiagnosticDescriptors.UnknownEnumValue, d.Init?.At(d.Init.Output), nameof(InitAttribute.Output), (int)d.OutputInit, nameof(OutputInit));
+
+            // --- real-valued arguments ---------------------------------------------------------------------
+            Positive(nameof(NormAttribute.Eps), d.Eps, d.Norm?.At(d.Norm.Eps));
+            Positive(nameof(NormAttribute.Alpha), d.AlphaOverride, d.Norm?.At(d.Norm.Alpha), allowZero: true);
+            Positive(nameof(NormAttribute.Beta), d.BetaOverride, d.Norm?.At(d.Norm.Beta), allowZero: true);
+            Positive(nameof(AttentionAttribute.RopeTheta), d.RopeTheta, d.Attention?.At(d.Attention.RopeTheta));
+            Positive(nameof(InitAttribute.Std), d.Std, d.Init?.At(d.Init.Std));
+            Positive(nameof(InitAttribute.EmbeddingStd), d.EmbeddingStd, d.Init?.At(d.Init.EmbeddingStd), allowZero: true);
+            Positive(nameof(LayerScaleAttribute.Init), d.LayerScaleInit, d.LayerScale?.At(d.LayerScale.Init));
+            void Positive(string name, double value, LocationInfo? at, bool allowZero = false)
+            {
+                bool ok = !double.IsNaN(value) && !double.IsInfinity(value) && (allowZero ? value >= 0 : value > 0);
+                if (!ok) Fail(DiagnosticDescriptors.ValueOutOfRange, at, name, value, allowZero ? "it must be finite and >= 0 (0 selects the default)" : "it must be finite and > 0");
+            }
+
+            // --- Mix-LN's split --------------------------------------------------------------------------------
+            if (d.Kind == Kind.Mix && d.Layers > 0 && (d.PostLayers <= 0 || d.PostLayers >= d.Layers))
+                Fail(DiagnosticDescriptors.MixPostLayersOutOfRange, d.Norm?.PostLayers.Location ?? d.Norm?.At(d.Norm.Kind), d.PostLayers, d.Layers, Math.Max(1, d.Layers / 4));
+
+            return diagnostics.Count == count;
+        }
+
+        /// <summary>Sane upper bounds: far beyond any trained model, low enough that sizes multiply without overflow.</summary>
+        private static int UpperBound(string size) => size switch
+        {
+            nameof(TransformerModelAttribute.Layers) => 1024,
+            nameof(TransformerModelAttribute.Hidden) => 65536,
+            nameof(TransformerModelAttribute.Heads) or nameof(TransformerModelAttribute.KvHeads) => 1024,
+            nameof(TransformerModelAttribute.FeedForward) => 1 << 20,
+            nameof(TransformerModelAttribute.Vocab) => 1 << 24,
+            nameof(TransformerModelAttribute.MaxSeq) => 1 << 20,
+            _ => int.MaxValue,
+        };
+    }
+}

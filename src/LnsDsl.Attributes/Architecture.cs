@@ -1,0 +1,104 @@
+// Also compiled into LnsDsl.Generators (linked in its .csproj): there LNSDSL_GENERATOR is defined and these
+// types are internal. One owner for the placement facts: the generator resolves and labels blocks with them,
+// the runtime (ModelSpec) labels specs with them.
+using System;
+
+namespace LnsDsl
+{
+    /// <summary>How one block wires its norms around its two residual branches (attention, MLP).</summary>
+#if LNSDSL_GENERATOR
+    internal
+#else
+    public
+#endif
+    enum Placement
+    {
+        /// <summary><c>x = x + F(N(x) * s)</c>.</summary>
+        PreLn,
+        /// <summary><c>x = N(x + F(x))</c>.</summary>
+        PostLn,
+        /// <summary><c>x = x + N_out(F(N_in(x) * s))</c>.</summary>
+        PeriLn,
+        /// <summary><c>x = N(alpha * x + F(x))</c>.</summary>
+        DeepNorm,
+    }
+
+    /// <summary>
+    /// The placement facts of the architecture: which placement each block gets, the LNS factor, DeepNorm's
+    /// defaults, and their human labels. The method: Sun et al. 2025, "The Curse of Depth in Large Language
+    /// Models" (arXiv 2502.05795); see docs/METHOD.md.
+    /// </summary>
+#if LNSDSL_GENERATOR
+    internal
+#else
+    public
+#endif
+    static class Placements
+    {
+        /// <summary>The placement of 1-based block <paramref name="l"/> of a <paramref name="kind"/> model
+        /// (Mix-LN: Post-LN for <c>l &lt;= postLayers</c>, Pre-LN after).</summary>
+        public static Placement PlacementOf(Kind kind, int l, int postLayers) => kind switch
+        {
+            Kind.Pre => Placement.PreLn,
+            Kind.Post => Placement.PostLn,
+            Kind.Mix => l <= postLayers ? Placement.PostLn : Placement.PreLn,
+            Kind.Peri => Placement.PeriLn,
+            Kind.DeepNorm => Placement.DeepNorm,
+            _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
+        };
+
+        /// <summary>Whether blocks of <paramref name="placement"/> have pre-norms (the norms a scale rule scales).</summary>
+        public static bool HasPreNorm(Placement placement) => placement is Placement.PreLn or Placement.PeriLn;
+
+        /// <summary>The factor on the pre-norm output of 1-based block <paramref name="l"/>: 1/sqrt(l)
+        /// (LayerNorm Scaling), 1/l, or 1.</summary>
+        public static double ScaleFactor(ScaleRule rule, int l) => rule switch
+        {
+            ScaleRule.InvSqrtDepth => 1.0 / Math.Sqrt(l),
+            ScaleRule.InvDepth => 1.0 / l,
+            _ => 1.0,
+        };
+
+        /// <summary>DeepNorm's default residual multiplier for <paramref name="layers"/> blocks: <c>(2L)^(1/4)</c>.</summary>
+        public static double DeepNormAlpha(int layers) => Math.Pow(2.0 * layers, 0.25);
+
+        /// <summary>DeepNorm's default init gain for <paramref name="layers"/> blocks: <c>(8L)^(-1/4)</c>.</summary>
+        public static double DeepNormBeta(int layers) => Math.Pow(8.0 * layers, -0.25);
+
+        /// <summary>The label of one block's placement: "Pre-LN", "Post-LN", "Peri-LN", "DeepNorm".</summary>
+        public static string Label(Placement placement) => placement switch
+        {
+            Placement.PreLn => "Pre-LN",
+            Placement.PostLn => "Post-LN",
+            Placement.PeriLn => "Peri-LN",
+            Placement.DeepNorm => "DeepNorm",
+            _ => placement.ToString(),
+        };
+
+        /// <summary>
+        /// The label of a model's placement and depth control, e.g. "Pre-LN + LNS", "Mix-LN (k=2) + LNS",
+        /// "Pre-LN + 1/l", "Peri-LN + LayerScale". <paramref name="detailed"/> spells the Mix-LN split and the
+        /// scale rule out (the generated model's summary): "Mix-LN (Post-LN blocks 1..2, Pre-LN after) + LNS (1/sqrt(l))",
+        /// "Pre-LN + 1/l scaling".
+        /// </summary>
+        public static string Label(Kind kind, ScaleRule scale, int postLayers, bool layerScale, bool detailed = false)
+        {
+            string p = kind switch
+            {
+                Kind.Pre => "Pre-LN",
+                Kind.Post => "Post-LN",
+                Kind.Mix => detailed ? $"Mix-LN (Post-LN blocks 1..{postLayers}, Pre-LN after)" : $"Mix-LN (k={postLayers})",
+                Kind.Peri => "Peri-LN",
+                Kind.DeepNorm => "DeepNorm",
+                _ => kind.ToString(),
+            };
+            string s = scale switch
+            {
+                ScaleRule.InvSqrtDepth => detailed ? " + LNS (1/sqrt(l))" : " + LNS",
+                ScaleRule.InvDepth => detailed ? " + 1/l scaling" : " + 1/l",
+                _ => "",
+            };
+            return p + s + (layerScale ? " + LayerScale" : "");
+        }
+    }
+}
