@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 
 namespace LnsDsl
 {
-    // Weight containers. They hold parameters under the checkpoint names of REFERENCE.md
+    // Weight containers. They hold parameters under the checkpoint names README.md lists ("Parameter names")
     // (`layers.{i}.self_attn.qkv_proj.weight`, ...); the computation lives in the generated forward and in
     // Fused. None of them has a forward of its own.
 

@@ -28,7 +28,7 @@ namespace LnsDsl.Tests
         int Layers = 4, int Hidden = 32, int Heads = 4, int KvHeads = 4, int FeedForward = 48);
 
     /// <summary>
-    /// An unfused, obviously-correct transformer written from REFERENCE.md's equations, in float64: separate
+    /// An unfused, obviously-correct transformer written from the equations of docs/METHOD.md, in float64: separate
     /// q/k/v and gate/up matrices cut from the checkpoint, explicit softmax attention with a causal mask,
     /// rotary embeddings from explicitly computed angles, norm then a separate scale multiply.
     /// </summary>
