@@ -7,7 +7,7 @@ using LnsDsl.Models;
 namespace LnsDsl.Cli.Verbs
 {
     [Verb("bench", HelpText = "Speed of a model's generated code: training and forward tokens/s, PaLM model FLOPs, the matmul ceiling measured in the same run, MFU, the speed ratio to the unfused composition run side by side, a step profile, resident memory.")]
-    public sealed class BenchVerb : Verb, IDeviceOptions, IBatchOption, ISeqOption, ISeedOption
+    public sealed class BenchVerb : DeviceVerb, IBatchOption, ISeqOption, ISeedOption
     {
         [Value(0, MetaName = "MODEL", HelpText = "Model class name (default: " + Zoo.Default + "). 'lnsrun list' shows them.")]
         public string Model { get; set; } = Zoo.Default;
@@ -30,9 +30,6 @@ namespace LnsDsl.Cli.Verbs
         [Option("json", HelpText = "Also write the figures to this JSON file.")]
         public string? Json { get; set; }
 
-        public string? Device { get; set; }
-        public string? Dtype { get; set; }
-        public int? Threads { get; set; }
         public int? Batch { get; set; }
         public int? Seq { get; set; }
         public long? Seed { get; set; }

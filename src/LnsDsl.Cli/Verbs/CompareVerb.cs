@@ -9,7 +9,7 @@ using LnsDsl.Experiments;
 namespace LnsDsl.Cli.Verbs
 {
     [Verb("compare", HelpText = "Train (or reuse) several models on the same data, recipe and seeds; table, ranking over the token budget, plots. Resumable.")]
-    public sealed class CompareVerb : Verb, IDeviceOptions, IDataOptions, IPackingOption, IRecipeOptions
+    public sealed class CompareVerb : RecipeVerb
     {
         [Value(0, MetaName = "MODELS", HelpText = "Model class names (or --preset).")]
         public IEnumerable<string> Models { get; set; } = Array.Empty<string>();
@@ -29,25 +29,6 @@ namespace LnsDsl.Cli.Verbs
         [Option("analysis-batches", HelpText = "Validation batches of each run's layer analysis.")]
         public int? AnalysisBatches { get; set; }
 
-        public string? Device { get; set; }
-        public string? Dtype { get; set; }
-        public int? Threads { get; set; }
-        public string? Data { get; set; }
-        public string? Tokenizer { get; set; }
-        public int? Compact { get; set; }
-        public Packing? Packing { get; set; }
-        public int? Steps { get; set; }
-        public int? Batch { get; set; }
-        public int? MicroBatch { get; set; }
-        public int? Seq { get; set; }
-        public int? Warmup { get; set; }
-        public double? MinLrRatio { get; set; }
-        public double? WeightDecay { get; set; }
-        public double? Clip { get; set; }
-        public int? EvalEvery { get; set; }
-        public int? EvalBatches { get; set; }
-        public int? CheckpointEvery { get; set; }
-        public int? KeepCheckpoints { get; set; }
 
         public override object[] Records() { var c = new ComparisonOptions(); return new object[] { c, c.Train }; }
 

@@ -8,15 +8,12 @@ using LnsDsl.Models;
 namespace LnsDsl.Cli.Verbs
 {
     [Verb("eval", HelpText = "Held-out loss and perplexity of a checkpoint on the fixed validation split.")]
-    public sealed class EvalVerb : Verb, ICheckpointOption, IDeviceOptions, IBatchesOption, IBatchOption
+    public sealed class EvalVerb : DeviceVerb, ICheckpointOption, IBatchesOption, IBatchOption
     {
         [Value(0, MetaName = "MODEL", HelpText = "Model class name (default: the one the checkpoint records).")]
         public string? Model { get; set; }
 
         public string Checkpoint { get; set; } = "";
-        public string? Device { get; set; }
-        public string? Dtype { get; set; }
-        public int? Threads { get; set; }
         public int? Batches { get; set; }
         public int? Batch { get; set; }
 

@@ -6,7 +6,7 @@ using LnsDsl.Evaluation;
 namespace LnsDsl.Cli.Verbs
 {
     [Verb("generate", HelpText = "Sample text from a checkpoint.")]
-    public sealed class GenerateVerb : Verb, ICheckpointOption, IDeviceOptions, ISeedOption
+    public sealed class GenerateVerb : DeviceVerb, ICheckpointOption, ISeedOption
     {
         [Value(0, MetaName = "MODEL", HelpText = "Model class name (default: the one the checkpoint records).")]
         public string? Model { get; set; }
@@ -27,9 +27,6 @@ namespace LnsDsl.Cli.Verbs
         public double? TopP { get; set; }
 
         public string Checkpoint { get; set; } = "";
-        public string? Device { get; set; }
-        public string? Dtype { get; set; }
-        public int? Threads { get; set; }
         public long? Seed { get; set; }
 
         public override object[] Records() => new object[] { new SampleOptions() };

@@ -7,7 +7,7 @@ using LnsDsl.Training;
 namespace LnsDsl.Cli.Verbs
 {
     [Verb("train", HelpText = "Train a model (the paper's recipe: Adam, warmup then cosine decay to 0.1 x lr, no weight decay, no clipping).")]
-    public sealed class TrainVerb : Verb, IDeviceOptions, IDataOptions, IPackingOption, IRecipeOptions, ISeedOption
+    public sealed class TrainVerb : RecipeVerb, ISeedOption
     {
         [Value(0, MetaName = "MODEL", HelpText = "Model class name (default: " + Zoo.Default + "). 'lnsrun list' shows them.")]
         public string Model { get; set; } = Zoo.Default;
@@ -24,25 +24,6 @@ namespace LnsDsl.Cli.Verbs
         [Option("stop-at", HelpText = "Stop with a checkpoint after this step (resume later with --resume; 0: run to the end).")]
         public int? StopAt { get; set; }
 
-        public string? Device { get; set; }
-        public string? Dtype { get; set; }
-        public int? Threads { get; set; }
-        public string? Data { get; set; }
-        public string? Tokenizer { get; set; }
-        public int? Compact { get; set; }
-        public Packing? Packing { get; set; }
-        public int? Steps { get; set; }
-        public int? Batch { get; set; }
-        public int? MicroBatch { get; set; }
-        public int? Seq { get; set; }
-        public int? Warmup { get; set; }
-        public double? MinLrRatio { get; set; }
-        public double? WeightDecay { get; set; }
-        public double? Clip { get; set; }
-        public int? EvalEvery { get; set; }
-        public int? EvalBatches { get; set; }
-        public int? CheckpointEvery { get; set; }
-        public int? KeepCheckpoints { get; set; }
         public long? Seed { get; set; }
 
         public override object[] Records() => new object[] { new TrainOptions() };
