@@ -60,9 +60,30 @@ namespace LnsDsl
                 _rope = new RotaryTables(cos, Fused.SignedSin(sin));
                 sin.Dispose();
             }
+            if (_forLoading) return; // the weights are about to be overwritten: no initialisation
             using var generator = new Generator((ulong)seed);
             using (no_grad())
                 Initialize(generator);
+        }
+
+        [ThreadStatic] private static bool _forLoading;
+
+        /// <summary>
+        /// Creates a model (with <paramref name="create"/>, e.g. a catalogue entry's factory) whose parameters are
+        /// allocated in <paramref name="dtype"/> and left uninitialised, for loading weights into: a large checkpoint
+        /// then needs no fp32 copy and no initialisation pass.
+        /// </summary>
+        public static TransformerModule CreateForLoading(Func<TransformerModule> create, ScalarType dtype)
+        {
+            var previous = get_default_dtype();
+            set_default_dtype(dtype);
+            _forLoading = true;
+            try { return create(); }
+            finally
+            {
+                _forLoading = false;
+                set_default_dtype(previous);
+            }
         }
 
         /// <summary>The generated computation. <paramref name="skip"/>: 0-based, one flag per block (null: none

@@ -148,7 +148,7 @@ namespace LnsDsl.Data
         }
     }
 
-    /// <summary>Creates, saves and loads tokenisers. Specs: <c>bytes</c>, <c>cl100k</c>, <c>o200k</c>, <c>spm:PATH</c>.</summary>
+    /// <summary>Creates, saves and loads tokenisers. Specs: <c>bytes</c>, <c>cl100k</c>, <c>o200k</c>, <c>spm:PATH</c>, <c>hf:DIRECTORY</c> (a Hugging Face checkpoint's own).</summary>
     public static class Tokenizers
     {
         /// <summary>The tokenizer used when none is named.</summary>
@@ -159,7 +159,8 @@ namespace LnsDsl.Data
             "bytes" => new ByteTokenizer(),
             "cl100k" or "o200k" => LibraryTokenizer.Tiktoken(spec),
             _ when spec.StartsWith("spm:", StringComparison.Ordinal) => LibraryTokenizer.SentencePiece(spec.Substring(4)),
-            _ => throw new UserError($"unknown tokenizer '{spec}'; use bytes, cl100k, o200k or spm:PATH-TO-SENTENCEPIECE-MODEL"),
+            _ when spec.StartsWith("hf:", StringComparison.Ordinal) => HuggingFaceTokenizer.Load(spec.Substring(3)),
+            _ => throw new UserError($"unknown tokenizer '{spec}'; use bytes, cl100k, o200k, spm:PATH-TO-SENTENCEPIECE-MODEL or hf:HUGGING-FACE-CHECKPOINT-DIRECTORY"),
         };
 
         private sealed record Saved(string Base, int[]? Kept);

@@ -1,0 +1,116 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Runtime.CompilerServices;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace LnsDsl.Interop.HuggingFace
+{
+    /// <summary>
+    /// Hugging Face checkpoints in and out. <see cref="Load"/> reads <c>config.json</c>, prints it as an LnsDsl
+    /// declaration (<see cref="HfDeclaration"/>), compiles that with the project's generator (<see cref="ModelCompiler"/>)
+    /// and loads the safetensors weights onto the fused layouts; <see cref="Save"/> writes the reverse.
+    /// </summary>
+    public static class HuggingFace
+    {
+        /// <summary>What an imported model was read from (for the tokenizer and a faithful re-export).</summary>
+        private static readonly ConditionalWeakTable<TransformerModule, HfConfig> Sources = new();
+
+        /// <summary>A checkpoint directory's model, in its stored dtype (bf16 stays bf16).</summary>
+        public static TransformerModule Load(string directory) => Load(directory, null);
+
+        /// <summary>A checkpoint directory's model; <paramref name="dtype"/> overrides the stored dtype (e.g. fp32).</summary>
+        public static TransformerModule Load(string directory, ScalarType? dtype, Action<string>? log = null)
+        {
+            var (config, entry) = Declare(directory);
+            var tensors = SafeTensors.ReadCheckpoint(directory);
+            try
+            {
+                var stored = StoredType(config, tensors);
+                var model = TransformerModule.CreateForLoading(() => entry.Create(0), dtype ?? stored);
+                try
+                {
+                    LoadWeights(model, tensors, directory, config.TieEmbeddings);
+                    model.eval();
+                    Sources.AddOrUpdate(model, config);
+                    log?.Invoke($"{directory}: {config.Architecture}, {model.Spec.ParameterCount:N0} parameters, {(dtype ?? stored)}");
+                    return model;
+                }
+                catch
+                {
+                    model.Dispose();
+                    throw;
+                }
+            }
+            finally
+            {
+                foreach (var t in tensors.Values) t.Dispose();
+            }
+        }
+
+        /// <summary>The config and the compiled LnsDsl model that computes it (no weights read).</summary>
+        public static (HfConfig Config, ModelEntry Entry) Declare(string directory)
+        {
+            if (!Directory.Exists(directory)) throw new UserError($"'{directory}' is not a directory; give a Hugging Face checkpoint directory (config.json + model.safetensors)");
+            var config = HfConfig.Read(Path.Combine(directory, "config.json"));
+            string className = HfDeclaration.ClassName(directory);
+            var entry = ModelCompiler.Compile(HfDeclaration.Source(config, className, Path.GetFileName(Path.GetFullPath(directory))), className);
+            return (config, entry);
+        }
+
+        /// <summary>The declaration a checkpoint's config reproduces, as C# source (<c>lnsrun import</c>).</summary>
+        public static string Declaration(string directory)
+        {
+            var config = HfConfig.Read(Path.Combine(directory, "config.json"));
+            return HfDeclaration.Source(config, HfDeclaration.ClassName(directory), Path.GetFileName(Path.GetFullPath(directory)));
+        }
+
+        /// <summary>The config a model was imported from, or null for a model declared in LnsDsl.</summary>
+        public static HfConfig? SourceOf(TransformerModule model) => Sources.TryGetValue(model, out var c) ? c : null;
+
+        private static ScalarType StoredType(HfConfig config, IReadOnlyDictionary<string, Tensor> tensors)
+        {
+            var floating = tensors.Values.Select(t => t.dtype).Where(t => t is ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Float16 or ScalarType.Float64).Distinct().ToList();
+            if (floating.Count == 1) return floating[0];
+            return config.Dtype switch
+            {
+                "bfloat16" => ScalarType.BFloat16,
+                "float16" => ScalarType.Float16,
+                _ => ScalarType.Float32,
+            };
+        }
+
+        /// <summary>Copies the checkpoint's tensors into the model's parameters (fused rows), checking names and shapes both ways.</summary>
+        internal static void LoadWeights(TransformerModule model, IReadOnlyDictionary<string, Tensor> tensors, string directory, bool tied)
+        {
+            var parameters = model.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+            var used = new HashSet<string>(StringComparer.Ordinal);
+            using var noGrad = no_grad();
+            foreach (var mapping in HfWeights.Map(model.Spec, parameters.Keys))
+            {
+                var target = parameters[mapping.Parameter];
+                long row = 0;
+                foreach (var (name, rows) in mapping.Sources)
+                {
+                    if (!tensors.TryGetValue(name, out var source))
+                        throw new UserError($"'{directory}' has no tensor '{name}', which {model.Spec.Name}'s {mapping.Parameter} needs; is config.json the checkpoint's own?");
+                    long n = rows < 0 ? target.shape[0] : rows;
+                    var expected = target.shape.ToArray();
+                    if (expected.Length > 0) expected[0] = n;
+                    if (!source.shape.SequenceEqual(expected))
+                        throw new UserError($"'{directory}': tensor '{name}' has shape [{string.Join(", ", source.shape)}] but config.json implies [{string.Join(", ", expected)}]");
+                    var slice = expected.Length > 0 && rows >= 0 ? target.narrow(0, row, n) : target;
+                    slice.copy_(source);
+                    if (!ReferenceEquals(slice, target)) slice.Dispose();
+                    row += n;
+                    used.Add(name);
+                }
+            }
+            var unused = tensors.Keys.Where(k => !used.Contains(k) && !HfWeights.IsDerived(k) && !(tied && k == "lm_head.weight")).ToList();
+            if (unused.Count > 0)
+                throw new UserError($"'{directory}' holds tensors that {model.Spec.Name} has no place for: {string.Join(", ", unused.Take(8))}{(unused.Count > 8 ? ", ..." : "")}; config.json may not describe these weights (a bias it does not announce?)");
+        }
+    }
+}
