@@ -157,7 +157,7 @@ namespace LnsDsl.Interop.HuggingFace
                 Vocab = f.PositiveInt("vocab_size"),
                 MaxPositions = f.OptionalPositiveInt("max_position_embeddings") ?? 2048,
                 Eps = f.OptionalDouble("rms_norm_eps") ?? f.OptionalDouble("layer_norm_eps") ?? 1e-6,
-                RopeTheta = RopeTheta(f),
+                RopeTheta = RopeThetaOf(f),
                 RopeScaling = RopeScalingOf(f),
                 Activation = activation,
                 TieEmbeddings = f.Bool("tie_word_embeddings") ?? family == HfFamily.Gemma2,
@@ -178,7 +178,7 @@ namespace LnsDsl.Interop.HuggingFace
             return 0;
         }
 
-        private static double RopeTheta(Fields f)
+        private static double RopeThetaOf(Fields f)
         {
             if (f.Object("rope_parameters") is { } p && p.OptionalDouble("rope_theta") is { } t) return t;
             return f.OptionalDouble("rope_theta") ?? 10000;
