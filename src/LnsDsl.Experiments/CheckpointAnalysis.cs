@@ -1,6 +1,8 @@
 using System;
 using System.Collections.Generic;
+using System.IO;
 using LnsDsl.Analysis;
+using LnsDsl.Interop;
 using LnsDsl.Runs;
 
 namespace LnsDsl.Experiments
@@ -12,24 +14,37 @@ namespace LnsDsl.Experiments
     public static class CheckpointAnalysis
     {
         /// <param name="checkpoints">Run directories or <c>checkpoints/step-*</c> directories.</param>
-        /// <param name="model">Overrides the model each checkpoint records.</param>
-        /// <param name="options">Batches, device, and the output directory (default: <c>analysis/</c> in the first run).</param>
+        /// <param name="huggingFace">Hugging Face checkpoint directories.</param>
+        /// <param name="model">Overrides the model each run's checkpoint records.</param>
+        /// <param name="options">Batches, device, data overrides, and the output directory (default: <c>analysis/</c> in the first run or Hugging Face directory).</param>
+        /// <param name="tokenizer">The Hugging Face checkpoints' tokenizer (default: each one's own).</param>
         /// <param name="report">Called with each report as soon as it is measured.</param>
         /// <param name="log">Progress messages (data preparation).</param>
-        public static CheckpointAnalysisResult Run(IReadOnlyList<string> checkpoints, string? model, AnalyzeOptions options,
-            Action<LayerReport>? report = null, Action<string>? log = null)
+        public static CheckpointAnalysisResult Run(IReadOnlyList<string> checkpoints, IReadOnlyList<string> huggingFace, string? model, AnalyzeOptions options,
+            string? tokenizer = null, Action<LayerReport>? report = null, Action<string>? log = null)
         {
-            if (checkpoints.Count == 0) throw new UserError("give at least one checkpoint to analyse");
+            if (checkpoints.Count + huggingFace.Count == 0) throw new SettingError("give at least one checkpoint to analyse ({Checkpoints} or {HuggingFace})");
             var reports = new List<LayerReport>();
             var runs = new List<string?>();
-            foreach (var path in checkpoints)
+            string? first = null;
+            void Add(LayerReport r, string? run, string directory)
             {
-                var r = LayerAnalysis.Checkpoint(path, model, options, log);
                 report?.Invoke(r);
                 reports.Add(r);
-                runs.Add(RunDirectory.OfCheckpoint(Checkpoint.Resolve(path)).Path);
+                runs.Add(run);
+                first ??= directory;
             }
-            string output = options.Out ?? new RunDirectory(runs[0]!).AnalysisDirectory;
+            foreach (var path in checkpoints)
+            {
+                var run = RunDirectory.OfCheckpoint(Checkpoint.Resolve(path));
+                Add(LayerAnalysis.Checkpoint(path, model, options, log), run.Path, run.AnalysisDirectory);
+            }
+            foreach (var directory in huggingFace)
+            {
+                using var trained = ModelSources.Open(null, directory, null, options.Device, options.Dtype, tokenizer, log);
+                Add(LayerAnalysis.Analyze(trained, options, log), null, Path.Combine(directory, RunDirectory.AnalysisDirectoryName));
+            }
+            string output = options.Out ?? first!;
             return new CheckpointAnalysisResult(reports, Plots.Write(reports, output, runs), output);
         }
     }

@@ -223,6 +223,41 @@ namespace LnsDsl.IntegrationTests
         }
 
         [Fact]
+        public void Import_eval_generate_and_analyze_take_a_hugging_face_checkpoint()
+        {
+            var config = LnsDsl.Tests.HfCheckpoints.Config("llama", c => c["vocab_size"] = 300);
+            string hf = LnsDsl.Tests.HfCheckpoints.Write(Path.Combine(_dir, "tiny-llama"), config, LnsDsl.Tests.HfCheckpoints.Weights(config), TorchSharp.torch.ScalarType.BFloat16);
+            var import = Cli("import", "--hf", hf);
+            Assert.Equal(0, import.Code);
+            Assert.Contains("[Norm(Kind.Pre, Eps = 1E-05)]", import.Out);
+            Assert.Contains("public partial class tiny_llama { }", import.Out);
+
+            // The checkpoint has no tokenizer files: the bytes tokenizer (257 ids) fits its 300.
+            var eval = Cli("eval", "--hf", hf, "--tokenizer", "bytes", "--data", Corpus(), "--seq", "32", "--batches", "2", "--batch", "2");
+            Assert.Equal(0, eval.Code);
+            Assert.Contains("tiny_llama (imported) at step 0", eval.Out);
+            var noTokenizer = Cli("eval", "--hf", hf, "--data", Corpus());
+            Assert.Equal(2, noTokenizer.Code);
+            Assert.Contains("has no tokenizer", noTokenizer.Err);
+            Assert.Contains("--tokenizer", noTokenizer.Err);
+
+            var generate = Cli("generate", "--hf", hf, "--tokenizer", "bytes", "--prompt", "the", "--max-tokens", "5", "--temperature", "0");
+            Assert.Equal(0, generate.Code);
+
+            string out_ = Path.Combine(_dir, "hf-analysis");
+            var analyze = Cli("analyze", "--hf", hf, "--tokenizer", "bytes", "--data", Corpus(), "--seq", "32", "--batches", "1", "--batch", "2", "--last-token", "--skip-gradients", "--out", out_);
+            Assert.Equal(0, analyze.Code);
+            Assert.Contains("tiny_llama (imported)", analyze.Out);
+            Assert.True(File.Exists(Path.Combine(out_, "removal.png")));
+            var report = LayerReportFiles.Read(LayerReportFiles.LayersFile(out_, "tiny_llama (imported)"), LayerReportFiles.HeatmapFile(out_, "tiny_llama (imported)"), "x");
+            Assert.Equal(3, report.Layers);
+            Assert.All(report.GradientNorm, g => Assert.True(double.IsNaN(g)));
+            Assert.All(report.AngularDistance, d => Assert.InRange(d, 0.0, 1.0));
+
+            Assert.Equal(2, Cli("eval", "--hf", hf, "--checkpoint", hf).Code); // one source, not two
+        }
+
+        [Fact]
         public void A_stopped_and_resumed_run_reproduces_the_uninterrupted_losses_exactly()
         {
             string whole = Path.Combine(_dir, "whole");

@@ -28,18 +28,29 @@ namespace LnsDsl.Cli.Options
         int? Threads { get; set; }
     }
 
-    /// <summary>The text and its tokenisation.</summary>
-    public interface IDataOptions
+    /// <summary>The text.</summary>
+    public interface IDataOption
     {
-        [Option("data", HelpText = "Text: a .txt/.jsonl/.jsonl.gz file or directory, or builtin (default), brown, nlp-corpus.")]
+        [Option("data", HelpText = "Text: a .txt/.jsonl/.jsonl.gz file or directory, or builtin (default), brown, nlp-corpus. eval, analyze: instead of the run's own.")]
         string? Data { get; set; }
+    }
 
-        [Option("tokenizer", HelpText = "bytes, cl100k, o200k, or spm:PATH (a SentencePiece model).")]
+    /// <summary>The tokenizer.</summary>
+    public interface ITokenizerOption
+    {
+        [Option("tokenizer", HelpText = "bytes, cl100k, o200k, spm:PATH (a SentencePiece model) or hf:DIR (a Hugging Face checkpoint's own; the default with --hf).")]
         string? Tokenizer { get; set; }
+    }
 
+    /// <summary>Vocabulary compaction.</summary>
+    public interface ICompactOption
+    {
         [Option("compact", HelpText = "Compact the vocabulary to the corpus's K most frequent tokens (-1: to the model's Vocab when needed; 0: never).")]
         int? Compact { get; set; }
     }
+
+    /// <summary>The text and its tokenisation, for training and data preparation.</summary>
+    public interface IDataOptions : IDataOption, ITokenizerOption, ICompactOption { }
 
     /// <summary>How training sequences are cut from the text.</summary>
     public interface IPackingOption
@@ -110,10 +121,13 @@ namespace LnsDsl.Cli.Options
         long? Seed { get; set; }
     }
 
-    /// <summary>A checkpoint to load: eval and generate.</summary>
-    public interface ICheckpointOption
+    /// <summary>The model to load: a run's checkpoint or a Hugging Face checkpoint directory (eval, generate).</summary>
+    public interface IModelSourceOptions
     {
-        [Option("checkpoint", Required = true, HelpText = "A run directory (its latest checkpoint) or a checkpoints/step-* directory.")]
-        string Checkpoint { get; set; }
+        [Option("checkpoint", HelpText = "A run directory (its latest checkpoint) or a checkpoints/step-* directory.")]
+        string? Checkpoint { get; set; }
+
+        [Option("hf", HelpText = "A Hugging Face checkpoint directory (config.json + safetensors): Llama, Mistral, Qwen2, Qwen3, Gemma-2, OLMo-2.")]
+        string? Hf { get; set; }
     }
 }

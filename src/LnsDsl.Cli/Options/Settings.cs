@@ -15,10 +15,10 @@ namespace LnsDsl.Cli.Options
     /// </summary>
     public static class Settings
     {
-        /// <summary>Options that are inputs of the CLI itself, not settings of a library record.</summary>
+        /// <summary>Options that are inputs of the CLI itself, not settings of a library record (a verb adds its own: <c>Verb.Inputs</c>).</summary>
         public static readonly IReadOnlySet<string> CliOnly = new HashSet<string>(StringComparer.Ordinal)
         {
-            "Assembly", "Model", "Models", "Checkpoint", "Checkpoints", "Prompt", "Action", "Json", "Preset", "NoUnfused", "Threads",
+            "Assembly", "Model", "Models", "Checkpoint", "Checkpoints", "Hf", "HuggingFace", "Prompt", "Action", "Json", "Preset", "NoUnfused", "Threads",
         };
 
         /// <summary>Every option property of a verb type, with its attribute (declared on the verb or on an interface it implements).</summary>

@@ -15,6 +15,9 @@ namespace LnsDsl.Cli.Verbs
 
         public abstract int Run();
 
+        /// <summary>This verb's options that are inputs passed to the library as arguments rather than record settings.</summary>
+        public virtual System.Collections.Generic.IReadOnlyCollection<string> Inputs => Array.Empty<string>();
+
         /// <summary>What every verb does first: load a user's model assembly; set LibTorch's threads where asked.</summary>
         public void Prepare()
         {

@@ -3,6 +3,9 @@ using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using System.Runtime.CompilerServices;
+using LnsDsl.Data;
+using LnsDsl.Evaluation;
+using LnsDsl.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -47,6 +50,32 @@ namespace LnsDsl.Interop.HuggingFace
             finally
             {
                 foreach (var t in tensors.Values) t.Dispose();
+            }
+        }
+
+        /// <summary>
+        /// A checkpoint directory's model on <paramref name="device"/>, ready to measure: its own tokenizer (unless
+        /// <paramref name="tokenizer"/> names another), the built-in corpora, sequences of 256 (the measuring
+        /// options override these). <paramref name="dtype"/>: fp32 or bf16; empty keeps the stored dtype.
+        /// </summary>
+        public static TrainedModel Open(string directory, Device device, string? dtype = null, string? tokenizer = null, Action<string>? log = null)
+        {
+            ScalarType? type = string.IsNullOrEmpty(dtype) ? null : Devices.ResolveDtype(dtype, device).Type;
+            var model = Load(directory, type, log);
+            try
+            {
+                string spec = tokenizer ?? "hf:" + Path.GetFullPath(directory);
+                var text = Tokenizers.Create(spec);
+                if (text.VocabSize > model.Spec.Vocab)
+                    throw new UserError($"the tokenizer {text.Name} has {text.VocabSize} ids but the checkpoint's vocab_size is {model.Spec.Vocab}");
+                model.to(device);
+                var options = new TrainOptions { Model = model.Spec.Name, Tokenizer = spec, Compact = 0, Seq = Math.Min(256, model.Spec.MaxSeq) };
+                return TrainedModel.Of(model, text, options, Path.GetFullPath(directory), $"{model.Spec.Name} (imported)");
+            }
+            catch
+            {
+                model.Dispose();
+                throw;
             }
         }
 

@@ -74,7 +74,11 @@ namespace LnsDsl.Analysis
     /// <summary>Layer-wise variance, angular distance, removal drop and gradient norms on fixed validation batches.</summary>
     public static class LayerAnalysis
     {
-        public static LayerReport Run(TransformerModule model, TokenStream valid, Packing packing, int batches, int batch, int seq, int endOfText, Device device, string label)
+        /// <param name="lastToken">Angular distances at each sequence's last (non-padding) token only, as the paper's script
+        /// measures them, instead of averaged over every token.</param>
+        /// <param name="gradients">Also measure each block's gradient norm (a backward pass: the memory of the gradients).</param>
+        public static LayerReport Run(TransformerModule model, TokenStream valid, Packing packing, int batches, int batch, int seq, int endOfText, Device device, string label,
+            bool lastToken = false, bool gradients = true)
         {
             int L = model.Spec.Layers, vocab = model.Spec.Vocab;
             int available = Batches.FixedCount(valid, packing, batch, seq);
@@ -99,16 +103,19 @@ namespace LnsDsl.Analysis
                     var flat = y.to(device).reshape(-1);
                     using var full = model.Forward(x, collectHiddenStates: true);
                     var states = full.HiddenStates;
+                    // The positions angular distances are taken at: every token, or each row's last non-padding one.
+                    var at = lastToken ? LastPositions(y.to(device)) : null;
                     for (int l = 0; l <= L; l++)
                     {
                         var h = states[l].to(ScalarType.Float64);
                         sum[l] += h.sum().item<double>();
                         sumSq[l] += h.square().sum().item<double>();
                         for (int m = l + 1; m <= L; m++)
-                            angular[l, m] += Metrics.AngularDistanceSum(states[l], states[m]).Sum;
+                            angular[l, m] += at is null ? Metrics.AngularDistanceSum(states[l], states[m]).Sum
+                                : Metrics.AngularDistanceSum(Gather(states[l], at), Gather(states[m], at)).Sum;
                     }
                     elements += states[0].numel();
-                    tokens += states[0].numel() / states[0].shape[^1];
+                    tokens += at is null ? states[0].numel() / states[0].shape[^1] : at.shape[0];
                     loss += Losses.SumLoss(full.Logits, flat, vocab);
                     targets += flat.ne(Batches.Ignore).sum().item<long>();
                     for (int l = 1; l <= L; l++)
@@ -120,7 +127,9 @@ namespace LnsDsl.Analysis
             }
 
             // Gradient norms per block on the first batch.
-            var gradients = new double[L];
+            var gradientNorms = new double[L];
+            if (!gradients) Array.Fill(gradientNorms, double.NaN);
+            else
             {
                 using var scope = NewDisposeScope();
                 using var grad = enable_grad(); // also when the caller runs under no_grad
@@ -131,7 +140,7 @@ namespace LnsDsl.Analysis
                 {
                     if (!name.StartsWith("layers.", StringComparison.Ordinal) || p.grad is null) continue;
                     int block = int.Parse(name.Split('.')[1]);
-                    gradients[block] += p.grad.to(ScalarType.Float64).square().sum().item<double>();
+                    gradientNorms[block] += p.grad.to(ScalarType.Float64).square().sum().item<double>();
                 }
                 model.zero_grad();
             }
@@ -153,23 +162,37 @@ namespace LnsDsl.Analysis
                 AngularDistance = Enumerable.Range(1, L).Select(l => angular[l - 1, l] / tokens).ToArray(),
                 AngularHeatmap = heatmap,
                 RemovalLoss = removal.Select(r => r / targets).ToArray(),
-                GradientNorm = gradients.Select(Math.Sqrt).ToArray(),
+                GradientNorm = gradientNorms.Select(Math.Sqrt).ToArray(),
             };
         }
 
-        /// <summary>
-        /// Analyses a run's checkpoint on its own validation data (the data, tokenizer, packing and sequence length
-        /// it trained with). <paramref name="model"/> overrides the model the checkpoint records.
-        /// </summary>
-        public static LayerReport Checkpoint(string path, string? model, AnalyzeOptions options, Action<string>? log = null)
+        /// <summary>Each row's last position whose target is not padding, <c>[B]</c>.</summary>
+        private static Tensor LastPositions(Tensor targets)
+        {
+            var valid = targets.ne(Batches.Ignore).to(ScalarType.Int64);
+            return (valid.sum(1) - 1).clamp_min(0);
+        }
+
+        /// <summary><c>h[b, at[b], :]</c> for each row b: <c>[B, 1, D]</c>.</summary>
+        private static Tensor Gather(Tensor h, Tensor at)
+            => h.gather(1, at.view(-1, 1, 1).expand(-1, 1, h.shape[^1]));
+
+        /// <summary>Analyses <paramref name="trained"/> on its validation data (its data settings, with the options' overrides).</summary>
+        public static LayerReport Analyze(TrainedModel trained, AnalyzeOptions options, Action<string>? log = null)
         {
             if (options.Batches < 1 || options.Batch < 1) throw new SettingError("{Batches} and {Batch} must be at least 1");
-            var device = Devices.Resolve(options.Device);
-            using var trained = TrainedModel.Load(path, model, device, options.Dtype);
+            trained.UseData(options.Data, options.Seq, options.Packing);
+            var device = trained.Model.parameters().First().device;
             using var data = trained.OpenData(log);
-            string label = $"{trained.Model.Spec.Name} ({System.IO.Path.GetFileName(trained.Run.Path)}, step {trained.State.Step})";
             var o = trained.Options;
-            return Run(trained.Model, data.Valid, o.Packing, options.Batches, options.Batch, o.Seq, data.Tokenizer.EndOfText, device, label);
+            return Run(trained.Model, data.Valid, o.Packing, options.Batches, options.Batch, o.Seq, data.Tokenizer.EndOfText, device, trained.Label, options.LastToken, !options.SkipGradients);
+        }
+
+        /// <summary>Loads a run's checkpoint (<paramref name="model"/> overrides the model it records) and analyses it.</summary>
+        public static LayerReport Checkpoint(string path, string? model, AnalyzeOptions options, Action<string>? log = null)
+        {
+            using var trained = TrainedModel.Load(path, model, Devices.Resolve(options.Device), options.Dtype);
+            return Analyze(trained, options, log);
         }
 
         /// <summary>The report as a text table: a row per block.</summary>

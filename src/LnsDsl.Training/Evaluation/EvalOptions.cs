@@ -10,5 +10,11 @@ namespace LnsDsl.Evaluation
         public string Device { get; init; } = "auto";
         /// <summary>fp32 or bf16 for the weights while measuring; empty: fp32 on CPU, bf16 on CUDA.</summary>
         public string Dtype { get; init; } = "";
+        /// <summary>Text to measure on (null: the run's own; for an imported checkpoint: the built-in corpora).</summary>
+        public string? Data { get; init; }
+        /// <summary>Sequence length (null: the run's own; for an imported checkpoint: 256).</summary>
+        public int? Seq { get; init; }
+        /// <summary>How sequences are cut (null: the run's own; for an imported checkpoint: pack).</summary>
+        public LnsDsl.Data.Packing? Packing { get; init; }
     }
 }

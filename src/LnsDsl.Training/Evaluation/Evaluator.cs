@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using LnsDsl.Data;
 
 namespace LnsDsl.Evaluation
@@ -10,22 +11,28 @@ namespace LnsDsl.Evaluation
     public static class Evaluator
     {
         /// <summary>
-        /// The mean next-token loss of the checkpoint at <paramref name="path"/> on the first
-        /// <see cref="EvalOptions.Batches"/> fixed batches of its run's validation split (its data, tokenizer,
-        /// packing and sequence length). <paramref name="model"/> overrides the model the checkpoint records.
+        /// The mean next-token loss of <paramref name="trained"/> on the first <see cref="EvalOptions.Batches"/> fixed
+        /// batches of its validation split (its data settings, with the options' overrides).
         /// </summary>
-        public static EvalResult Checkpoint(string path, string? model, EvalOptions options, Action<string>? log = null)
+        public static EvalResult Evaluate(TrainedModel trained, EvalOptions options, Action<string>? log = null)
         {
             if (options.Batches < 1 || options.Batch < 1) throw new SettingError("{Batches} and {Batch} must be at least 1");
-            var device = Devices.Resolve(options.Device);
-            using var trained = TrainedModel.Load(path, model, device, options.Dtype);
+            trained.UseData(options.Data, options.Seq, options.Packing);
+            var device = trained.Model.parameters().First().device;
             using var data = trained.OpenData(log);
             if (data.Tokenizer.Name != trained.Tokenizer.Name)
-                throw new UserError($"the data's tokenizer ({data.Tokenizer.Name}) differs from the checkpoint's ({trained.Tokenizer.Name})");
+                throw new UserError($"the data's tokenizer ({data.Tokenizer.Name}) differs from the model's ({trained.Tokenizer.Name})");
             var o = trained.Options;
             var spec = trained.Model.Spec;
             double loss = Losses.Evaluate(trained.Model, data.Valid, o.Packing, options.Batches, options.Batch, o.Seq, data.Tokenizer.EndOfText, spec.Vocab, device);
-            return new EvalResult(spec.Name, trained.State.Step, data.Description, trained.Tokenizer.Name, trained.Tokenizer.VocabSize, loss);
+            return new EvalResult(trained.Label, trained.Step, data.Description, trained.Tokenizer.Name, trained.Tokenizer.VocabSize, loss);
+        }
+
+        /// <summary>Loads a run's checkpoint (<paramref name="model"/> overrides the model it records) and evaluates it.</summary>
+        public static EvalResult Checkpoint(string path, string? model, EvalOptions options, Action<string>? log = null)
+        {
+            using var trained = TrainedModel.Load(path, model, Devices.Resolve(options.Device), options.Dtype);
+            return Evaluate(trained, options, log);
         }
     }
 }

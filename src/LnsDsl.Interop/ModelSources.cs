@@ -1,0 +1,28 @@
+using System;
+using LnsDsl.Evaluation;
+using LnsDsl.Interop.HuggingFace;
+
+namespace LnsDsl.Interop
+{
+    /// <summary>Where a model to measure comes from: a run's checkpoint or a Hugging Face checkpoint directory.</summary>
+    public static class ModelSources
+    {
+        /// <summary>
+        /// The model of <paramref name="checkpoint"/> (a run directory or one of its checkpoints; <paramref name="model"/>
+        /// overrides the model it records) or of <paramref name="huggingFace"/> (a Hugging Face directory, with its own
+        /// tokenizer unless <paramref name="tokenizer"/> names one); exactly one of the two.
+        /// </summary>
+        public static TrainedModel Open(string? checkpoint, string? huggingFace, string? model, string device, string? dtype, string? tokenizer = null, Action<string>? log = null)
+        {
+            if ((checkpoint is null) == (huggingFace is null))
+                throw new SettingError("give a run's checkpoint ({Checkpoint}) or a Hugging Face directory ({Hf}), one of the two");
+            var resolved = Devices.Resolve(device);
+            if (checkpoint is not null)
+            {
+                if (tokenizer is not null) throw new SettingError("{Tokenizer} applies to a Hugging Face checkpoint; a run keeps the tokenizer it trained with");
+                return TrainedModel.Load(checkpoint, model, resolved, dtype);
+            }
+            return HuggingFace.HuggingFace.Open(huggingFace!, resolved, dtype, tokenizer, log);
+        }
+    }
+}
