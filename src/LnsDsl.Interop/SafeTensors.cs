@@ -50,6 +50,12 @@ namespace LnsDsl.Interop
             return ReadHeader(path, handle);
         }
 
+        /// <summary>The format's name for a TorchSharp element type (<c>F32</c>, <c>BF16</c>, ...); null for one this library does not carry.</summary>
+        public static string? DtypeName(ScalarType type) => SafeTensorsDtypes.NameOf(type);
+
+        /// <summary>The TorchSharp element type of a format dtype name; null for a name unknown or not carried (U16, U32, U64, C64, F8_*, ...).</summary>
+        public static ScalarType? ScalarTypeOf(string dtype) => SafeTensorsDtypes.TryGet(dtype, out var kind) ? kind.Torch : null;
+
         /// <summary>Writes the tensors in the dictionary's order, without metadata. See the overload.</summary>
         public static void Write(string path, IReadOnlyDictionary<string, Tensor> tensors) => Write(path, tensors, null);
 
