@@ -29,10 +29,31 @@ namespace LnsDsl.Interop
         /// </summary>
         public static IReadOnlyDictionary<string, Tensor> ReadCheckpoint(string directory)
         {
+            using var checkpoint = OpenCheckpoint(directory);
+            var result = new OrderedDictionary<string, Tensor>(StringComparer.Ordinal);
+            try
+            {
+                foreach (string name in checkpoint.Names) result.Add(name, checkpoint.Read(name));
+                return result;
+            }
+            catch
+            {
+                foreach (var t in result.Values) t.Dispose();
+                throw;
+            }
+        }
+
+        /// <summary>
+        /// A checkpoint directory opened for reading one tensor at a time (<see cref="SafeTensorsCheckpoint.Read"/>):
+        /// the same checks as <see cref="ReadCheckpoint"/>, every header read first, no tensor data until asked for.
+        /// Loading a model tensor by tensor this way holds at most one tensor besides the model.
+        /// </summary>
+        public static SafeTensorsCheckpoint OpenCheckpoint(string directory)
+        {
             ArgumentNullException.ThrowIfNull(directory);
             if (!Directory.Exists(directory)) throw new UserError($"{directory}: no such checkpoint directory");
             string single = Path.Combine(directory, SingleFileName);
-            if (File.Exists(single)) return Read(single);
+            if (File.Exists(single)) return new SafeTensorsCheckpoint(new[] { (single, ReadHeader(single)) });
             string index = Path.Combine(directory, IndexFileName);
             if (!File.Exists(index)) throw new UserError($"{directory}: no {SingleFileName} or {IndexFileName}");
 
@@ -44,10 +65,13 @@ namespace LnsDsl.Interop
 
             // Every header first (cheap), so that a mismatch is found before any tensor is loaded.
             var placed = new HashSet<string>(StringComparer.Ordinal);
+            var headers = new List<(string, SafeTensorsHeader)>();
             foreach (string shard in shards)
             {
                 string path = Path.Combine(directory, shard);
-                foreach (var entry in ReadHeader(path).Entries)
+                var header = ReadHeader(path);
+                headers.Add((path, header));
+                foreach (var entry in header.Entries)
                 {
                     if (!weightMap.TryGetValue(entry.Name, out string? expected))
                         throw new SafeTensorsFormatException(path, entry.Name, $"the shard holds it but the index ({IndexFileName}) does not name it");
@@ -59,20 +83,7 @@ namespace LnsDsl.Interop
             foreach (var (name, shard) in weightMap)
                 if (!placed.Contains(name))
                     throw new SafeTensorsFormatException(index, name, $"the index places it in '{shard}', which does not hold it");
-
-            var result = new OrderedDictionary<string, Tensor>(StringComparer.Ordinal);
-            try
-            {
-                foreach (string shard in shards)
-                    foreach (var (name, tensor) in Read(Path.Combine(directory, shard)))
-                        result.Add(name, tensor);
-                return result;
-            }
-            catch
-            {
-                foreach (var t in result.Values) t.Dispose();
-                throw;
-            }
+            return new SafeTensorsCheckpoint(headers);
         }
 
         /// <summary>

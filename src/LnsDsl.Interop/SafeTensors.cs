@@ -106,6 +106,28 @@ namespace LnsDsl.Interop
             return SafeTensorsHeaderParser.Parse(path, json, dataStart, length - dataStart);
         }
 
+        /// <summary>One tensor of an open file, read into a new CPU tensor.</summary>
+        internal static Tensor ReadTensor(string path, SafeFileHandle handle, SafeTensorsHeader header, SafeTensorsEntry e)
+        {
+            SafeTensorsDtypes.TryGet(e.Dtype, out var kind);
+            if (kind.Torch is null)
+                throw new SafeTensorsFormatException(path, e.Name, $"dtype {e.Dtype} of tensor '{e.Name}' is not supported (supported: {SafeTensorsDtypes.Supported})", problemNamesTensor: true);
+            var tensor = torch.empty(e.Shape.ToArray(), kind.Torch.Value);
+            try
+            {
+                if (e.ByteLength > 0)
+                    unsafe { ReadExactly(path, handle, (byte*)DataPointer(tensor), e.ByteLength, header.DataStart + e.Begin, e.Name); }
+                return tensor;
+            }
+            catch
+            {
+                tensor.Dispose();
+                throw;
+            }
+        }
+
+        internal static SafeFileHandle OpenForReading(string path) => Open(path);
+
         private static IReadOnlyDictionary<string, Tensor> ReadTensors(string path, SafeFileHandle handle, SafeTensorsHeader header)
         {
             foreach (var e in header.Entries)

@@ -28,28 +28,21 @@ namespace LnsDsl.Interop.HuggingFace
         public static TransformerModule Load(string directory, ScalarType? dtype, Action<string>? log = null)
         {
             var (config, entry) = Declare(directory);
-            var tensors = SafeTensors.ReadCheckpoint(directory);
+            using var checkpoint = SafeTensors.OpenCheckpoint(directory);
+            var stored = StoredType(config, checkpoint);
+            var model = TransformerModule.CreateForLoading(() => entry.Create(0), dtype ?? stored);
             try
             {
-                var stored = StoredType(config, tensors);
-                var model = TransformerModule.CreateForLoading(() => entry.Create(0), dtype ?? stored);
-                try
-                {
-                    LoadWeights(model, tensors, directory, config.TieEmbeddings);
-                    model.eval();
-                    Sources.AddOrUpdate(model, config);
-                    log?.Invoke($"{directory}: {config.Architecture}, {model.Spec.ParameterCount:N0} parameters, {(dtype ?? stored)}");
-                    return model;
-                }
-                catch
-                {
-                    model.Dispose();
-                    throw;
-                }
+                LoadWeights(model, checkpoint, directory, config.TieEmbeddings);
+                model.eval();
+                Sources.AddOrUpdate(model, config);
+                log?.Invoke($"{directory}: {config.Architecture}, {model.Spec.ParameterCount:N0} parameters, {dtype ?? stored}");
+                return model;
             }
-            finally
+            catch
             {
-                foreach (var t in tensors.Values) t.Dispose();
+                model.Dispose();
+                throw;
             }
         }
 
@@ -99,10 +92,11 @@ namespace LnsDsl.Interop.HuggingFace
         /// <summary>The config a model was imported from, or null for a model declared in LnsDsl.</summary>
         public static HfConfig? SourceOf(TransformerModule model) => Sources.TryGetValue(model, out var c) ? c : null;
 
-        private static ScalarType StoredType(HfConfig config, IReadOnlyDictionary<string, Tensor> tensors)
+        private static ScalarType StoredType(HfConfig config, SafeTensorsCheckpoint checkpoint)
         {
-            var floating = tensors.Values.Select(t => t.dtype).Where(t => t is ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Float16 or ScalarType.Float64).Distinct().ToList();
-            if (floating.Count == 1) return floating[0];
+            var floating = checkpoint.Names.Select(n => SafeTensors.ScalarTypeOf(checkpoint.DtypeOf(n)))
+                .Where(t => t is ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Float16 or ScalarType.Float64).Distinct().ToList();
+            if (floating.Count == 1) return floating[0]!.Value;
             return config.Dtype switch
             {
                 "bfloat16" => ScalarType.BFloat16,
@@ -111,35 +105,54 @@ namespace LnsDsl.Interop.HuggingFace
             };
         }
 
-        /// <summary>Copies the checkpoint's tensors into the model's parameters (fused rows), checking names and shapes both ways.</summary>
-        internal static void LoadWeights(TransformerModule model, IReadOnlyDictionary<string, Tensor> tensors, string directory, bool tied)
+        /// <summary>
+        /// Copies the checkpoint's tensors into the model's parameters (fused rows), one tensor in memory at a time,
+        /// checking names and shapes both ways.
+        /// </summary>
+        internal static void LoadWeights(TransformerModule model, SafeTensorsCheckpoint checkpoint, string directory, bool tied)
         {
             var parameters = model.named_parameters().ToDictionary(p => p.name, p => p.parameter);
-            var used = new HashSet<string>(StringComparer.Ordinal);
+            var mappings = HfWeights.Map(model.Spec, parameters.Keys);
+            // Names and shapes first, from the headers alone: nothing is copied into a model that cannot be complete.
+            foreach (var mapping in mappings)
+            {
+                var target = parameters[mapping.Parameter];
+                foreach (var (name, rows) in mapping.Sources)
+                {
+                    if (!checkpoint.Contains(name))
+                        throw new UserError($"'{directory}' has no tensor '{name}', which {model.Spec.Name}'s {mapping.Parameter} needs; is config.json the checkpoint's own?");
+                    var expected = target.shape.ToArray();
+                    if (expected.Length > 0 && rows >= 0) expected[0] = rows;
+                    var shape = checkpoint.ShapeOf(name);
+                    if (!shape.SequenceEqual(expected))
+                        throw new UserError($"'{directory}': tensor '{name}' has shape [{string.Join(", ", shape)}] but config.json implies [{string.Join(", ", expected)}]");
+                }
+            }
+            var used = new HashSet<string>(mappings.SelectMany(m => m.Sources.Select(s => s.Name)), StringComparer.Ordinal);
+            var unused = checkpoint.Names.Where(k => !used.Contains(k) && !HfWeights.IsDerived(k) && !(tied && k == "lm_head.weight")).ToList();
+            if (unused.Count > 0)
+                throw new UserError($"'{directory}' holds tensors that {model.Spec.Name} has no place for: {string.Join(", ", unused.Take(8))}{(unused.Count > 8 ? ", ..." : "")}; config.json may not describe these weights (a bias it does not announce?)");
+
             using var noGrad = no_grad();
-            foreach (var mapping in HfWeights.Map(model.Spec, parameters.Keys))
+            foreach (var mapping in mappings)
             {
                 var target = parameters[mapping.Parameter];
                 long row = 0;
                 foreach (var (name, rows) in mapping.Sources)
                 {
-                    if (!tensors.TryGetValue(name, out var source))
-                        throw new UserError($"'{directory}' has no tensor '{name}', which {model.Spec.Name}'s {mapping.Parameter} needs; is config.json the checkpoint's own?");
-                    long n = rows < 0 ? target.shape[0] : rows;
-                    var expected = target.shape.ToArray();
-                    if (expected.Length > 0) expected[0] = n;
-                    if (!source.shape.SequenceEqual(expected))
-                        throw new UserError($"'{directory}': tensor '{name}' has shape [{string.Join(", ", source.shape)}] but config.json implies [{string.Join(", ", expected)}]");
-                    var slice = expected.Length > 0 && rows >= 0 ? target.narrow(0, row, n) : target;
-                    slice.copy_(source);
-                    if (!ReferenceEquals(slice, target)) slice.Dispose();
-                    row += n;
-                    used.Add(name);
+                    using var source = checkpoint.Read(name);
+                    if (rows < 0 || target.shape.Length == 0)
+                    {
+                        target.copy_(source);
+                    }
+                    else
+                    {
+                        using var slice = target.narrow(0, row, rows);
+                        slice.copy_(source);
+                        row += rows;
+                    }
                 }
             }
-            var unused = tensors.Keys.Where(k => !used.Contains(k) && !HfWeights.IsDerived(k) && !(tied && k == "lm_head.weight")).ToList();
-            if (unused.Count > 0)
-                throw new UserError($"'{directory}' holds tensors that {model.Spec.Name} has no place for: {string.Join(", ", unused.Take(8))}{(unused.Count > 8 ? ", ..." : "")}; config.json may not describe these weights (a bias it does not announce?)");
         }
     }
 }
