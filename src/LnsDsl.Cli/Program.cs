@@ -16,7 +16,7 @@ namespace LnsDsl.Cli
         public static readonly Type[] Verbs =
         {
             typeof(ListVerb), typeof(DescribeVerb), typeof(TrainVerb), typeof(EvalVerb), typeof(GenerateVerb),
-            typeof(AnalyzeVerb), typeof(CompareVerb), typeof(BenchVerb), typeof(DataVerb), typeof(ImportVerb),
+            typeof(AnalyzeVerb), typeof(CompareVerb), typeof(BenchVerb), typeof(DataVerb), typeof(ImportVerb), typeof(ExportVerb),
         };
 
         public static int Main(string[] args)

@@ -75,6 +75,7 @@ namespace LnsDsl.Cli.Options
             var type = Nullable.GetUnderlyingType(target) ?? target;
             if (type.IsInstanceOfType(value)) return value;
             if (value is IEnumerable<double> doubles) return doubles.ToList();
+            if (value is IEnumerable<int> ints) return ints.ToList();
             if (value is IEnumerable<string> strings) return strings.ToList();
             return System.Convert.ChangeType(value, type, CultureInfo.InvariantCulture);
         }

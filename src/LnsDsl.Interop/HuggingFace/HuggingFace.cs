@@ -19,7 +19,15 @@ namespace LnsDsl.Interop.HuggingFace
     public static class HuggingFace
     {
         /// <summary>What an imported model was read from (for the tokenizer and a faithful re-export).</summary>
-        private static readonly ConditionalWeakTable<TransformerModule, HfConfig> Sources = new();
+        private static readonly ConditionalWeakTable<TransformerModule, Source> Sources = new();
+
+        private sealed record Source(HfConfig Config, string Directory);
+
+        /// <summary>The tokenizer files a checkpoint may carry (copied along on export).</summary>
+        public static readonly string[] TokenizerFiles =
+        {
+            "tokenizer.json", "tokenizer.model", "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt", "generation_config.json",
+        };
 
         /// <summary>A checkpoint directory's model, in its stored dtype (bf16 stays bf16).</summary>
         public static TransformerModule Load(string directory) => Load(directory, null);
@@ -35,7 +43,7 @@ namespace LnsDsl.Interop.HuggingFace
             {
                 LoadWeights(model, checkpoint, directory, config.TieEmbeddings);
                 model.eval();
-                Sources.AddOrUpdate(model, config);
+                Sources.AddOrUpdate(model, new Source(config, Path.GetFullPath(directory)));
                 log?.Invoke($"{directory}: {config.Architecture}, {model.Spec.ParameterCount:N0} parameters, {dtype ?? stored}");
                 return model;
             }
@@ -90,7 +98,66 @@ namespace LnsDsl.Interop.HuggingFace
         }
 
         /// <summary>The config a model was imported from, or null for a model declared in LnsDsl.</summary>
-        public static HfConfig? SourceOf(TransformerModule model) => Sources.TryGetValue(model, out var c) ? c : null;
+        public static HfConfig? SourceOf(TransformerModule model) => Sources.TryGetValue(model, out var c) ? c.Config : null;
+
+        /// <summary>
+        /// Writes <paramref name="model"/> as a Hugging Face checkpoint: <c>config.json</c>, <c>model.safetensors</c> (or
+        /// shards with <c>model.safetensors.index.json</c>) and the tokenizer, in the layout of the family that computes
+        /// it; LNS's factor folded into the norm weights. Refuses, saying why, placements no Hugging Face class
+        /// computes. <paramref name="directory"/> must be new or empty; it is written complete or not at all.
+        /// </summary>
+        public static void Save(TransformerModule model, string directory) => Save(model, directory, new HfExportOptions());
+
+        /// <inheritdoc cref="Save(TransformerModule, string)"/>
+        public static void Save(TransformerModule model, string directory, HfExportOptions options)
+        {
+            var spec = model.Spec;
+            Sources.TryGetValue(model, out var source);
+            var family = HfExport.FamilyOf(spec, source?.Config);
+            var bad = options.RemoveLayers.Where(l => l < 1 || l > spec.Layers).ToList();
+            if (bad.Count > 0) throw new SettingError($"{{RemoveLayers}}: {string.Join(", ", bad)} not in 1..{spec.Layers} ({spec.Name}'s blocks)");
+            int layers = spec.Layers - options.RemoveLayers.Distinct().Count();
+            if (layers < 1) throw new SettingError("{RemoveLayers} would remove every block");
+            if (Directory.Exists(directory) && Directory.EnumerateFileSystemEntries(directory).Any())
+                throw new UserError($"'{directory}' is not empty; export into a new or empty directory (nothing was written)");
+
+            var dtype = model.parameters().First().dtype;
+            string full = Path.GetFullPath(directory);
+            string temp = full.TrimEnd(Path.DirectorySeparatorChar) + ".partial-" + Guid.NewGuid().ToString("N");
+            Directory.CreateDirectory(temp);
+            var tensors = HfExport.Tensors(model, options.RemoveLayers);
+            try
+            {
+                var config = HfExport.Config(spec, family, layers, dtype, source?.Config, options.Tokenizer);
+                File.WriteAllText(Path.Combine(temp, "config.json"), config.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
+                SafeTensors.WriteCheckpoint(temp, tensors, options.MaxShardBytes, new Dictionary<string, string> { ["format"] = "pt" });
+                WriteTokenizer(temp, options.Tokenizer, source?.Directory);
+                if (Directory.Exists(full)) Directory.Delete(full); // empty, checked above
+                Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+                Directory.Move(temp, full);
+            }
+            finally
+            {
+                foreach (var t in tensors.Values) t.Dispose();
+                if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
+            }
+        }
+
+        /// <summary>
+        /// The tokenizer beside the weights: a Hugging Face checkpoint's own files (its tokenizer is <c>hf:DIR</c>, or the
+        /// model was imported from DIR), else LnsDsl's description of it (<c>lnsdsl_tokenizer.json</c>: tiktoken encodings
+        /// and compacted vocabularies have no Hugging Face file).
+        /// </summary>
+        private static void WriteTokenizer(string directory, ITextTokenizer? tokenizer, string? importedFrom)
+        {
+            string? from = tokenizer?.Name.StartsWith("hf:", StringComparison.Ordinal) == true ? tokenizer.Name[3..] : tokenizer is null ? importedFrom : null;
+            if (from is not null)
+            {
+                foreach (var file in TokenizerFiles)
+                    if (File.Exists(Path.Combine(from, file))) File.Copy(Path.Combine(from, file), Path.Combine(directory, file));
+            }
+            if (tokenizer is not null) Tokenizers.Save(tokenizer, Path.Combine(directory, "lnsdsl_tokenizer.json"));
+        }
 
         private static ScalarType StoredType(HfConfig config, SafeTensorsCheckpoint checkpoint)
         {
