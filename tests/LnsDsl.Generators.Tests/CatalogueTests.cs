@@ -24,6 +24,8 @@ namespace LnsDsl.Generators.Tests
             new object[] { "LNS102", Model("[Norm(Kind.DeepNorm)]\n[Init(Output = OutputInit.ScaledByDepth)]"), "Output = OutputInit.ScaledByDepth", "two variance controls" },
             new object[] { "LNS103", Model("[Norm(Kind.Post, Scale = ScaleRule.InvSqrtDepth)]"), "Scale = ScaleRule.InvSqrtDepth", "no effect on a Kind.Post model" },
             new object[] { "LNS103", Model("[Norm(Kind.DeepNorm, Scale = ScaleRule.InvSqrtDepth)]"), "Scale = ScaleRule.InvSqrtDepth", "no effect on a Kind.DeepNorm model" },
+            new object[] { "LNS103", Model("[Norm(Kind.OutputNorm, Scale = ScaleRule.InvSqrtDepth)]"), "Scale = ScaleRule.InvSqrtDepth", "no effect on a Kind.OutputNorm model" },
+            new object[] { "LNS109", Model("[Attention(QkNormScope = QkNormScope.Projection)]"), "QkNormScope = QkNormScope.Projection", "has no effect without QkNorm = true" },
             new object[] { "LNS104", Model("[Norm(Kind.Mix, PostLayers = 2, Scale = ScaleRule.InvSqrtDepth)]"), "Scale = ScaleRule.InvSqrtDepth", "Pre-LN blocks 3..8" },
             new object[] { "LNS105", Model("[Norm(Kind.Pre, PostLayers = 2)]"), "PostLayers = 2", "has no effect with Kind.Pre" },
             new object[] { "LNS106", Model("[Norm(Kind.Post)]", layers: 24), "Kind.Post", "Post-LN with 24 blocks" },

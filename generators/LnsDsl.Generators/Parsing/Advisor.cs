@@ -24,6 +24,7 @@ namespace LnsDsl.Generators.Parsing
             MixLnDivergenceRisk,
             LayerScaleWithLns,
             AlphaBetaWithoutDeepNorm,
+            QkNormScopeWithoutQkNorm,
             InvDepthTooAggressive,
             DeepPreLnWithoutDepthControl,
         };
@@ -53,7 +54,7 @@ namespace LnsDsl.Generators.Parsing
         /// <summary>LNS103: a scale rule on blocks that have no pre-norm.</summary>
         private static IEnumerable<DiagnosticInfo> ScaleWithoutPreNorm(RawDeclaration d)
         {
-            if (d.Scale != ScaleRule.None && d.Kind is (Kind.Post or Kind.DeepNorm))
+            if (d.Scale != ScaleRule.None && d.Kind is (Kind.Post or Kind.DeepNorm or Kind.OutputNorm))
                 yield return At(d, DiagnosticDescriptors.ScaleWithoutPreNorm, d.Norm?.At(d.Norm.Scale), ScaleText(d), "Kind." + d.Kind);
         }
 
@@ -90,7 +91,7 @@ namespace LnsDsl.Generators.Parsing
         /// <summary>LNS107: LayerScale and LNS, two depth-dependent gains.</summary>
         private static IEnumerable<DiagnosticInfo> LayerScaleWithLns(RawDeclaration d)
         {
-            if (d.LayerScale is { } layerScale && d.Scale != ScaleRule.None && d.Kind is not (Kind.Post or Kind.DeepNorm))
+            if (d.LayerScale is { } layerScale && d.Scale != ScaleRule.None && d.Kind is not (Kind.Post or Kind.DeepNorm or Kind.OutputNorm))
                 yield return At(d, DiagnosticDescriptors.LayerScaleWithLns, layerScale.Location, ScaleText(d));
         }
 
@@ -104,10 +105,17 @@ namespace LnsDsl.Generators.Parsing
                 yield return At(d, DiagnosticDescriptors.AlphaBetaWithoutDeepNorm, norm.At(norm.Beta), nameof(NormAttribute.Beta), norm.Beta.Or(0), d.Kind);
         }
 
+        /// <summary>LNS109: QkNormScope given without QkNorm.</summary>
+        private static IEnumerable<DiagnosticInfo> QkNormScopeWithoutQkNorm(RawDeclaration d)
+        {
+            if (!d.QkNorm && d.Attention is { QkNormScope.IsGiven: true } attention)
+                yield return At(d, DiagnosticDescriptors.QkNormScopeWithoutQkNorm, attention.At(attention.QkNormScope), d.QkNormScope);
+        }
+
         /// <summary>LNS201: the 1/l rule, which the paper found too aggressive.</summary>
         private static IEnumerable<DiagnosticInfo> InvDepthTooAggressive(RawDeclaration d)
         {
-            if (d.Scale == ScaleRule.InvDepth && d.Kind is not (Kind.Post or Kind.DeepNorm))
+            if (d.Scale == ScaleRule.InvDepth && d.Kind is not (Kind.Post or Kind.DeepNorm or Kind.OutputNorm))
                 yield return At(d, DiagnosticDescriptors.InvDepthTooAggressive, d.Norm?.At(d.Norm.Scale), d.Layers > 0 ? d.Layers : 1);
         }
 
