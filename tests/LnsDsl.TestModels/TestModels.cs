@@ -84,6 +84,12 @@ namespace LnsDsl.Tests.Models
     [FeedForward(Activation.GegluTanh)]
     public partial class TinyGemma2Like { }
 
+    /// <summary>Pre-LN with an embedding norm, Gemma's RMSNorm (1 + w) everywhere, per-head QK norms of the same kind.</summary>
+    [TransformerModel(Layers = 4, Hidden = 32, Heads = 4, FeedForward = 48, Vocab = 61)]
+    [Norm(Kind.Pre, Type = NormType.RmsNormPlusOne, EmbeddingNorm = true)]
+    [Attention(QkNorm = true)]
+    public partial class TinyPreEmbedNormPlusOne { }
+
     // Initialisation statistics need enough elements per matrix: o_proj is 256 x 256 = 65,536 draws.
     [TransformerModel(Layers = 8, Hidden = 256, Heads = 4, FeedForward = 512, Vocab = 64)]
     [Norm(Kind.Pre)]

@@ -58,7 +58,10 @@ namespace LnsDsl.Tests
             // Gemma's (1 + w) norms start at w = 0: an initial gain of 1.
             Assert.True(gemma.norm.weight.eq(0).all().item<bool>());
             Assert.True(gemma.layers[1].pre_feedforward_layernorm!.weight.eq(0).all().item<bool>());
-            foreach (var m in new TransformerModule[] { biases, qwen2, olmo, gemma })
+            using var embedNorm = new TinyPreEmbedNormPlusOne();
+            Assert.True(embedNorm.embed_norm!.weight.eq(0).all().item<bool>());
+            Assert.True(embedNorm.layers[0].self_attn.q_norm!.weight.eq(0).all().item<bool>());
+            foreach (var m in new TransformerModule[] { biases, qwen2, olmo, gemma, embedNorm })
                 Assert.Equal(m.Spec.ParameterCount, m.parameters().Sum(p => p.numel()));
             Assert.Contains("attention soft-cap 2", gemma.Spec.Describe());
             Assert.Contains("no embedding norm", gemma.Spec.Describe());

@@ -47,6 +47,7 @@ namespace LnsDsl.Tests
             ("Qwen2-like: qkv bias, linear RoPE, GELU bias", () => new TinyQwen2Like(1), Qwen2Like),
             ("OLMo-2-like: output norms, projection QK norm, Llama3 RoPE", () => new TinyOlmo2Like(1), Olmo2Like),
             ("Gemma-2-like", () => new TinyGemma2Like(1), Gemma2Like),
+            ("Pre-LN + embedding norm + RmsNormPlusOne + QkNorm", () => new TinyPreEmbedNormPlusOne(1), PreEmbedNormPlusOne),
         };
 
         private static readonly RefConfig HeadDimBiases = new(Kind.Pre, Hidden: 30, KvHeads: 2, HeadDim: 10, QkvBias: true, OutputBias: true,
@@ -55,6 +56,7 @@ namespace LnsDsl.Tests
             RopeScaling: RopeScaling.Linear, RopeFactor: 4, Activation: Activation.Gelu, MlpBias: true);
         private static readonly RefConfig Olmo2Like = new(Kind.OutputNorm, Eps: 1e-5, KvHeads: 2, QkNorm: true, QkNormScope: QkNormScope.Projection,
             RopeTheta: 100, RopeScaling: RopeScaling.Llama3, RopeFactor: 8, RopeLowFreqFactor: 1, RopeHighFreqFactor: 4, RopeOriginalMaxSeq: 64);
+        private static readonly RefConfig PreEmbedNormPlusOne = new(Kind.Pre, NormType: NormType.RmsNormPlusOne, EmbeddingNorm: true, QkNorm: true);
         private static readonly RefConfig Gemma2Like = new(Kind.Peri, KvHeads: 2, HeadDim: 16, ScaleEmbeddings: true, LogitSoftCap: 3.0, Tied: true,
             NormType: NormType.RmsNormPlusOne, EmbeddingNorm: false, SoftCap: 2.0, QueryScaleDim: 24, Activation: Activation.GegluTanh);
 
@@ -76,6 +78,8 @@ namespace LnsDsl.Tests
             ("SiLU gate instead of GELU gate", () => new TinyHeadDimBiases(1), HeadDimBiases with { Activation = Activation.SwiGlu }, Bug.None),
             ("no o_proj bias", () => new TinyHeadDimBiases(1), HeadDimBiases with { OutputBias = false }, Bug.None),
             ("no MLP bias", () => new TinyHeadDimBiases(1), HeadDimBiases with { MlpBias = false }, Bug.None),
+            ("no embedding norm", () => new TinyPreEmbedNormPlusOne(1), PreEmbedNormPlusOne with { EmbeddingNorm = null }, Bug.None),
+            ("norms (QK norms included) with gain w instead of 1 + w", () => new TinyPreEmbedNormPlusOne(1), PreEmbedNormPlusOne with { NormType = NormType.RmsNorm }, Bug.None),
             ("no qkv bias", () => new TinyQwen2Like(1), Qwen2Like with { QkvBias = false }, Bug.None),
             ("no linear RoPE scaling", () => new TinyQwen2Like(1), Qwen2Like with { RopeScaling = RopeScaling.None }, Bug.None),
             ("linear RoPE factor 2 instead of 4", () => new TinyQwen2Like(1), Qwen2Like with { RopeFactor = 2 }, Bug.None),
