@@ -241,6 +241,30 @@ namespace LnsDsl.Tests
             Assert.False(la[.., 8].allclose(lb[.., 8]));
         }
 
+        /// <summary>The dtype paths of the new vocabulary (embedding factor rounded to bf16, (1 + w) norms and the explicit
+        /// attention's softmax in fp32, biases) run in bf16 and stay close to fp32.</summary>
+        [Theory]
+        [MemberData(nameof(ImportCases))]
+        public void Imported_vocabulary_in_bfloat16_stays_close_to_fp32(string name, Func<TransformerModule> create, RefConfig config)
+        {
+            _ = config;
+            using var scope = NewDisposeScope();
+            using var model = create();
+            Reference.Randomize(model, 7);
+            using var noGrad = no_grad();
+            if (model.Spec.NormType == NormType.RmsNormPlusOne) // gains 1 + w in [0.6, 1.4] as the other models' w
+                foreach (var (n, p) in model.named_parameters())
+                    if (n.EndsWith("norm.weight", StringComparison.Ordinal)) p.sub_(1.0);
+            var tokens = Tokens(3);
+            var fp32 = model.forward(tokens);
+            model.to(ScalarType.BFloat16);
+            var bf16 = model.forward(tokens);
+            Assert.Equal(ScalarType.BFloat16, bf16.dtype);
+            double error = Reference.RelativeError(bf16.to(ScalarType.Float32), fp32.to(ScalarType.Float64));
+            _output.WriteLine($"{name}: bf16 vs fp32 relative error {error:E2}");
+            Assert.InRange(error, 1e-6, 0.1);
+        }
+
         [Fact]
         public void Bfloat16_forward_stays_close_to_fp32()
         {
