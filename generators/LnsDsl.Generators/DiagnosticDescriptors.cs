@@ -119,6 +119,10 @@ namespace LnsDsl.Generators
             "QkNormScope is only used with QkNorm",
             "QkNormScope = QkNormScope.{0} has no effect without QkNorm = true; add QkNorm = true or remove QkNormScope");
 
+        public static readonly DiagnosticDescriptor RopeScalingArgumentUnused = Warning("LNS110", Usage,
+            "RoPE scaling argument has no effect",
+            "{0} has no effect {1}; remove it or declare the scaling that uses it");
+
         public static readonly DiagnosticDescriptor InvDepthTooAggressive = Info("LNS201", Architecture,
             "The 1/l scale rule is aggressive",
             "Scale = ScaleRule.InvDepth shrinks block {0}'s norm output to 1/{0}; the paper found 1/l too aggressive and recommends ScaleRule.InvSqrtDepth");

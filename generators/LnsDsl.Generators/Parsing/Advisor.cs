@@ -25,6 +25,7 @@ namespace LnsDsl.Generators.Parsing
             LayerScaleWithLns,
             AlphaBetaWithoutDeepNorm,
             QkNormScopeWithoutQkNorm,
+            RopeScalingArgumentUnused,
             InvDepthTooAggressive,
             DeepPreLnWithoutDepthControl,
         };
@@ -110,6 +111,30 @@ namespace LnsDsl.Generators.Parsing
         {
             if (!d.QkNorm && d.Attention is { QkNormScope.IsGiven: true } attention)
                 yield return At(d, DiagnosticDescriptors.QkNormScopeWithoutQkNorm, attention.At(attention.QkNormScope), d.QkNormScope);
+        }
+
+        /// <summary>LNS110: RoPE scaling without RoPE, or a scaling argument the declared scaling does not read.</summary>
+        private static IEnumerable<DiagnosticInfo> RopeScalingArgumentUnused(RawDeclaration d)
+        {
+            if (d.Attention is not { } a) yield break;
+            if (!d.Rope)
+            {
+                if (a.RopeScaling.IsGiven && d.RopeScaling != RopeScaling.None)
+                    yield return At(d, DiagnosticDescriptors.RopeScalingArgumentUnused, a.At(a.RopeScaling), "RopeScaling = RopeScaling." + d.RopeScaling, "with Rope = false");
+                yield break;
+            }
+            string why = "with RopeScaling." + d.RopeScaling;
+            if (d.RopeScaling == RopeScaling.None && a.RopeFactor.IsGiven)
+                yield return At(d, DiagnosticDescriptors.RopeScalingArgumentUnused, a.At(a.RopeFactor), nameof(AttentionAttribute.RopeFactor), why);
+            if (d.RopeScaling != RopeScaling.Llama3)
+            {
+                if (a.RopeLowFreqFactor.IsGiven)
+                    yield return At(d, DiagnosticDescriptors.RopeScalingArgumentUnused, a.At(a.RopeLowFreqFactor), nameof(AttentionAttribute.RopeLowFreqFactor), why);
+                if (a.RopeHighFreqFactor.IsGiven)
+                    yield return At(d, DiagnosticDescriptors.RopeScalingArgumentUnused, a.At(a.RopeHighFreqFactor), nameof(AttentionAttribute.RopeHighFreqFactor), why);
+                if (a.RopeOriginalMaxSeq.IsGiven)
+                    yield return At(d, DiagnosticDescriptors.RopeScalingArgumentUnused, a.At(a.RopeOriginalMaxSeq), nameof(AttentionAttribute.RopeOriginalMaxSeq), why);
+            }
         }
 
         /// <summary>LNS201: the 1/l rule, which the paper found too aggressive.</summary>
