@@ -41,7 +41,7 @@ namespace LnsDsl.Generators
 
         public static readonly DiagnosticDescriptor OddHeadDimWithRope = Error("LNS007", Architecture,
             "Rotary embeddings need an even head size",
-            "Head size Hidden / Heads = {0} is odd; RoPE rotates pairs of channels, so use an even head size or [Attention(Rope = false)]");
+            "Head size {0} is odd; RoPE rotates pairs of channels, so use an even head size or [Attention(Rope = false)]");
 
         public static readonly DiagnosticDescriptor MixPostLayersOutOfRange = Error("LNS008", Architecture,
             "Mix-LN needs 0 < PostLayers < Layers",
@@ -79,6 +79,10 @@ namespace LnsDsl.Generators
             "DSL attribute given more than once",
             "[{0}] is applied more than once to '{1}' (possibly across partial declarations); keep one");
 
+        public static readonly DiagnosticDescriptor RopeFreqFactorsOutOfOrder = Error("LNS017", Architecture,
+            "Llama3 RoPE scaling needs RopeHighFreqFactor > RopeLowFreqFactor",
+            "RopeHighFreqFactor = {0} is not greater than RopeLowFreqFactor = {1}; Llama3 RoPE scaling ramps between the two wavelengths they define (Llama 3.1: 4 and 1)");
+
         public static readonly DiagnosticDescriptor LnsWithScaledInit = Warning("LNS101", Architecture,
             "LayerNorm Scaling combined with depth-scaled initialisation",
             "Scale = {0} is combined with Output = OutputInit.{1}: the paper (Sun et al. 2025, Sec. 5) finds that scaled initialisation diminishes LNS's benefit; use OutputInit.Plain with LNS");
@@ -110,6 +114,14 @@ namespace LnsDsl.Generators
         public static readonly DiagnosticDescriptor AlphaBetaWithoutDeepNorm = Warning("LNS108", Usage,
             "Alpha and Beta are only used by DeepNorm",
             "{0} = {1} has no effect with Kind.{2}; Alpha and Beta configure Kind.DeepNorm; remove it");
+
+        public static readonly DiagnosticDescriptor QkNormScopeWithoutQkNorm = Warning("LNS109", Usage,
+            "QkNormScope is only used with QkNorm",
+            "QkNormScope = QkNormScope.{0} has no effect without QkNorm = true; add QkNorm = true or remove QkNormScope");
+
+        public static readonly DiagnosticDescriptor RopeScalingArgumentUnused = Warning("LNS110", Usage,
+            "RoPE scaling argument has no effect",
+            "{0} has no effect {1}; remove it or declare the scaling that uses it");
 
         public static readonly DiagnosticDescriptor InvDepthTooAggressive = Info("LNS201", Architecture,
             "The 1/l scale rule is aggressive",

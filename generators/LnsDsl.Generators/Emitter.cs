@@ -76,14 +76,36 @@ namespace LnsDsl.Generators
         {
             w.Line("/// <summary>");
             w.Line($"/// {m.Layers} blocks x {m.Hidden} wide, {m.Heads} heads ({m.KvHeads} key/value, head size {m.HeadDim}), " +
-                   $"{(m.Activation == Activation.SwiGlu ? "SwiGLU" : "GELU")} FFN {m.FeedForward}, vocab {m.Vocab}: {Label(m)}, {m.ParameterCount:N0} parameters.");
+                   $"{Activations.Label(m.Activation)} FFN {m.FeedForward}, vocab {m.Vocab}: {Label(m)}, {m.ParameterCount:N0} parameters.");
+            var options = Options(m);
+            if (options.Count > 0) w.Line("/// Options: " + string.Join(", ", options) + ".");
             w.Line("/// </summary>");
+        }
+
+        /// <summary>The options other than the defaults, in words (as <c>ModelSpec.Options()</c> lists them).</summary>
+        private static List<string> Options(ModelDeclaration m)
+        {
+            string R(double d) => d.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+            var list = new List<string>();
+            if (m.QkNorm && m.QkNormScope == QkNormScope.Projection) list.Add("QK norm over the projections");
+            if (m.QkvBias) list.Add("qkv bias");
+            if (m.OutputBias) list.Add("o_proj bias");
+            if (m.MlpBias) list.Add("MLP bias");
+            if (m.SoftCap > 0) list.Add("attention soft-cap " + R(m.SoftCap));
+            if (m.QueryScaleDim != 0) list.Add($"score scale {m.QueryScaleDim}^-0.5");
+            if (m.RopeScaling == RopeScaling.Linear) list.Add("linear RoPE scaling x" + R(m.RopeFactor));
+            if (m.RopeScaling == RopeScaling.Llama3) list.Add($"Llama3 RoPE scaling x{R(m.RopeFactor)} (low {R(m.RopeLowFreqFactor)}, high {R(m.RopeHighFreqFactor)}, original {m.RopeOriginalMaxSeq})");
+            if (m.ScaleEmbeddings) list.Add("embeddings x sqrt(Hidden)");
+            if (m.EmbeddingNorm && m.Norm != Kind.Peri) list.Add("embedding norm");
+            if (!m.EmbeddingNorm && m.Norm == Kind.Peri) list.Add("no embedding norm");
+            if (m.LogitSoftCap > 0) list.Add("logit soft-cap " + R(m.LogitSoftCap));
+            return list;
         }
 
         /// <summary>The model's placement label (<see cref="Placements.Label(Kind, ScaleRule, int, bool, bool)"/>, detailed) and norm type.</summary>
         private static string Label(ModelDeclaration m)
             => Placements.Label(m.Norm, m.Scale, m.PostLayers, m.LayerScale, detailed: true)
-               + (m.NormType == NormType.LayerNorm ? ", LayerNorm" : ", RMSNorm");
+               + (m.NormType switch { NormType.LayerNorm => ", LayerNorm", NormType.RmsNormPlusOne => ", RMSNorm (1 + w)", _ => ", RMSNorm" });
 
         private static void WriteSpec(SourceWriter w, ModelDeclaration m)
         {
@@ -107,7 +129,33 @@ namespace LnsDsl.Generators
                 ("LayerScale", SourceWriter.Literal(m.LayerScale)), ("LayerScaleInit", L(m.LayerScaleInit)),
                 ("EmbeddingNorm", SourceWriter.Literal(m.EmbeddingNorm)), ("ParameterCount", SourceWriter.Literal(m.ParameterCount) + "L"),
             };
-            foreach (var (name, value) in rows) w.Line($"    {name} = {value},");
+            // The imported checkpoints' vocabulary: set only where it differs from ModelSpec's default ("off").
+            var extra = new List<(string, string)>();
+            if (m.ScaleEmbeddings) extra.Add(("ScaleEmbeddings", "true"));
+            if (m.LogitSoftCap != 0) extra.Add(("LogitSoftCap", L(m.LogitSoftCap)));
+            if (m.QkNormScope != QkNormScope.Head) extra.Add(("QkNormScope", "global::LnsDsl.QkNormScope." + m.QkNormScope));
+            if (m.QkvBias) extra.Add(("QkvBias", "true"));
+            if (m.OutputBias) extra.Add(("OutputBias", "true"));
+            if (m.MlpBias) extra.Add(("MlpBias", "true"));
+            if (m.SoftCap != 0) extra.Add(("SoftCap", L(m.SoftCap)));
+            if (m.QueryScaleDim != 0) extra.Add(("QueryScaleDim", m.QueryScaleDim.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            if (m.RopeScaling != RopeScaling.None)
+            {
+                extra.Add(("RopeScaling", "global::LnsDsl.RopeScaling." + m.RopeScaling));
+                extra.Add(("RopeFactor", L(m.RopeFactor)));
+                if (m.RopeScaling == RopeScaling.Llama3)
+                {
+                    extra.Add(("RopeLowFreqFactor", L(m.RopeLowFreqFactor)));
+                    extra.Add(("RopeHighFreqFactor", L(m.RopeHighFreqFactor)));
+                    extra.Add(("RopeOriginalMaxSeq", m.RopeOriginalMaxSeq.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+                }
+            }
+            foreach (var (name, value) in rows)
+            {
+                if (name == "ParameterCount")
+                    foreach (var (extraName, extraValue) in extra) w.Line($"    {extraName} = {extraValue},");
+                w.Line($"    {name} = {value},");
+            }
             w.Line("    Blocks = new global::LnsDsl.BlockSpec[]");
             w.Line("    {");
             foreach (var b in m.Blocks)
@@ -140,7 +188,9 @@ namespace LnsDsl.Generators
             w.Open($"protected override {Tensor} Run({Tensor} tokens, bool[]? skip, global::System.Collections.Generic.List<{Tensor}>? states)");
             w.Line("using var scope = global::TorchSharp.torch.NewDisposeScope();");
             w.Line("var x = Embed(tokens);");
-            if (m.EmbeddingNorm) w.Line("x = Norm(x, embed_norm!); // Peri-LN normalises the embedding output");
+            if (m.ScaleEmbeddings)
+                w.Line($"x = global::LnsDsl.Fused.MulInDtype(x, {SourceWriter.Literal(Math.Sqrt(m.Hidden))}); // embeddings times sqrt(Hidden = {m.Hidden}), the factor rounded to the activation dtype (Gemma)");
+            if (m.EmbeddingNorm) w.Line(m.Norm == Kind.Peri ? "x = Norm(x, embed_norm!); // Peri-LN normalises the embedding output" : "x = Norm(x, embed_norm!); // the embedding output is normalised");
             w.Line("Record(states, x);");
             foreach (var b in m.Blocks)
             {
@@ -153,6 +203,8 @@ namespace LnsDsl.Generators
             }
             w.Line("// Final norm (never depth-scaled) and output head" + (m.TieEmbeddings ? " (tied to embed_tokens)" : ""));
             w.Line($"var logits = {F}.linear(Norm(x, norm), {(m.TieEmbeddings ? "embed_tokens.weight" : "lm_head!.weight")});");
+            if (m.LogitSoftCap > 0)
+                w.Line($"logits = global::LnsDsl.Fused.SoftCap(logits, {SourceWriter.Literal(m.LogitSoftCap)}); // final logit soft-capping: tanh(z / cap) * cap");
             w.Line("return logits.MoveToOuterDisposeScope();");
             w.Close();
         }
@@ -188,6 +240,14 @@ namespace LnsDsl.Generators
                     w.Line($"var h = Norm(Attention(layer.self_attn, Norm(x, layer.input_layernorm!, s)), layer.post_attention_layernorm!){attnGain}.add_(x);");
                     w.Line($"var y = Norm(Mlp(layer.mlp, Norm(h, layer.pre_feedforward_layernorm!, s)), layer.post_feedforward_layernorm!){mlpGain}.add_(h);");
                     break;
+                case Placement.OutputNorm:
+                    w.Line($"/// <summary>Output-LN block (OLMo-2){gainNote}: <c>h = x + N(Attn(x))</c>, <c>y = h + N(Mlp(h))</c>; no input norms.</summary>");
+                    w.Line(GeneratedCode);
+                    w.Open($"private {Tensor} OutputNormBlock(global::LnsDsl.DecoderLayer layer, {Tensor} x)");
+                    w.Line("using var scope = global::TorchSharp.torch.NewDisposeScope();");
+                    w.Line($"var h = Norm(Attention(layer.self_attn, x), layer.post_attention_layernorm!){attnGain}.add_(x);");
+                    w.Line($"var y = Norm(Mlp(layer.mlp, h), layer.post_feedforward_layernorm!){mlpGain}.add_(h);");
+                    break;
                 default:
                     string alpha = SourceWriter.Literal(m.Alpha);
                     w.Line($"/// <summary>DeepNorm block{gainNote}: <c>h = N(alpha * x + Attn(x))</c>, <c>y = N(alpha * h + Mlp(h))</c> with alpha = {alpha.TrimEnd('D')}.</summary>");
@@ -206,84 +266,158 @@ namespace LnsDsl.Generators
         {
             int kvGroups = m.Heads / m.KvHeads;
             string heads = m.KvHeads == m.Heads ? $"{m.Heads} heads" : $"{m.Heads} query heads sharing {m.KvHeads} key/value heads";
-            w.Line($"/// <summary>Causal self-attention, {heads} of size {m.HeadDim}: fused <c>qkv_proj</c>{(m.QkNorm ? ", RMS-normalised q and k" : "")}{(m.Rope ? ", rotary embeddings (base " + m.RopeTheta.ToString("R", System.Globalization.CultureInfo.InvariantCulture) + ")" : ", no position encoding")}, scaled dot-product attention (scale 1/sqrt({m.HeadDim})), <c>o_proj</c>.</summary>");
+            string R(double d) => d.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+            bool projectionNorm = m.QkNorm && m.QkNormScope == QkNormScope.Projection;
+            string qkNormText = !m.QkNorm ? "" : projectionNorm ? ", q and k normalised over their whole projections" : ", RMS-normalised q and k";
+            string ropeText = !m.Rope ? ", no position encoding"
+                : ", rotary embeddings (base " + R(m.RopeTheta) + m.RopeScaling switch
+                {
+                    RopeScaling.Linear => ", linear scaling x" + R(m.RopeFactor),
+                    RopeScaling.Llama3 => ", Llama3 scaling x" + R(m.RopeFactor),
+                    _ => "",
+                } + ")";
+            int scaleDim = m.QueryScaleDim != 0 ? m.QueryScaleDim : m.HeadDim;
+            string attentionText = m.ExplicitAttention
+                ? $"explicit attention (scale 1/sqrt({scaleDim}){(m.SoftCap > 0 ? ", scores soft-capped at " + R(m.SoftCap) : "")}, fp32 softmax)"
+                : $"scaled dot-product attention (scale 1/sqrt({m.HeadDim}))";
+            string biasText = m.QkvBias && m.OutputBias ? " with biases" : m.QkvBias ? " with a bias" : "";
+            string outputText = m.OutputBias && !m.QkvBias ? "<c>o_proj</c> with a bias" : "<c>o_proj</c>";
+            w.Line($"/// <summary>Causal self-attention, {heads} of size {m.HeadDim}: fused <c>qkv_proj</c>{biasText}{qkNormText}{ropeText}, {attentionText}, {outputText}.</summary>");
             w.Line(GeneratedCode);
             w.Open($"private {Tensor} Attention(global::LnsDsl.AttentionWeights attn, {Tensor} x)");
             w.Line("using var scope = global::TorchSharp.torch.NewDisposeScope();");
             w.Line("long batch = x.shape[0], time = x.shape[1];");
-            w.Line($"var qkv = {F}.linear(x, attn.qkv_proj.weight).view(batch, time, {m.Heads + 2 * m.KvHeads}, {m.HeadDim});");
+            string qkvBias = m.QkvBias ? ", attn.qkv_proj.bias" : "";
             string eps = SourceWriter.Literal(m.Eps);
-            if (m.Rope && !m.QkNorm)
+            // QK norms use the model's RMSNorm flavour (Gemma's 1 + w where the model has it; RMSNorm otherwise).
+            string qkNorm = m.NormType == NormType.RmsNormPlusOne ? "RmsNormPlusOne" : "RmsNorm";
+            long qSize = (long)m.Heads * m.HeadDim, kvSize = (long)m.KvHeads * m.HeadDim;
+            if (projectionNorm)
             {
-                // q and k are adjacent in the fused projection: rotate them in one pass, then split.
-                w.Line($"var qkAndV = qkv.split(new long[] {{ {m.Heads + m.KvHeads}, {m.KvHeads} }}, 2); // [q | k], v");
-                w.Line("var (cos, sin) = RopeTables(qkv);");
-                w.Line($"var qk = global::LnsDsl.Fused.ApplyRope(qkAndV[0], cos, sin).split(new long[] {{ {m.Heads}, {m.KvHeads} }}, 2);");
-                w.Line("var q = qk[0].transpose(1, 2);");
-                w.Line("var k = qk[1].transpose(1, 2);");
-                w.Line("var v = qkAndV[1].transpose(1, 2);");
-            }
-            else
-            {
-                w.Line($"var qkvHeads = qkv.split(new long[] {{ {m.Heads}, {m.KvHeads}, {m.KvHeads} }}, 2); // q, k, v");
-                string q = "qkvHeads[0]", k = "qkvHeads[1]";
-                if (m.QkNorm)
-                {
-                    w.Line($"var qn = global::LnsDsl.Fused.RmsNorm(qkvHeads[0], attn.q_norm!, {eps});");
-                    w.Line($"var kn = global::LnsDsl.Fused.RmsNorm(qkvHeads[1], attn.k_norm!, {eps});");
-                    q = "qn";
-                    k = "kn";
-                }
+                // OLMo-2: the norms see the whole q and k projection outputs, before the heads are split.
+                w.Line($"var qkv = {F}.linear(x, attn.qkv_proj.weight{qkvBias}).split(new long[] {{ {qSize}, {kvSize}, {kvSize} }}, -1); // q, k, v");
+                w.Line($"var qn = global::LnsDsl.Fused.{qkNorm}(qkv[0], attn.q_norm!, {eps}).view(batch, time, {m.Heads}, {m.HeadDim}); // norm over all {qSize} q channels");
+                w.Line($"var kn = global::LnsDsl.Fused.{qkNorm}(qkv[1], attn.k_norm!, {eps}).view(batch, time, {m.KvHeads}, {m.HeadDim}); // norm over all {kvSize} k channels");
+                string q = "qn", k = "kn";
                 if (m.Rope)
                 {
-                    w.Line("var (cos, sin) = RopeTables(qkv);");
+                    w.Line("var (cos, sin) = RopeTables(x);");
                     q = $"global::LnsDsl.Fused.ApplyRope({q}, cos, sin)";
                     k = $"global::LnsDsl.Fused.ApplyRope({k}, cos, sin)";
                 }
                 w.Line($"var q = {q}.transpose(1, 2);");
                 w.Line($"var k = {k}.transpose(1, 2);");
-                w.Line("var v = qkvHeads[2].transpose(1, 2);");
+                w.Line($"var v = qkv[2].view(batch, time, {m.KvHeads}, {m.HeadDim}).transpose(1, 2);");
+            }
+            else
+            {
+                w.Line($"var qkv = {F}.linear(x, attn.qkv_proj.weight{qkvBias}).view(batch, time, {m.Heads + 2 * m.KvHeads}, {m.HeadDim});");
+                if (m.Rope && !m.QkNorm)
+                {
+                    // q and k are adjacent in the fused projection: rotate them in one pass, then split.
+                    w.Line($"var qkAndV = qkv.split(new long[] {{ {m.Heads + m.KvHeads}, {m.KvHeads} }}, 2); // [q | k], v");
+                    w.Line("var (cos, sin) = RopeTables(qkv);");
+                    w.Line($"var qk = global::LnsDsl.Fused.ApplyRope(qkAndV[0], cos, sin).split(new long[] {{ {m.Heads}, {m.KvHeads} }}, 2);");
+                    w.Line("var q = qk[0].transpose(1, 2);");
+                    w.Line("var k = qk[1].transpose(1, 2);");
+                    w.Line("var v = qkAndV[1].transpose(1, 2);");
+                }
+                else
+                {
+                    w.Line($"var qkvHeads = qkv.split(new long[] {{ {m.Heads}, {m.KvHeads}, {m.KvHeads} }}, 2); // q, k, v");
+                    string q = "qkvHeads[0]", k = "qkvHeads[1]";
+                    if (m.QkNorm)
+                    {
+                        w.Line($"var qn = global::LnsDsl.Fused.{qkNorm}(qkvHeads[0], attn.q_norm!, {eps});");
+                        w.Line($"var kn = global::LnsDsl.Fused.{qkNorm}(qkvHeads[1], attn.k_norm!, {eps});");
+                        q = "qn";
+                        k = "kn";
+                    }
+                    if (m.Rope)
+                    {
+                        w.Line("var (cos, sin) = RopeTables(qkv);");
+                        q = $"global::LnsDsl.Fused.ApplyRope({q}, cos, sin)";
+                        k = $"global::LnsDsl.Fused.ApplyRope({k}, cos, sin)";
+                    }
+                    w.Line($"var q = {q}.transpose(1, 2);");
+                    w.Line($"var k = {k}.transpose(1, 2);");
+                    w.Line("var v = qkvHeads[2].transpose(1, 2);");
+                }
             }
             if (kvGroups > 1)
             {
                 w.Line($"k = k.repeat_interleave({kvGroups}, dim: 1);");
                 w.Line($"v = v.repeat_interleave({kvGroups}, dim: 1);");
             }
-            w.Line($"var o = {F}.scaled_dot_product_attention(q, k, v, is_casual: true);");
-            w.Line($"return {F}.linear(o.transpose(1, 2).reshape(batch, time, {m.Heads * m.HeadDim}), attn.o_proj.weight).MoveToOuterDisposeScope();");
+            if (m.ExplicitAttention)
+            {
+                // scaled_dot_product_attention has no soft-cap and this TorchSharp version no scale argument: written out.
+                w.Line($"var scores = q.matmul(k.transpose(2, 3)).mul({SourceWriter.Literal(1.0 / Math.Sqrt(scaleDim))}); // scale {scaleDim}^-0.5");
+                if (m.SoftCap > 0)
+                    w.Line($"scores = scores.div({SourceWriter.Literal(m.SoftCap)}).tanh().mul({SourceWriter.Literal(m.SoftCap)}); // soft-cap: tanh(s / cap) * cap");
+                w.Line("using var mask = global::TorchSharp.torch.ones(new long[] { time, time }, dtype: global::TorchSharp.torch.ScalarType.Bool, device: x.device).triu(1);");
+                w.Line("scores = scores.masked_fill(mask, double.NegativeInfinity); // causal");
+                w.Line("var o = scores.to(global::TorchSharp.torch.ScalarType.Float32).softmax(-1).to(v.dtype).matmul(v); // softmax in fp32");
+            }
+            else
+            {
+                w.Line($"var o = {F}.scaled_dot_product_attention(q, k, v, is_casual: true);");
+            }
+            w.Line($"return {F}.linear(o.transpose(1, 2).reshape(batch, time, {m.Heads * m.HeadDim}), attn.o_proj.weight{(m.OutputBias ? ", attn.o_proj.bias" : "")}).MoveToOuterDisposeScope();");
             w.Close();
         }
 
         private static void WriteMlp(SourceWriter w, ModelDeclaration m)
         {
-            if (m.Activation == Activation.SwiGlu)
+            string bias = m.MlpBias ? " (with biases)" : "";
+            if (Activations.IsGated(m.Activation))
             {
-                w.Line($"/// <summary>SwiGLU feed-forward: <c>down(silu(gate(x)) * up(x))</c> with the fused <c>gate_up_proj</c> (gate rows first), width {m.FeedForward}.</summary>");
+                string gateUpBias = m.MlpBias ? ", mlp.gate_up_proj.bias" : "";
+                string text = m.Activation switch
+                {
+                    Activation.Geglu => "GeGLU feed-forward: <c>down(gelu(gate(x)) * up(x))</c> (exact erf GELU)",
+                    Activation.GegluTanh => "GeGLU feed-forward: <c>down(gelu_tanh(gate(x)) * up(x))</c> (tanh-approximate GELU)",
+                    _ => "SwiGLU feed-forward: <c>down(silu(gate(x)) * up(x))</c>",
+                };
+                w.Line($"/// <summary>{text} with the fused <c>gate_up_proj</c> (gate rows first), width {m.FeedForward}{bias}.</summary>");
                 w.Line(GeneratedCode);
                 w.Open($"private {Tensor} Mlp(global::LnsDsl.MlpWeights mlp, {Tensor} x)");
                 w.Line("using var scope = global::TorchSharp.torch.NewDisposeScope();");
-                w.Line($"var gateUp = {F}.linear(x, mlp.gate_up_proj!.weight).split(new long[] {{ {m.FeedForward}, {m.FeedForward} }}, -1);");
-                w.Line($"var hidden = {F}.silu(gateUp[0]).mul(gateUp[1]);");
+                w.Line($"var gateUp = {F}.linear(x, mlp.gate_up_proj!.weight{gateUpBias}).split(new long[] {{ {m.FeedForward}, {m.FeedForward} }}, -1);");
+                string gate = m.Activation switch
+                {
+                    Activation.Geglu => $"{F}.gelu(gateUp[0])",
+                    Activation.GegluTanh => $"{F}.gelu(gateUp[0], global::TorchSharp.Modules.GELU.Approximate.tanh, false)",
+                    _ => $"{F}.silu(gateUp[0])",
+                };
+                w.Line($"var hidden = {gate}.mul(gateUp[1]);");
             }
             else
             {
-                w.Line($"/// <summary>GELU feed-forward: <c>down(gelu(up(x)))</c>, width {m.FeedForward}.</summary>");
+                w.Line($"/// <summary>GELU feed-forward: <c>down(gelu(up(x)))</c>, width {m.FeedForward}{bias}.</summary>");
                 w.Line(GeneratedCode);
                 w.Open($"private {Tensor} Mlp(global::LnsDsl.MlpWeights mlp, {Tensor} x)");
                 w.Line("using var scope = global::TorchSharp.torch.NewDisposeScope();");
-                w.Line($"var hidden = {F}.gelu({F}.linear(x, mlp.up_proj!.weight));");
+                w.Line($"var hidden = {F}.gelu({F}.linear(x, mlp.up_proj!.weight{(m.MlpBias ? ", mlp.up_proj.bias" : "")}));");
             }
-            w.Line($"return {F}.linear(hidden, mlp.down_proj.weight).MoveToOuterDisposeScope();");
+            w.Line($"return {F}.linear(hidden, mlp.down_proj.weight{(m.MlpBias ? ", mlp.down_proj.bias" : "")}).MoveToOuterDisposeScope();");
             w.Close();
         }
 
         private static void WriteNorm(SourceWriter w, ModelDeclaration m)
         {
-            string fn = m.NormType == NormType.LayerNorm ? "LayerNorm" : "RmsNorm";
+            string fn = NormFunction(m.NormType);
             w.Line($"/// <summary>{fn} with eps {m.Eps.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}; <paramref name=\"scale\"/> multiplies the output (folded into the weight).</summary>");
             w.Line(GeneratedCode);
             w.Line($"private static {Tensor} Norm({Tensor} x, global::LnsDsl.NormWeight weight, double scale = 1D) => global::LnsDsl.Fused.{fn}(x, weight, {SourceWriter.Literal(m.Eps)}, scale);");
         }
+
+        private static string NormFunction(NormType type) => type switch
+        {
+            NormType.LayerNorm => "LayerNorm",
+            NormType.RmsNormPlusOne => "RmsNormPlusOne",
+            _ => "RmsNorm",
+        };
 
         private static void WriteInitialize(SourceWriter w, ModelDeclaration m)
         {
@@ -297,7 +431,7 @@ namespace LnsDsl.Generators
                 OutputInit.ScaledByLayer => ", o_proj/down_proj / sqrt(2l)",
                 _ => "",
             };
-            w.Line($"/// <summary>Initialisation: embedding N(0, {m.EmbeddingStd.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}), projections {scheme}{output}; norm weights 1{(m.LayerScale ? ", LayerScale gains " + m.LayerScaleInit.ToString("R", System.Globalization.CultureInfo.InvariantCulture) : "")}.</summary>");
+            w.Line($"/// <summary>Initialisation: embedding N(0, {m.EmbeddingStd.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}), projections {scheme}{output}; {(m.NormType == NormType.RmsNormPlusOne ? "norm weights 0 (gain 1 + w = 1)" : "norm weights 1")}{(m.QkvBias || m.OutputBias || m.MlpBias ? ", biases 0" : "")}{(m.LayerScale ? ", LayerScale gains " + m.LayerScaleInit.ToString("R", System.Globalization.CultureInfo.InvariantCulture) : "")}.</summary>");
             w.Line(GeneratedCode);
             w.Open("protected override void Initialize(global::TorchSharp.torch.Generator generator)");
             w.Line($"global::LnsDsl.Fused.InitNormal(embed_tokens.weight, {L(m.EmbeddingStd)}, generator);");

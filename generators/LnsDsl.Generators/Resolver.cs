@@ -48,8 +48,28 @@ namespace LnsDsl.Generators
                 OutputInit = d.OutputInit,
                 LayerScale = d.LayerScale is not null,
                 LayerScaleInit = d.LayerScale is not null ? d.LayerScaleInit : 0,
-                EmbeddingNorm = d.Kind == Kind.Peri,
+                EmbeddingNorm = d.EmbeddingNorm,
+                ScaleEmbeddings = d.ScaleEmbeddings,
+                LogitSoftCap = d.LogitSoftCap,
+                QkNormScope = d.QkNorm ? d.QkNormScope : QkNormScope.Head,
+                QkvBias = d.QkvBias,
+                OutputBias = d.OutputBias,
+                MlpBias = d.MlpBias,
+                SoftCap = d.SoftCap,
+                QueryScaleDim = d.QueryScaleDim == d.HeadDim ? 0 : d.QueryScaleDim,
             };
+            if (d.Rope && d.RopeScaling != RopeScaling.None)
+            {
+                bool llama3 = d.RopeScaling == RopeScaling.Llama3;
+                m = m with
+                {
+                    RopeScaling = d.RopeScaling,
+                    RopeFactor = d.RopeFactor,
+                    RopeLowFreqFactor = llama3 ? d.RopeLowFreqFactor : 1,
+                    RopeHighFreqFactor = llama3 ? d.RopeHighFreqFactor : 4,
+                    RopeOriginalMaxSeq = llama3 ? d.RopeOriginalMaxSeq : 8192,
+                };
+            }
             var blocks = new List<BlockDeclaration>(m.Layers);
             for (int l = 1; l <= m.Layers; l++)
             {
@@ -92,14 +112,17 @@ namespace LnsDsl.Generators
 
         private static long CountParameters(ModelDeclaration m)
         {
-            long h = m.Hidden, norm = m.NormType == NormType.LayerNorm ? 2 * h : h;
+            long h = m.Hidden, norm = m.NormType == NormType.LayerNorm ? 2 * h : h; // RMSNorm, RmsNormPlusOne: weight only
             long total = (long)m.Vocab * h;                                   // embed_tokens
             if (!m.TieEmbeddings) total += (long)m.Vocab * h;                 // lm_head
             total += norm;                                                    // final norm
             if (m.EmbeddingNorm) total += norm;                               // Peri-LN embed_norm
             long qRows = (long)m.Heads * m.HeadDim, kvRows = (long)m.KvHeads * m.HeadDim;
-            long attention = (qRows + 2 * kvRows) * h + h * qRows + (m.QkNorm ? 2L * m.HeadDim : 0);
-            long mlp = (m.Activation == Activation.SwiGlu ? 3L : 2L) * h * m.FeedForward;
+            long qkNorm = !m.QkNorm ? 0 : m.QkNormScope == QkNormScope.Projection ? qRows + kvRows : 2L * m.HeadDim;
+            long attention = (qRows + 2 * kvRows) * h + h * qRows + qkNorm
+                             + (m.QkvBias ? qRows + 2 * kvRows : 0) + (m.OutputBias ? h : 0);
+            bool gated = Activations.IsGated(m.Activation);
+            long mlp = (gated ? 3L : 2L) * h * m.FeedForward + (m.MlpBias ? (gated ? 2L : 1L) * m.FeedForward + h : 0);
             foreach (var b in m.Blocks)
             {
                 int norms = b.Placement == Placement.PeriLn ? 4 : 2;

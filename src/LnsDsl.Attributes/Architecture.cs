@@ -21,6 +21,8 @@ namespace LnsDsl
         PeriLn,
         /// <summary><c>x = N(alpha * x + F(x))</c>.</summary>
         DeepNorm,
+        /// <summary><c>x = x + N(F(x))</c> (OLMo-2).</summary>
+        OutputNorm,
     }
 
     /// <summary>
@@ -44,6 +46,7 @@ namespace LnsDsl
             Kind.Mix => l <= postLayers ? Placement.PostLn : Placement.PreLn,
             Kind.Peri => Placement.PeriLn,
             Kind.DeepNorm => Placement.DeepNorm,
+            Kind.OutputNorm => Placement.OutputNorm,
             _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
         };
 
@@ -72,6 +75,7 @@ namespace LnsDsl
             Placement.PostLn => "Post-LN",
             Placement.PeriLn => "Peri-LN",
             Placement.DeepNorm => "DeepNorm",
+            Placement.OutputNorm => "Output-LN",
             _ => placement.ToString(),
         };
 
@@ -90,6 +94,7 @@ namespace LnsDsl
                 Kind.Mix => detailed ? $"Mix-LN (Post-LN blocks 1..{postLayers}, Pre-LN after)" : $"Mix-LN (k={postLayers})",
                 Kind.Peri => "Peri-LN",
                 Kind.DeepNorm => "DeepNorm",
+                Kind.OutputNorm => "Output-LN",
                 _ => kind.ToString(),
             };
             string s = scale switch
@@ -100,5 +105,27 @@ namespace LnsDsl
             };
             return p + s + (layerScale ? " + LayerScale" : "");
         }
+    }
+
+    /// <summary>Facts about the feed-forward activations, shared by the generator and the runtime.</summary>
+#if LNSDSL_GENERATOR
+    internal
+#else
+    public
+#endif
+    static class Activations
+    {
+        /// <summary>Whether <paramref name="activation"/> is gated: a fused <c>gate_up_proj</c> (gate rows first), else <c>up_proj</c>.</summary>
+        public static bool IsGated(Activation activation) => activation is Activation.SwiGlu or Activation.Geglu or Activation.GegluTanh;
+
+        /// <summary>"SwiGLU", "GELU", "GeGLU", "GeGLU (tanh)".</summary>
+        public static string Label(Activation activation) => activation switch
+        {
+            Activation.SwiGlu => "SwiGLU",
+            Activation.Gelu => "GELU",
+            Activation.Geglu => "GeGLU",
+            Activation.GegluTanh => "GeGLU (tanh)",
+            _ => activation.ToString(),
+        };
     }
 }

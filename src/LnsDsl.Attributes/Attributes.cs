@@ -55,6 +55,16 @@ namespace LnsDsl
         public int MaxSeq { get; set; } = 2048;
         /// <summary>Share the embedding matrix with the output head. Default false (the paper's models are untied).</summary>
         public bool TieEmbeddings { get; set; }
+        /// <summary>Size of each attention head. Default 0: <c>Hidden / Heads</c> (then Hidden must be divisible by Heads).
+        /// Given, the q projection has <c>Heads * HeadDim</c> rows and <c>o_proj</c> as many inputs, whatever Hidden is
+        /// (Qwen3, Gemma-2).</summary>
+        public int HeadDim { get; set; }
+        /// <summary>Multiply the embedding output by <c>sqrt(Hidden)</c> (the factor rounded to the activation dtype first;
+        /// Gemma). Default false.</summary>
+        public bool ScaleEmbeddings { get; set; }
+        /// <summary>Soft-cap the final logits: <c>tanh(z / cap) * cap</c> (Gemma-2's <c>final_logit_softcapping</c>).
+        /// Default 0: off.</summary>
+        public double LogitSoftCap { get; set; }
     }
 
     /// <summary>Normalisation placement, type and depth scaling.</summary>
@@ -84,6 +94,10 @@ namespace LnsDsl
         public double Alpha { get; set; }
         /// <summary>DeepNorm only: Xavier gain of v, o and MLP projections. Default <c>(8L)^(-1/4)</c>.</summary>
         public double Beta { get; set; }
+        /// <summary>Normalise the embedding output (<c>embed_norm</c>). Not given: true for <see cref="LnsDsl.Kind.Peri"/>,
+        /// false otherwise (the generator reads whether it is written: an attribute property cannot be <c>bool?</c>).
+        /// <c>[Norm(Kind.Peri, EmbeddingNorm = false)]</c> declares Gemma-2's four block norms without an embedding norm.</summary>
+        public bool EmbeddingNorm { get; set; }
     }
 
     /// <summary>Attention options.</summary>
@@ -100,8 +114,33 @@ namespace LnsDsl
         public bool Rope { get; set; } = true;
         /// <summary>Rotary base. Default 10000.</summary>
         public double RopeTheta { get; set; } = 10000;
-        /// <summary>RMS-normalise queries and keys per head before RoPE. Default false.</summary>
+        /// <summary>Normalise queries and keys (after the projection, before RoPE) with the model's norm type and eps.
+        /// Default false.</summary>
         public bool QkNorm { get; set; }
+        /// <summary>What the QK norm normalises: each head's vector (<see cref="LnsDsl.QkNormScope.Head"/>, weights
+        /// <c>[HeadDim]</c>, Qwen3) or the whole q and k projection outputs (<see cref="LnsDsl.QkNormScope.Projection"/>,
+        /// weights <c>[Heads * HeadDim]</c> and <c>[KvHeads * HeadDim]</c>, OLMo-2). Needs <see cref="QkNorm"/>.</summary>
+        public QkNormScope QkNormScope { get; set; }
+        /// <summary>A bias on the fused q/k/v projection (<c>qkv_proj.bias</c>, rows as the weight's). Default false.</summary>
+        public bool QkvBias { get; set; }
+        /// <summary>A bias on the output projection (<c>o_proj.bias</c>). Default false.</summary>
+        public bool OutputBias { get; set; }
+        /// <summary>Attention score soft-capping <c>s = tanh(s / cap) * cap</c> before the mask and softmax (Gemma-2's
+        /// <c>attn_logit_softcapping</c>). Default 0: off.</summary>
+        public double SoftCap { get; set; }
+        /// <summary>The scores are scaled by <c>QueryScaleDim^-0.5</c> (Gemma-2's <c>query_pre_attn_scalar</c>).
+        /// Default 0: <c>HeadDim^-0.5</c>.</summary>
+        public int QueryScaleDim { get; set; }
+        /// <summary>Scaling of the rotary frequencies for long contexts (Hugging Face's <c>rope_scaling</c>). Default none.</summary>
+        public RopeScaling RopeScaling { get; set; }
+        /// <summary>Linear and Llama3 scaling: the factor the (low) frequencies are divided by. Default 1.</summary>
+        public double RopeFactor { get; set; } = 1;
+        /// <summary>Llama3 scaling: <c>low_freq_factor</c>. Default 1.</summary>
+        public double RopeLowFreqFactor { get; set; } = 1;
+        /// <summary>Llama3 scaling: <c>high_freq_factor</c>. Default 4.</summary>
+        public double RopeHighFreqFactor { get; set; } = 4;
+        /// <summary>Llama3 scaling: <c>original_max_position_embeddings</c>. Default 8192.</summary>
+        public int RopeOriginalMaxSeq { get; set; } = 8192;
     }
 
     /// <summary>Feed-forward options.</summary>
@@ -119,6 +158,9 @@ namespace LnsDsl
 
         /// <summary>The activation.</summary>
         public Activation Activation { get; }
+        /// <summary>Biases on the MLP projections (<c>gate_up_proj.bias</c> or <c>up_proj.bias</c>, and <c>down_proj.bias</c>).
+        /// Default false.</summary>
+        public bool Bias { get; set; }
     }
 
     /// <summary>Initialisation scheme.</summary>

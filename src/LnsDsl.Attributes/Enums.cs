@@ -21,6 +21,8 @@ namespace LnsDsl
         Peri = 3,
         /// <summary>DeepNorm (DeepNet): <c>x = N(alpha * x + F(x))</c> with beta-scaled Xavier init.</summary>
         DeepNorm = 4,
+        /// <summary>Output norms only (OLMo-2): <c>x = x + N(F(x))</c>, no input norms.</summary>
+        OutputNorm = 5,
     }
 
     /// <summary>Depth-dependent factor applied to the output of each pre-norm of block <c>l</c> (1-based).</summary>
@@ -51,6 +53,8 @@ namespace LnsDsl
         RmsNorm = 0,
         /// <summary>Standard LayerNorm with weight and bias.</summary>
         LayerNorm = 1,
+        /// <summary>Gemma's RMSNorm: <c>y = x * rsqrt(mean(x^2) + eps) * (1 + w)</c>, statistics in fp32; <c>w</c> initialised to 0.</summary>
+        RmsNormPlusOne = 2,
     }
 
     /// <summary>Feed-forward activation.</summary>
@@ -65,6 +69,41 @@ namespace LnsDsl
         SwiGlu = 0,
         /// <summary><c>down(gelu(up(x)))</c>.</summary>
         Gelu = 1,
+        /// <summary><c>down(gelu(gate(x)) * up(x))</c>, exact (erf) GELU, fused <c>gate_up_proj</c>.</summary>
+        Geglu = 2,
+        /// <summary><c>down(gelu_tanh(gate(x)) * up(x))</c>, tanh-approximate GELU (Gemma's <c>gelu_pytorch_tanh</c>).</summary>
+        GegluTanh = 3,
+    }
+
+    /// <summary>What the QK norm normalises.</summary>
+#if LNSDSL_GENERATOR
+    internal
+#else
+    public
+#endif
+    enum QkNormScope
+    {
+        /// <summary>Each head's vector, weights <c>[HeadDim]</c> (Qwen3's <c>q_norm</c>/<c>k_norm</c>).</summary>
+        Head = 0,
+        /// <summary>The whole q and k projection outputs before the heads are split, weights <c>[Heads * HeadDim]</c>
+        /// and <c>[KvHeads * HeadDim]</c> (OLMo-2).</summary>
+        Projection = 1,
+    }
+
+    /// <summary>Scaling of the rotary frequencies (Hugging Face's <c>rope_scaling.rope_type</c>).</summary>
+#if LNSDSL_GENERATOR
+    internal
+#else
+    public
+#endif
+    enum RopeScaling
+    {
+        /// <summary><c>inv_freq[j] = theta^(-2j/d)</c>.</summary>
+        None = 0,
+        /// <summary>Every frequency divided by <c>RopeFactor</c> (positions / factor).</summary>
+        Linear = 1,
+        /// <summary>Llama 3.1: low frequencies divided by <c>RopeFactor</c>, high ones kept, a smooth ramp between.</summary>
+        Llama3 = 2,
     }
 
     /// <summary>Initialisation of the residual output projections (<c>o_proj</c>, <c>down_proj</c>).</summary>

@@ -128,7 +128,7 @@ namespace LnsDsl.Experiments
         public static IReadOnlyList<(long Out, long In, int Count)> GemmShapes(ModelSpec spec)
         {
             long q = (long)spec.Heads * spec.HeadDim, kv = (long)spec.KvHeads * spec.HeadDim;
-            long ffn = spec.Activation == Activation.SwiGlu ? 2L * spec.FeedForward : spec.FeedForward;
+            long ffn = Activations.IsGated(spec.Activation) ? 2L * spec.FeedForward : spec.FeedForward;
             return new[]
             {
                 (q + 2 * kv, (long)spec.Hidden, spec.Layers),
@@ -446,7 +446,7 @@ namespace LnsDsl.Experiments
                 new($"norms ({norms})", NormMs(spec, o, dtype, device, sync) * norms),
             };
             if (spec.Rope) parts.Add(new("rotary embeddings (q and k)", RopeMs(spec, o, dtype, device, sync) * spec.Layers));
-            parts.Add(new(spec.Activation == Activation.SwiGlu ? "SwiGLU gating" : "GELU", ActivationMs(spec, o, dtype, device, sync) * spec.Layers));
+            parts.Add(new(Activations.IsGated(spec.Activation) ? Activations.Label(spec.Activation) + " gating" : "GELU", ActivationMs(spec, o, dtype, device, sync) * spec.Layers));
             parts.Add(new("loss (cross-entropy over the vocabulary)", LossMs(spec, o, dtype, device, sync)));
             double f = Spread.Of(forward).Median, b = Spread.Of(backward).Median, o2 = Spread.Of(optimizer).Median;
             parts.Add(new("optimiser step (Adam)", o2));
@@ -469,7 +469,7 @@ namespace LnsDsl.Experiments
         private static double RopeMs(ModelSpec spec, BenchOptions o, ScalarType dtype, Device device, Action sync)
         {
             using var scope = NewDisposeScope();
-            var (cos, sin) = Fused.RopeTables(spec.MaxSeq, spec.HeadDim, spec.RopeTheta);
+            var (cos, sin) = Fused.RopeTables(spec);
             cos = cos.to(dtype, device);
             sin = Fused.SignedSin(sin).to(dtype, device);
             // As generated: q and k side by side, [B, T, Heads + KvHeads, D], rotated in one pass.
@@ -481,13 +481,14 @@ namespace LnsDsl.Experiments
         {
             using var scope = NewDisposeScope();
             long f = spec.FeedForward;
-            if (spec.Activation == Activation.SwiGlu)
+            if (Activations.IsGated(spec.Activation))
             {
                 var gateUp = randn(new long[] { o.Batch, o.Seq, 2 * f }, dtype: dtype, device: device).requires_grad_();
                 return PartMs(t =>
                 {
                     var parts = t[0].split(new long[] { f, f }, -1);
-                    return nn.functional.silu(parts[0]).mul(parts[1]);
+                    var gate = spec.Activation == Activation.SwiGlu ? nn.functional.silu(parts[0]) : nn.functional.gelu(parts[0]);
+                    return gate.mul(parts[1]);
                 }, sync, gateUp);
             }
             var up = randn(new long[] { o.Batch, o.Seq, f }, dtype: dtype, device: device).requires_grad_();

@@ -27,6 +27,10 @@ namespace LnsDsl.Experiments
 
         public UnfusedTransformer(ModelSpec spec) : base(spec.Name + "_unfused")
         {
+            var unsupported = Unsupported(spec);
+            if (unsupported.Count > 0)
+                throw new NotSupportedException($"{spec.Name}: the unfused baseline of the bench does not implement {string.Join(", ", unsupported)} " +
+                                                "(the vocabulary of imported checkpoints); bench the generated model alone with --no-unfused");
             _spec = spec;
             _embed = nn.Embedding(spec.Vocab, spec.Hidden);
             register_module("embed", _embed);
@@ -49,6 +53,28 @@ namespace LnsDsl.Experiments
                 _head = nn.Linear(spec.Hidden, spec.Vocab, hasBias: false);
                 register_module("head", _head);
             }
+        }
+
+        /// <summary>
+        /// The features of <paramref name="spec"/> this composition does not implement (empty where it computes the model):
+        /// the vocabulary added for imported checkpoints (an explicit head size, biases, GeGLU, projection-wide QK norm,
+        /// soft-capping, a score scale, RoPE scaling, scaled embeddings, Gemma's RMSNorm, Output-LN, an embedding norm
+        /// other than Peri-LN's default). The bench measures such models without this baseline.
+        /// </summary>
+        public static IReadOnlyList<string> Unsupported(ModelSpec spec)
+        {
+            var list = new List<string>();
+            if (spec.HeadDim * spec.Heads != spec.Hidden) list.Add($"HeadDim = {spec.HeadDim} (not Hidden / Heads)");
+            if (spec.QkvBias || spec.OutputBias || spec.MlpBias) list.Add("projection biases");
+            if (spec.Activation is Activation.Geglu or Activation.GegluTanh) list.Add($"Activation.{spec.Activation}");
+            if (spec.QkNorm && spec.QkNormScope != QkNormScope.Head) list.Add($"QkNormScope.{spec.QkNormScope}");
+            if (spec.SoftCap != 0 || spec.QueryScaleDim != 0) list.Add("explicit attention (SoftCap, QueryScaleDim)");
+            if (spec.RopeScaling != RopeScaling.None) list.Add($"RopeScaling.{spec.RopeScaling}");
+            if (spec.ScaleEmbeddings || spec.LogitSoftCap != 0) list.Add("ScaleEmbeddings / LogitSoftCap");
+            if (spec.NormType == NormType.RmsNormPlusOne) list.Add("NormType.RmsNormPlusOne");
+            if (spec.Norm == Kind.OutputNorm) list.Add("Kind.OutputNorm");
+            if (spec.EmbeddingNorm != (spec.Norm == Kind.Peri)) list.Add($"EmbeddingNorm = {(spec.EmbeddingNorm ? "true" : "false")}");
+            return list;
         }
 
         /// <summary>Logits <c>[B, T, Vocab]</c>.</summary>

@@ -34,6 +34,37 @@ namespace LnsDsl
             return (y * w).MoveToOuterDisposeScope();
         }
 
+        /// <summary>
+        /// Gemma's RMSNorm with a folded output scale: <c>x * rsqrt(mean(x^2, -1) + eps) * ((1 + weight) * scale)</c>, the
+        /// whole computation in fp32 whatever the input dtype (as Gemma computes it); the result has the input's dtype.
+        /// </summary>
+        public static Tensor RmsNormPlusOne(Tensor x, NormWeight norm, double eps, double scale = 1.0)
+        {
+            using var scope = NewDisposeScope();
+            bool wide = x.dtype == ScalarType.Float32 || x.dtype == ScalarType.Float64;
+            var xf = wide ? x : x.to(ScalarType.Float32);
+            var y = xf * xf.square().mean(new long[] { -1 }, keepdim: true).add_(eps).rsqrt_();
+            var w = norm.weight.to(xf.dtype) + 1.0;
+            if (scale != 1.0) w = w * scale;
+            y = y * w;
+            return (wide ? y : y.to(x.dtype)).MoveToOuterDisposeScope();
+        }
+
+        /// <summary><c>x * factor</c> with the factor first rounded to <paramref name="x"/>'s dtype (Gemma's embedding
+        /// normaliser: <c>torch.tensor(hidden ** 0.5, dtype=x.dtype)</c>).</summary>
+        public static Tensor MulInDtype(Tensor x, double factor)
+        {
+            using var f = tensor(factor, dtype: x.dtype, device: x.device);
+            return x.mul(f);
+        }
+
+        /// <summary>Soft-capping: <c>tanh(x / cap) * cap</c> (Gemma-2's logit and attention soft-caps).</summary>
+        public static Tensor SoftCap(Tensor x, double cap)
+        {
+            using var scope = NewDisposeScope();
+            return x.div(cap).tanh().mul(cap).MoveToOuterDisposeScope();
+        }
+
         /// <summary>LayerNorm with a folded output scale: <c>((x - mean) / sqrt(var + eps)) * (weight * scale) + bias * scale</c>.</summary>
         public static Tensor LayerNorm(Tensor x, NormWeight norm, double eps, double scale = 1.0)
         {
@@ -75,9 +106,56 @@ namespace LnsDsl
 
         /// <summary>The <c>[maxSeq, headDim]</c> cos and sin tables for base <paramref name="theta"/>, computed in fp64.</summary>
         public static (Tensor Cos, Tensor Sin) RopeTables(int maxSeq, int headDim, double theta)
+            => RopeTables(maxSeq, headDim, theta, RopeScaling.None);
+
+        /// <summary>The tables of <paramref name="spec"/>'s RoPE: its base, and its frequency scaling.</summary>
+        public static (Tensor Cos, Tensor Sin) RopeTables(ModelSpec spec)
+            => RopeTables(spec.MaxSeq, spec.HeadDim, spec.RopeTheta, spec.RopeScaling, spec.RopeFactor,
+                spec.RopeLowFreqFactor, spec.RopeHighFreqFactor, spec.RopeOriginalMaxSeq);
+
+        /// <summary>
+        /// The rotary inverse frequencies <c>inv_freq[j] = theta^(-2j/d)</c>, <c>j &lt; d/2</c>, scaled as Hugging Face's
+        /// <c>rope_scaling</c> says: Linear divides every one by <paramref name="factor"/>; Llama3 divides those whose
+        /// wavelength <c>2 pi / inv_freq</c> exceeds <c>originalMaxSeq / lowFreqFactor</c>, keeps those below
+        /// <c>originalMaxSeq / highFreqFactor</c>, and between mixes <c>(1 - s) * inv_freq / factor + s * inv_freq</c> with
+        /// <c>s = (originalMaxSeq / wavelen - low) / (high - low)</c>. In fp64.
+        /// </summary>
+        public static double[] RopeInverseFrequencies(int headDim, double theta, RopeScaling scaling = RopeScaling.None, double factor = 1,
+            double lowFreqFactor = 1, double highFreqFactor = 4, int originalMaxSeq = 8192)
+        {
+            var inv = new double[headDim / 2];
+            for (int j = 0; j < inv.Length; j++)
+            {
+                double f = 1.0 / Math.Pow(theta, 2.0 * j / headDim);
+                switch (scaling)
+                {
+                    case RopeScaling.Linear:
+                        f /= factor;
+                        break;
+                    case RopeScaling.Llama3:
+                        double wavelen = 2 * Math.PI / f;
+                        double lowWavelen = originalMaxSeq / lowFreqFactor, highWavelen = originalMaxSeq / highFreqFactor;
+                        if (wavelen > lowWavelen) f /= factor;
+                        else if (wavelen >= highWavelen)
+                        {
+                            double s = (originalMaxSeq / wavelen - lowFreqFactor) / (highFreqFactor - lowFreqFactor);
+                            f = (1 - s) * f / factor + s * f;
+                        }
+                        break;
+                }
+                inv[j] = f;
+            }
+            return inv;
+        }
+
+        /// <summary>The <c>[maxSeq, headDim]</c> cos and sin tables with frequency scaling (<see cref="RopeInverseFrequencies"/>), computed in fp64.</summary>
+        public static (Tensor Cos, Tensor Sin) RopeTables(int maxSeq, int headDim, double theta, RopeScaling scaling, double factor = 1,
+            double lowFreqFactor = 1, double highFreqFactor = 4, int originalMaxSeq = 8192)
         {
             using var scope = NewDisposeScope();
-            var inv = pow(theta, arange(0, headDim, 2, dtype: ScalarType.Float64) / headDim).reciprocal();
+            var inv = scaling == RopeScaling.None
+                ? pow(theta, arange(0, headDim, 2, dtype: ScalarType.Float64) / headDim).reciprocal()
+                : tensor(RopeInverseFrequencies(headDim, theta, scaling, factor, lowFreqFactor, highFreqFactor, originalMaxSeq), dtype: ScalarType.Float64);
             var freqs = outer(arange(maxSeq, dtype: ScalarType.Float64), inv);
             var emb = cat(new[] { freqs, freqs }, -1);
             return (emb.cos().to(ScalarType.Float32).MoveToOuterDisposeScope(), emb.sin().to(ScalarType.Float32).MoveToOuterDisposeScope());

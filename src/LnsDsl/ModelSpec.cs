@@ -54,13 +54,66 @@ namespace LnsDsl
         public required OutputInit OutputInit { get; init; }
         public required bool LayerScale { get; init; }
         public required double LayerScaleInit { get; init; }
-        /// <summary>Peri-LN also normalises the embedding output (<c>embed_norm</c>).</summary>
+        /// <summary>The embedding output is normalised (<c>embed_norm</c>): Peri-LN's default.</summary>
         public required bool EmbeddingNorm { get; init; }
+
+        // The vocabulary of imported checkpoints (Llama, Mistral, Qwen2/3, Gemma-2, OLMo-2). Not `required`: each
+        // defaults to "off" and the generated spec sets it only where it is on, so that a model that uses none of them
+        // is emitted exactly as before.
+
+        /// <summary>The embedding output is multiplied by <c>sqrt(Hidden)</c>, rounded to the activation dtype (Gemma).</summary>
+        public bool ScaleEmbeddings { get; init; }
+        /// <summary>Final logits soft-capped: <c>tanh(z / cap) * cap</c>; 0 = off (Gemma-2).</summary>
+        public double LogitSoftCap { get; init; }
+        /// <summary>What the QK norm normalises (with <see cref="QkNorm"/>): each head, or the whole q and k projections (OLMo-2).</summary>
+        public QkNormScope QkNormScope { get; init; }
+        /// <summary><c>qkv_proj.bias</c> (Qwen2; Llama's <c>attention_bias</c>).</summary>
+        public bool QkvBias { get; init; }
+        /// <summary><c>o_proj.bias</c> (Llama's <c>attention_bias</c>).</summary>
+        public bool OutputBias { get; init; }
+        /// <summary>Biases on the MLP projections (<c>gate_up_proj</c>/<c>up_proj</c> and <c>down_proj</c>).</summary>
+        public bool MlpBias { get; init; }
+        /// <summary>Attention scores soft-capped: <c>tanh(s / cap) * cap</c> before the mask; 0 = off (Gemma-2).</summary>
+        public double SoftCap { get; init; }
+        /// <summary>Scores scaled by <c>QueryScaleDim^-0.5</c>; 0 = <c>HeadDim^-0.5</c> (Gemma-2's <c>query_pre_attn_scalar</c>).</summary>
+        public int QueryScaleDim { get; init; }
+        /// <summary>Scaling of the rotary frequencies (Hugging Face's <c>rope_scaling</c>).</summary>
+        public RopeScaling RopeScaling { get; init; }
+        /// <summary>Linear and Llama3: the factor the (low) frequencies are divided by.</summary>
+        public double RopeFactor { get; init; } = 1;
+        /// <summary>Llama3: <c>low_freq_factor</c>.</summary>
+        public double RopeLowFreqFactor { get; init; } = 1;
+        /// <summary>Llama3: <c>high_freq_factor</c>.</summary>
+        public double RopeHighFreqFactor { get; init; } = 4;
+        /// <summary>Llama3: <c>original_max_position_embeddings</c>.</summary>
+        public int RopeOriginalMaxSeq { get; init; } = 8192;
+
         public required long ParameterCount { get; init; }
         public required IReadOnlyList<BlockSpec> Blocks { get; init; }
 
         /// <summary>Short human label of the placement and scale, e.g. "Pre-LN + LNS" (<see cref="Placements.Label(Kind, ScaleRule, int, bool, bool)"/>).</summary>
         public string PlacementLabel => Placements.Label(Norm, Scale, PostLayers, LayerScale);
+
+        /// <summary>The options other than the defaults, in words (the imported checkpoints' vocabulary), e.g. "qkv bias", "attention soft-cap 50".</summary>
+        public IReadOnlyList<string> Options()
+        {
+            var c = CultureInfo.InvariantCulture;
+            var list = new List<string>();
+            if (QkNorm) list.Add(QkNormScope == QkNormScope.Projection ? "QK norm over the projections" : "QK norm per head");
+            if (QkvBias) list.Add("qkv bias");
+            if (OutputBias) list.Add("o_proj bias");
+            if (MlpBias) list.Add("MLP bias");
+            if (SoftCap > 0) list.Add(string.Format(c, "attention soft-cap {0:R}", SoftCap));
+            if (QueryScaleDim != 0) list.Add(string.Format(c, "score scale {0}^-0.5", QueryScaleDim));
+            if (RopeScaling == RopeScaling.Linear) list.Add(string.Format(c, "linear RoPE scaling x{0:R}", RopeFactor));
+            if (RopeScaling == RopeScaling.Llama3)
+                list.Add(string.Format(c, "Llama3 RoPE scaling x{0:R} (low {1:R}, high {2:R}, original {3})", RopeFactor, RopeLowFreqFactor, RopeHighFreqFactor, RopeOriginalMaxSeq));
+            if (ScaleEmbeddings) list.Add("embeddings x sqrt(Hidden)");
+            if (EmbeddingNorm && Norm != Kind.Peri) list.Add("embedding norm");
+            if (!EmbeddingNorm && Norm == Kind.Peri) list.Add("no embedding norm");
+            if (LogitSoftCap > 0) list.Add(string.Format(c, "logit soft-cap {0:R}", LogitSoftCap));
+            return list;
+        }
 
         /// <summary>A multi-line, human-readable description (used by <c>lnsrun</c> and in logs).</summary>
         public string Describe()
@@ -71,6 +124,8 @@ namespace LnsDsl
                 Name, Layers, Hidden, Heads, KvHeads, HeadDim, FeedForward, Activation, Vocab, ParameterCount));
             sb.AppendLine(string.Format(c, "  norm: {0}, {1}, eps {2:R}; init std {3:R}, embedding std {4:R}, output {5}",
                 PlacementLabel, NormType, Eps, Std, EmbeddingStd, OutputInit));
+            var options = Options();
+            if (options.Count > 0) sb.AppendLine("  options: " + string.Join(", ", options));
             foreach (var b in Blocks)
                 sb.AppendLine(string.Format(c, "  block {0,3}: {1,-8} norm scale {2:0.######}  alpha {3:0.####}  std o {4:0.######} down {5:0.######}",
                     b.Index, b.Placement, b.NormScale, b.ResidualAlpha, b.Init.O, b.Init.Down));

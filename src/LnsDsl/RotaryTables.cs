@@ -5,7 +5,9 @@ namespace LnsDsl
 {
     /// <summary>
     /// Rotary cos and sin tables <c>[MaxSeq, HeadDim]</c>, kept in fp32 on the CPU and converted once per device
-    /// and dtype they are used with (derived data: neither parameters nor buffers, never in a checkpoint).
+    /// and dtype they are used with (derived data: neither parameters nor buffers, never in a checkpoint). The model
+    /// builds them with <see cref="Fused.RopeTables(ModelSpec)"/>, which honours the spec's <see cref="ModelSpec.RopeScaling"/>
+    /// (Linear, Llama3): the scaling lives in the tables, so the forward is the same with or without it.
     /// </summary>
     public sealed class RotaryTables : IDisposable
     {

@@ -17,7 +17,7 @@ namespace LnsDsl
     {
         /// <summary><c>embed_tokens.weight</c>, <c>[Vocab, Hidden]</c>.</summary>
         public readonly EmbeddingWeight embed_tokens;
-        /// <summary>Peri-LN's norm of the embedding output, else null.</summary>
+        /// <summary>The norm of the embedding output (Peri-LN's default), else null.</summary>
         public readonly NormWeight? embed_norm;
         /// <summary>The decoder blocks, <c>layers.{l-1}</c> for block l.</summary>
         public readonly ModuleList<DecoderLayer> layers;
@@ -37,17 +37,17 @@ namespace LnsDsl
         protected TransformerModule(ModelSpec spec, long seed) : base(spec.Name)
         {
             Spec = spec ?? throw new ArgumentNullException(nameof(spec));
-            bool bias = spec.NormType == NormType.LayerNorm;
+            bool bias = spec.NormType == NormType.LayerNorm, plusOne = spec.NormType == NormType.RmsNormPlusOne;
             embed_tokens = new EmbeddingWeight(nameof(embed_tokens), spec.Vocab, spec.Hidden);
             register_module(nameof(embed_tokens), embed_tokens);
             if (spec.EmbeddingNorm)
             {
-                embed_norm = new NormWeight(nameof(embed_norm), spec.Hidden, bias);
+                embed_norm = new NormWeight(nameof(embed_norm), spec.Hidden, bias, plusOne);
                 register_module(nameof(embed_norm), embed_norm);
             }
             layers = new ModuleList<DecoderLayer>(spec.Blocks.Select(b => new DecoderLayer(spec, b)).ToArray());
             register_module(nameof(layers), layers);
-            norm = new NormWeight(nameof(norm), spec.Hidden, bias);
+            norm = new NormWeight(nameof(norm), spec.Hidden, bias, plusOne);
             register_module(nameof(norm), norm);
             if (!spec.TieEmbeddings)
             {
@@ -56,7 +56,7 @@ namespace LnsDsl
             }
             if (spec.Rope)
             {
-                var (cos, sin) = Fused.RopeTables(spec.MaxSeq, spec.HeadDim, spec.RopeTheta);
+                var (cos, sin) = Fused.RopeTables(spec); // honours spec.RopeScaling
                 _rope = new RotaryTables(cos, Fused.SignedSin(sin));
                 sin.Dispose();
             }

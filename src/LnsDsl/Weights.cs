@@ -10,27 +10,34 @@ namespace LnsDsl
     // (`layers.{i}.self_attn.qkv_proj.weight`, ...); the computation lives in the generated forward and in
     // Fused. None of them has a forward of its own.
 
-    /// <summary>A bias-free linear layer's weight, <c>[out, in]</c>.</summary>
+    /// <summary>A linear layer's weight, <c>[out, in]</c>, and, where declared, its bias <c>[out]</c> (init 0).</summary>
     public sealed class LinearWeight : nn.Module
     {
         public Parameter weight;
+        public Parameter? bias;
 
-        public LinearWeight(string name, long outFeatures, long inFeatures) : base(name)
+        public LinearWeight(string name, long outFeatures, long inFeatures, bool withBias = false) : base(name)
         {
             weight = new Parameter(empty(outFeatures, inFeatures));
             register_parameter(nameof(weight), weight);
+            if (withBias)
+            {
+                bias = new Parameter(zeros(outFeatures));
+                register_parameter(nameof(bias), bias);
+            }
         }
     }
 
-    /// <summary>A norm's affine parameters: <c>weight</c> (init 1) and, for LayerNorm, <c>bias</c> (init 0).</summary>
+    /// <summary>A norm's affine parameters: <c>weight</c> (init 1; 0 for <see cref="NormType.RmsNormPlusOne"/>, whose
+    /// gain is <c>1 + weight</c>) and, for LayerNorm, <c>bias</c> (init 0).</summary>
     public sealed class NormWeight : nn.Module
     {
         public Parameter weight;
         public Parameter? bias;
 
-        public NormWeight(string name, long size, bool withBias) : base(name)
+        public NormWeight(string name, long size, bool withBias, bool plusOne = false) : base(name)
         {
-            weight = new Parameter(ones(size));
+            weight = new Parameter(plusOne ? zeros(size) : ones(size));
             register_parameter(nameof(weight), weight);
             if (withBias)
             {
@@ -66,14 +73,17 @@ namespace LnsDsl
         public AttentionWeights(ModelSpec spec) : base("self_attn")
         {
             long q = (long)spec.Heads * spec.HeadDim, kv = (long)spec.KvHeads * spec.HeadDim;
-            qkv_proj = new LinearWeight(nameof(qkv_proj), q + 2 * kv, spec.Hidden);
-            o_proj = new LinearWeight(nameof(o_proj), spec.Hidden, q);
+            qkv_proj = new LinearWeight(nameof(qkv_proj), q + 2 * kv, spec.Hidden, spec.QkvBias);
+            o_proj = new LinearWeight(nameof(o_proj), spec.Hidden, q, spec.OutputBias);
             register_module(nameof(qkv_proj), qkv_proj);
             register_module(nameof(o_proj), o_proj);
             if (spec.QkNorm)
             {
-                q_norm = new NormWeight(nameof(q_norm), spec.HeadDim, withBias: false);
-                k_norm = new NormWeight(nameof(k_norm), spec.HeadDim, withBias: false);
+                // Per head: [HeadDim] each; over the projections (OLMo-2): [Heads * HeadDim] and [KvHeads * HeadDim].
+                bool projection = spec.QkNormScope == QkNormScope.Projection;
+                bool plusOne = spec.NormType == NormType.RmsNormPlusOne;
+                q_norm = new NormWeight(nameof(q_norm), projection ? q : spec.HeadDim, withBias: false, plusOne);
+                k_norm = new NormWeight(nameof(k_norm), projection ? kv : spec.HeadDim, withBias: false, plusOne);
                 register_module(nameof(q_norm), q_norm);
                 register_module(nameof(k_norm), k_norm);
             }
@@ -81,7 +91,7 @@ namespace LnsDsl
     }
 
     /// <summary>
-    /// Feed-forward weights. SwiGLU: <c>gate_up_proj</c> (rows <c>[0, FeedForward)</c> gate, the next
+    /// Feed-forward weights. SwiGLU, GeGLU: <c>gate_up_proj</c> (rows <c>[0, FeedForward)</c> gate, the next
     /// <c>FeedForward</c> rows up) and <c>down_proj</c>. GELU: <c>up_proj</c> and <c>down_proj</c>.
     /// </summary>
     public sealed class MlpWeights : nn.Module
@@ -92,17 +102,17 @@ namespace LnsDsl
 
         public MlpWeights(ModelSpec spec) : base("mlp")
         {
-            if (spec.Activation == Activation.SwiGlu)
+            if (Activations.IsGated(spec.Activation))
             {
-                gate_up_proj = new LinearWeight(nameof(gate_up_proj), 2L * spec.FeedForward, spec.Hidden);
+                gate_up_proj = new LinearWeight(nameof(gate_up_proj), 2L * spec.FeedForward, spec.Hidden, spec.MlpBias);
                 register_module(nameof(gate_up_proj), gate_up_proj);
             }
             else
             {
-                up_proj = new LinearWeight(nameof(up_proj), spec.FeedForward, spec.Hidden);
+                up_proj = new LinearWeight(nameof(up_proj), spec.FeedForward, spec.Hidden, spec.MlpBias);
                 register_module(nameof(up_proj), up_proj);
             }
-            down_proj = new LinearWeight(nameof(down_proj), spec.Hidden, spec.FeedForward);
+            down_proj = new LinearWeight(nameof(down_proj), spec.Hidden, spec.FeedForward, spec.MlpBias);
             register_module(nameof(down_proj), down_proj);
         }
     }
@@ -112,6 +122,7 @@ namespace LnsDsl
     /// <list type="bullet">
     /// <item>Pre-LN: <c>input_layernorm</c> (before attention), <c>post_attention_layernorm</c> (before the MLP; LLaMA's name).</item>
     /// <item>Post-LN and DeepNorm: <c>post_attention_layernorm</c> (after the attention residual add), <c>post_feedforward_layernorm</c> (after the MLP residual add).</item>
+    /// <item>Output-LN (OLMo-2 names): <c>post_attention_layernorm</c> (attention output), <c>post_feedforward_layernorm</c> (MLP output).</item>
     /// <item>Peri-LN (Gemma-2 names): <c>input_layernorm</c>, <c>post_attention_layernorm</c> (attention output), <c>pre_feedforward_layernorm</c>, <c>post_feedforward_layernorm</c> (MLP output).</item>
     /// </list>
     /// LayerScale adds <c>attn_layer_scale</c> and <c>mlp_layer_scale</c> (per-channel gains).
@@ -133,10 +144,10 @@ namespace LnsDsl
             mlp = new MlpWeights(spec);
             register_module(nameof(self_attn), self_attn);
             register_module(nameof(mlp), mlp);
-            bool bias = spec.NormType == NormType.LayerNorm;
+            bool bias = spec.NormType == NormType.LayerNorm, plusOne = spec.NormType == NormType.RmsNormPlusOne;
             NormWeight Norm(string name)
             {
-                var n = new NormWeight(name, spec.Hidden, bias);
+                var n = new NormWeight(name, spec.Hidden, bias, plusOne);
                 register_module(name, n);
                 return n;
             }
@@ -148,6 +159,7 @@ namespace LnsDsl
                     break;
                 case Placement.PostLn:
                 case Placement.DeepNorm:
+                case Placement.OutputNorm:
                     post_attention_layernorm = Norm(nameof(post_attention_layernorm));
                     post_feedforward_layernorm = Norm(nameof(post_feedforward_layernorm));
                     break;

@@ -25,6 +25,10 @@ namespace LnsDsl.Generators.Tests
                 yield return Case(type, $"[Norm(Kind.Pre, Type = NormType.{type})]", $"NormType = global::LnsDsl.NormType.{type},");
             foreach (Activation activation in Enum.GetValues(typeof(Activation)))
                 yield return Case(activation, $"[FeedForward(Activation.{activation})]", $"Activation = global::LnsDsl.Activation.{activation},");
+            foreach (QkNormScope scope in Enum.GetValues(typeof(QkNormScope)))
+                yield return Case(scope, $"[Attention(QkNorm = true, QkNormScope = QkNormScope.{scope})]", scope == QkNormScope.Head ? "QkNorm = true," : $"QkNormScope = global::LnsDsl.QkNormScope.{scope},");
+            foreach (RopeScaling scaling in Enum.GetValues(typeof(RopeScaling)))
+                yield return Case(scaling, $"[Attention(RopeScaling = RopeScaling.{scaling}, RopeFactor = 2)]", scaling == RopeScaling.None ? "RopeTheta = 10000D," : $"RopeScaling = global::LnsDsl.RopeScaling.{scaling},");
             foreach (OutputInit output in Enum.GetValues(typeof(OutputInit)))
                 yield return Case(output, $"[Init(Output = OutputInit.{output})]", $"OutputInit = global::LnsDsl.OutputInit.{output},");
 
@@ -51,6 +55,8 @@ namespace LnsDsl.Generators.Tests
         [InlineData("[Norm(Kind.Pre, Type = (NormType){0})]", typeof(NormType))]
         [InlineData("[FeedForward((Activation){0})]", typeof(Activation))]
         [InlineData("[Init(Output = (OutputInit){0})]", typeof(OutputInit))]
+        [InlineData("[Attention(QkNorm = true, QkNormScope = (QkNormScope){0})]", typeof(QkNormScope))]
+        [InlineData("[Attention(RopeScaling = (RopeScaling){0})]", typeof(RopeScaling))]
         public void Undefined_enum_values_are_errors(string attribute, Type enumType)
         {
             int undefined = Enum.GetValues(enumType).Cast<int>().Max() + 1;
@@ -69,7 +75,7 @@ namespace LnsDsl.Generators.Tests
                 for (int l = 1; l <= 4; l++)
                     Assert.True(Enum.IsDefined(typeof(Placement), Placements.PlacementOf(kind, l, postLayers: 2)));
             var labels = Enum.GetValues(typeof(Placement)).Cast<Placement>().Select(Placements.Label).ToList();
-            Assert.Equal(new[] { "Pre-LN", "Post-LN", "Peri-LN", "DeepNorm" }, labels);
+            Assert.Equal(new[] { "Pre-LN", "Post-LN", "Peri-LN", "DeepNorm", "Output-LN" }, labels);
             Assert.Equal(new[] { Placement.PostLn, Placement.PostLn, Placement.PreLn, Placement.PreLn },
                 Enumerable.Range(1, 4).Select(l => Placements.PlacementOf(Kind.Mix, l, postLayers: 2)));
         }

@@ -51,6 +51,45 @@ namespace LnsDsl.Tests.Models
     [Attention(RopeTheta = 500)]
     public partial class TinyDeepNormOverrides { }
 
+    // The vocabulary of imported Hugging Face checkpoints, one tiny model per family's combination.
+
+    /// <summary>Explicit head size (Hidden 30 is not divisible by 4 heads; q has 4 x 10 rows), every bias, GeGLU, per-head QK norm.</summary>
+    [TransformerModel(Layers = 4, Hidden = 30, Heads = 4, FeedForward = 48, Vocab = 61, KvHeads = 2, HeadDim = 10)]
+    [Norm(Kind.Pre)]
+    [Attention(QkvBias = true, OutputBias = true, QkNorm = true)]
+    [FeedForward(Activation.Geglu, Bias = true)]
+    public partial class TinyHeadDimBiases { }
+
+    /// <summary>Qwen2-like: a bias on q/k/v only, linear RoPE scaling; with an ungated GELU MLP with biases and LNS.</summary>
+    [TransformerModel(Layers = 4, Hidden = 32, Heads = 4, FeedForward = 48, Vocab = 61, KvHeads = 2)]
+    [Norm(Kind.Pre, Scale = ScaleRule.InvSqrtDepth)]
+    [Attention(QkvBias = true, RopeTheta = 100, RopeScaling = RopeScaling.Linear, RopeFactor = 4)]
+    [FeedForward(Activation.Gelu, Bias = true)]
+    public partial class TinyQwen2Like { }
+
+    /// <summary>OLMo-2-like: output norms only, QK norm over the whole projections, Llama3 RoPE scaling (theta 100 and
+    /// original length 64 put the four frequencies of a head of 8 in all three bands).</summary>
+    [TransformerModel(Layers = 4, Hidden = 32, Heads = 4, FeedForward = 48, Vocab = 61, KvHeads = 2)]
+    [Norm(Kind.OutputNorm, Eps = 1e-5)]
+    [Attention(QkNorm = true, QkNormScope = QkNormScope.Projection, RopeTheta = 100, RopeScaling = RopeScaling.Llama3,
+        RopeFactor = 8, RopeLowFreqFactor = 1, RopeHighFreqFactor = 4, RopeOriginalMaxSeq = 64)]
+    public partial class TinyOlmo2Like { }
+
+    /// <summary>Gemma-2-like: explicit head size, scaled embeddings, Peri-LN's four norms without an embedding norm,
+    /// Gemma's RMSNorm (1 + w), attention soft-cap and query scale, GeGLU (tanh), final logit soft-cap, tied head.</summary>
+    [TransformerModel(Layers = 4, Hidden = 32, Heads = 4, FeedForward = 48, Vocab = 61, KvHeads = 2, HeadDim = 16,
+        ScaleEmbeddings = true, LogitSoftCap = 3.0, TieEmbeddings = true)]
+    [Norm(Kind.Peri, Type = NormType.RmsNormPlusOne, EmbeddingNorm = false)]
+    [Attention(SoftCap = 2.0, QueryScaleDim = 24)]
+    [FeedForward(Activation.GegluTanh)]
+    public partial class TinyGemma2Like { }
+
+    /// <summary>Pre-LN with an embedding norm, Gemma's RMSNorm (1 + w) everywhere, per-head QK norms of the same kind.</summary>
+    [TransformerModel(Layers = 4, Hidden = 32, Heads = 4, FeedForward = 48, Vocab = 61)]
+    [Norm(Kind.Pre, Type = NormType.RmsNormPlusOne, EmbeddingNorm = true)]
+    [Attention(QkNorm = true)]
+    public partial class TinyPreEmbedNormPlusOne { }
+
     // Initialisation statistics need enough elements per matrix: o_proj is 256 x 256 = 65,536 draws.
     [TransformerModel(Layers = 8, Hidden = 256, Heads = 4, FeedForward = 512, Vocab = 64)]
     [Norm(Kind.Pre)]

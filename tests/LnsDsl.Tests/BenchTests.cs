@@ -60,6 +60,22 @@ namespace LnsDsl.Tests
             }
         }
 
+        /// <summary>The unfused baseline does not implement the imported checkpoints' vocabulary: it refuses such a model
+        /// by name, and the bench can measure the generated model alone (--no-unfused).</summary>
+        [Theory]
+        [MemberData(nameof(NumericsTests.ImportCases), MemberType = typeof(NumericsTests))]
+        public void The_unfused_composition_refuses_the_imported_vocabulary_with_a_clear_message(string name, Func<TransformerModule> create, RefConfig config)
+        {
+            _ = config;
+            using var model = create();
+            Assert.NotEmpty(UnfusedTransformer.Unsupported(model.Spec));
+            var e = Assert.Throws<NotSupportedException>(() => new UnfusedTransformer(model.Spec));
+            _output.WriteLine($"{name}: {e.Message}");
+            Assert.Contains(model.Spec.Name, e.Message);
+            Assert.Contains("--no-unfused", e.Message);
+            Assert.All(NumericsTests.Cases(), c => Assert.Empty(UnfusedTransformer.Unsupported(((Func<TransformerModule>)c[1])().Spec)));
+        }
+
         [Fact]
         public void Model_flops_follow_palm_with_hand_counted_parameters()
         {

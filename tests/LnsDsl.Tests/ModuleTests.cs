@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using LnsDsl.Models;
@@ -17,6 +18,54 @@ namespace LnsDsl.Tests
         private readonly ITestOutputHelper _output;
 
         public ModuleTests(ITestOutputHelper output) => _output = output;
+
+        /// <summary>The imported checkpoints' parameters: names and shapes as Hugging Face's, fused as README says.</summary>
+        [Fact]
+        public void Imported_vocabulary_parameters_have_the_checkpoint_names_and_shapes()
+        {
+            Dictionary<string, long[]> Shapes(TransformerModule m) => m.named_parameters()
+                .Where(p => p.name.StartsWith("layers.1.", StringComparison.Ordinal) || !p.name.StartsWith("layers.", StringComparison.Ordinal))
+                .ToDictionary(p => p.name, p => p.parameter.shape);
+            using var biases = new TinyHeadDimBiases();
+            var b = Shapes(biases);
+            Assert.Equal(new long[] { (4 + 2 + 2) * 10, 30 }, b["layers.1.self_attn.qkv_proj.weight"]);
+            Assert.Equal(new long[] { (4 + 2 + 2) * 10 }, b["layers.1.self_attn.qkv_proj.bias"]);
+            Assert.Equal(new long[] { 30, 40 }, b["layers.1.self_attn.o_proj.weight"]);
+            Assert.Equal(new long[] { 30 }, b["layers.1.self_attn.o_proj.bias"]);
+            Assert.Equal(new long[] { 10 }, b["layers.1.self_attn.q_norm.weight"]);
+            Assert.Equal(new long[] { 2 * 48 }, b["layers.1.mlp.gate_up_proj.bias"]);
+            Assert.Equal(new long[] { 30 }, b["layers.1.mlp.down_proj.bias"]);
+            Assert.True(biases.layers[1].self_attn.qkv_proj.bias!.eq(0).all().item<bool>());
+            using var qwen2 = new TinyQwen2Like();
+            var q = Shapes(qwen2);
+            Assert.Contains("layers.1.self_attn.qkv_proj.bias", q.Keys);
+            Assert.DoesNotContain("layers.1.self_attn.o_proj.bias", q.Keys);
+            Assert.Equal(new long[] { 48 }, q["layers.1.mlp.up_proj.bias"]);
+            using var olmo = new TinyOlmo2Like();
+            var o = Shapes(olmo);
+            Assert.Equal(new long[] { 4 * 8 }, o["layers.1.self_attn.q_norm.weight"]);
+            Assert.Equal(new long[] { 2 * 8 }, o["layers.1.self_attn.k_norm.weight"]);
+            Assert.Equal(new[] { "layers.1.post_attention_layernorm.weight", "layers.1.post_feedforward_layernorm.weight" },
+                o.Keys.Where(k => k.EndsWith("layernorm.weight", StringComparison.Ordinal)).OrderBy(k => k, StringComparer.Ordinal));
+            Assert.DoesNotContain("embed_norm.weight", o.Keys);
+            using var gemma = new TinyGemma2Like();
+            var g = Shapes(gemma);
+            Assert.DoesNotContain("embed_norm.weight", g.Keys);
+            Assert.DoesNotContain("lm_head.weight", g.Keys);
+            Assert.Equal(4, g.Keys.Count(k => k.EndsWith("layernorm.weight", StringComparison.Ordinal)));
+            Assert.Equal(new long[] { (4 + 2 + 2) * 16, 32 }, g["layers.1.self_attn.qkv_proj.weight"]);
+            Assert.Equal(new long[] { 32, 64 }, g["layers.1.self_attn.o_proj.weight"]);
+            // Gemma's (1 + w) norms start at w = 0: an initial gain of 1.
+            Assert.True(gemma.norm.weight.eq(0).all().item<bool>());
+            Assert.True(gemma.layers[1].pre_feedforward_layernorm!.weight.eq(0).all().item<bool>());
+            using var embedNorm = new TinyPreEmbedNormPlusOne();
+            Assert.True(embedNorm.embed_norm!.weight.eq(0).all().item<bool>());
+            Assert.True(embedNorm.layers[0].self_attn.q_norm!.weight.eq(0).all().item<bool>());
+            foreach (var m in new TransformerModule[] { biases, qwen2, olmo, gemma, embedNorm })
+                Assert.Equal(m.Spec.ParameterCount, m.parameters().Sum(p => p.numel()));
+            Assert.Contains("attention soft-cap 2", gemma.Spec.Describe());
+            Assert.Contains("no embedding norm", gemma.Spec.Describe());
+        }
 
         [Fact]
         public void Parameters_carry_llama_checkpoint_names_for_each_placement()

@@ -38,6 +38,95 @@ namespace LnsDsl.Tests
                 new RefConfig(Kind.Pre, ScaleRule.InvSqrtDepth, NormType: NormType.LayerNorm, Eps: 1e-5, Activation: Activation.Gelu, Rope: false, QkNorm: true)),
         }.Select(c => new object[] { c.Item1, c.Item2, c.Item3 });
 
+        /// <summary>The vocabulary of imported checkpoints (the unfused bench baseline refuses these models, see BenchTests).</summary>
+        public static IEnumerable<object[]> ImportCases() => ImportConfigs().Select(c => new object[] { c.Item1, c.Item2, c.Item3 });
+
+        private static (string, Func<TransformerModule>, RefConfig)[] ImportConfigs() => new (string, Func<TransformerModule>, RefConfig)[]
+        {
+            ("HeadDim+biases+GeGLU+QkNorm", () => new TinyHeadDimBiases(1), HeadDimBiases),
+            ("Qwen2-like: qkv bias, linear RoPE, GELU bias", () => new TinyQwen2Like(1), Qwen2Like),
+            ("OLMo-2-like: output norms, projection QK norm, Llama3 RoPE", () => new TinyOlmo2Like(1), Olmo2Like),
+            ("Gemma-2-like", () => new TinyGemma2Like(1), Gemma2Like),
+            ("Pre-LN + embedding norm + RmsNormPlusOne + QkNorm", () => new TinyPreEmbedNormPlusOne(1), PreEmbedNormPlusOne),
+        };
+
+        private static readonly RefConfig HeadDimBiases = new(Kind.Pre, Hidden: 30, KvHeads: 2, HeadDim: 10, QkvBias: true, OutputBias: true,
+            QkNorm: true, Activation: Activation.Geglu, MlpBias: true);
+        private static readonly RefConfig Qwen2Like = new(Kind.Pre, ScaleRule.InvSqrtDepth, KvHeads: 2, QkvBias: true, RopeTheta: 100,
+            RopeScaling: RopeScaling.Linear, RopeFactor: 4, Activation: Activation.Gelu, MlpBias: true);
+        private static readonly RefConfig Olmo2Like = new(Kind.OutputNorm, Eps: 1e-5, KvHeads: 2, QkNorm: true, QkNormScope: QkNormScope.Projection,
+            RopeTheta: 100, RopeScaling: RopeScaling.Llama3, RopeFactor: 8, RopeLowFreqFactor: 1, RopeHighFreqFactor: 4, RopeOriginalMaxSeq: 64);
+        private static readonly RefConfig PreEmbedNormPlusOne = new(Kind.Pre, NormType: NormType.RmsNormPlusOne, EmbeddingNorm: true, QkNorm: true);
+        private static readonly RefConfig Gemma2Like = new(Kind.Peri, KvHeads: 2, HeadDim: 16, ScaleEmbeddings: true, LogitSoftCap: 3.0, Tied: true,
+            NormType: NormType.RmsNormPlusOne, EmbeddingNorm: false, SoftCap: 2.0, QueryScaleDim: 24, Activation: Activation.GegluTanh);
+
+        [Theory]
+        [MemberData(nameof(ImportCases))]
+        public void Imported_vocabulary_equals_the_unfused_reference(string name, Func<TransformerModule> create, RefConfig config)
+            => Generated_forward_equals_the_unfused_reference(name, create, config);
+
+        public static IEnumerable<object[]> WrongImports() => new (string, Func<TransformerModule>, RefConfig, Bug)[]
+        {
+            ("attention soft-cap 4 instead of 2", () => new TinyGemma2Like(1), Gemma2Like with { SoftCap = 4.0 }, Bug.None),
+            ("no attention soft-cap", () => new TinyGemma2Like(1), Gemma2Like with { SoftCap = 0 }, Bug.None),
+            ("logit soft-cap 6 instead of 3", () => new TinyGemma2Like(1), Gemma2Like with { LogitSoftCap = 6.0 }, Bug.None),
+            ("score scale HeadDim^-0.5 instead of QueryScaleDim^-0.5", () => new TinyGemma2Like(1), Gemma2Like with { QueryScaleDim = 0 }, Bug.None),
+            ("embeddings times Hidden instead of sqrt(Hidden)", () => new TinyGemma2Like(1), Gemma2Like, Bug.EmbeddingScaleHidden),
+            ("embeddings not scaled", () => new TinyGemma2Like(1), Gemma2Like with { ScaleEmbeddings = false }, Bug.None),
+            ("exact GELU instead of tanh GELU", () => new TinyGemma2Like(1), Gemma2Like with { Activation = Activation.Geglu }, Bug.None),
+            ("RMSNorm w instead of 1 + w", () => new TinyGemma2Like(1), Gemma2Like with { NormType = NormType.RmsNorm }, Bug.None),
+            ("SiLU gate instead of GELU gate", () => new TinyHeadDimBiases(1), HeadDimBiases with { Activation = Activation.SwiGlu }, Bug.None),
+            ("no o_proj bias", () => new TinyHeadDimBiases(1), HeadDimBiases with { OutputBias = false }, Bug.None),
+            ("no MLP bias", () => new TinyHeadDimBiases(1), HeadDimBiases with { MlpBias = false }, Bug.None),
+            ("no embedding norm", () => new TinyPreEmbedNormPlusOne(1), PreEmbedNormPlusOne with { EmbeddingNorm = null }, Bug.None),
+            ("norms (QK norms included) with gain w instead of 1 + w", () => new TinyPreEmbedNormPlusOne(1), PreEmbedNormPlusOne with { NormType = NormType.RmsNorm }, Bug.None),
+            ("no qkv bias", () => new TinyQwen2Like(1), Qwen2Like with { QkvBias = false }, Bug.None),
+            ("no linear RoPE scaling", () => new TinyQwen2Like(1), Qwen2Like with { RopeScaling = RopeScaling.None }, Bug.None),
+            ("linear RoPE factor 2 instead of 4", () => new TinyQwen2Like(1), Qwen2Like with { RopeFactor = 2 }, Bug.None),
+            ("no Llama3 RoPE scaling", () => new TinyOlmo2Like(1), Olmo2Like with { RopeScaling = RopeScaling.None }, Bug.None),
+            ("linear instead of Llama3 RoPE scaling", () => new TinyOlmo2Like(1), Olmo2Like with { RopeScaling = RopeScaling.Linear }, Bug.None),
+            ("Post-LN instead of output norms", () => new TinyOlmo2Like(1), Olmo2Like with { Kind = Kind.Post }, Bug.None),
+        }.Select(c => new object[] { c.Item1, c.Item2, c.Item3, c.Item4 });
+
+        /// <summary>The import tests have teeth: each plausible misreading of a Hugging Face option moves the logits
+        /// by far more than the tolerance.</summary>
+        [Theory]
+        [MemberData(nameof(WrongImports))]
+        public void A_misread_import_option_would_be_caught(string name, Func<TransformerModule> create, RefConfig wrong, Bug bug)
+        {
+            using var scope = NewDisposeScope();
+            using var model = create();
+            Reference.Randomize(model, 7);
+            var tokens = Tokens(3);
+            using var noGrad = no_grad();
+            var logits = model.forward(tokens);
+            var (expected, _) = new Reference(model, wrong, bug).Forward(tokens);
+            double error = Reference.RelativeError(logits, expected);
+            _output.WriteLine($"{model.Spec.Name} vs reference with {name}: relative difference {error:E2}");
+            Assert.True(error > 100 * Tolerance, $"{name} changes the logits by only {error:E2}: the numeric test could not tell it apart");
+        }
+
+        [Fact]
+        public void Llama3_rope_scaling_keeps_high_frequencies_divides_low_ones_and_ramps_between()
+        {
+            // Llama 3.1 8B: theta 500000, head 128, factor 8, low 1, high 4, original 8192.
+            var inv = Fused.RopeInverseFrequencies(128, 500000, RopeScaling.Llama3, 8, 1, 4, 8192);
+            var plain = Fused.RopeInverseFrequencies(128, 500000);
+            Assert.Equal(64, inv.Length);
+            for (int j = 0; j < 64; j++)
+            {
+                Assert.Equal(Math.Pow(500000, -2.0 * j / 128), plain[j], 15);
+                double wavelen = 2 * Math.PI / plain[j];
+                if (wavelen < 8192 / 4.0) Assert.Equal(plain[j], inv[j]);
+                else if (wavelen > 8192 / 1.0) Assert.Equal(plain[j] / 8, inv[j], 15);
+                else Assert.InRange(inv[j], plain[j] / 8, plain[j]);
+            }
+            Assert.Equal(plain.Select(f => f / 4), Fused.RopeInverseFrequencies(128, 500000, RopeScaling.Linear, 4));
+            // The model's tables use them: TinyOlmo2Like's spec carries its scaling.
+            Assert.Equal(RopeScaling.Llama3, TinyOlmo2Like.Architecture.RopeScaling);
+            Assert.Equal(64, TinyOlmo2Like.Architecture.RopeOriginalMaxSeq);
+        }
+
         private static Tensor Tokens(long seed, int batch = 2, int time = 9, int vocab = 61)
         {
             using var g = new Generator((ulong)seed);
@@ -150,6 +239,30 @@ namespace LnsDsl.Tests
             var lb = model.forward(b);
             Assert.True(la[.., ..8].allclose(lb[.., ..8], rtol: 0, atol: 0));
             Assert.False(la[.., 8].allclose(lb[.., 8]));
+        }
+
+        /// <summary>The dtype paths of the new vocabulary (embedding factor rounded to bf16, (1 + w) norms and the explicit
+        /// attention's softmax in fp32, biases) run in bf16 and stay close to fp32.</summary>
+        [Theory]
+        [MemberData(nameof(ImportCases))]
+        public void Imported_vocabulary_in_bfloat16_stays_close_to_fp32(string name, Func<TransformerModule> create, RefConfig config)
+        {
+            _ = config;
+            using var scope = NewDisposeScope();
+            using var model = create();
+            Reference.Randomize(model, 7);
+            using var noGrad = no_grad();
+            if (model.Spec.NormType == NormType.RmsNormPlusOne) // gains 1 + w in [0.6, 1.4] as the other models' w
+                foreach (var (n, p) in model.named_parameters())
+                    if (n.EndsWith("norm.weight", StringComparison.Ordinal)) p.sub_(1.0);
+            var tokens = Tokens(3);
+            var fp32 = model.forward(tokens);
+            model.to(ScalarType.BFloat16);
+            var bf16 = model.forward(tokens);
+            Assert.Equal(ScalarType.BFloat16, bf16.dtype);
+            double error = Reference.RelativeError(bf16.to(ScalarType.Float32), fp32.to(ScalarType.Float64));
+            _output.WriteLine($"{name}: bf16 vs fp32 relative error {error:E2}");
+            Assert.InRange(error, 1e-6, 0.1);
         }
 
         [Fact]

@@ -18,6 +18,8 @@ namespace LnsDsl.Tests
         OnlyAttentionNormScaled,
         /// <summary>No scaling at all.</summary>
         NoScale,
+        /// <summary>The embeddings are multiplied by Hidden instead of sqrt(Hidden).</summary>
+        EmbeddingScaleHidden,
     }
 
     /// <summary>The architecture as the test states it, independently of the generator's spec.</summary>
@@ -25,7 +27,17 @@ namespace LnsDsl.Tests
         Kind Kind, ScaleRule Scale = ScaleRule.None, int PostLayers = 0, NormType NormType = NormType.RmsNorm,
         double Eps = 1e-6, Activation Activation = Activation.SwiGlu, bool Rope = true, double RopeTheta = 10000,
         bool QkNorm = false, bool LayerScale = false, bool Tied = false, double? Alpha = null,
-        int Layers = 4, int Hidden = 32, int Heads = 4, int KvHeads = 4, int FeedForward = 48);
+        int Layers = 4, int Hidden = 32, int Heads = 4, int KvHeads = 4, int FeedForward = 48,
+        // The vocabulary of imported checkpoints (Hugging Face's names in the comments of Reference).
+        int HeadDim = 0, bool QkvBias = false, bool OutputBias = false, bool MlpBias = false,
+        QkNormScope QkNormScope = QkNormScope.Head, double SoftCap = 0, int QueryScaleDim = 0,
+        RopeScaling RopeScaling = RopeScaling.None, double RopeFactor = 1, double RopeLowFreqFactor = 1,
+        double RopeHighFreqFactor = 4, int RopeOriginalMaxSeq = 8192,
+        bool ScaleEmbeddings = false, double LogitSoftCap = 0, bool? EmbeddingNorm = null)
+    {
+        /// <summary>HeadDim, else Hidden / Heads.</summary>
+        public int D => HeadDim != 0 ? HeadDim : Hidden / Heads;
+    }
 
     /// <summary>
     /// An unfused, obviously-correct transformer written from the equations of docs/METHOD.md, in float64: separate
@@ -67,6 +79,11 @@ namespace LnsDsl.Tests
                 var ms = (x * x).mean(new long[] { -1 }, keepdim: true);
                 y = x / (ms + _c.Eps).sqrt() * P(prefix + ".weight");
             }
+            else if ((type ?? _c.NormType) == NormType.RmsNormPlusOne) // Gemma: x * rsqrt(mean(x^2) + eps) * (1 + w)
+            {
+                var ms = (x * x).mean(new long[] { -1 }, keepdim: true);
+                y = x / (ms + _c.Eps).sqrt() * (1.0 + P(prefix + ".weight"));
+            }
             else
             {
                 var mean = x.mean(new long[] { -1 }, keepdim: true);
@@ -85,7 +102,7 @@ namespace LnsDsl.Tests
             for (int pos = 0; pos < t; pos++)
                 for (int i = 0; i < half; i++)
                 {
-                    double angle = pos * Math.Pow(_c.RopeTheta, -2.0 * i / d);
+                    double angle = pos * InverseFrequency(i, d);
                     cos[pos * d + i] = cos[pos * d + i + half] = Math.Cos(angle);
                     sin[pos * d + i] = sin[pos * d + i + half] = Math.Sin(angle);
                 }
@@ -97,21 +114,56 @@ namespace LnsDsl.Tests
             return x * c + rotated * s;
         }
 
+        /// <summary>Hugging Face's <c>inv_freq[i] = theta^(-2i/d)</c> with its <c>rope_scaling</c> rules, written from
+        /// <c>_compute_linear_scaling_rope_parameters</c> and <c>_compute_llama3_parameters</c>.</summary>
+        private double InverseFrequency(int i, long d)
+        {
+            double invFreq = 1.0 / Math.Pow(_c.RopeTheta, 2.0 * i / d);
+            if (_c.RopeScaling == RopeScaling.Linear) return invFreq / _c.RopeFactor;
+            if (_c.RopeScaling != RopeScaling.Llama3) return invFreq;
+            double oldContext = _c.RopeOriginalMaxSeq, low = _c.RopeLowFreqFactor, high = _c.RopeHighFreqFactor;
+            double lowFreqWavelen = oldContext / low, highFreqWavelen = oldContext / high;
+            double wavelen = 2 * Math.PI / invFreq;
+            double scaled = wavelen > lowFreqWavelen ? invFreq / _c.RopeFactor : invFreq;
+            double smooth = (oldContext / wavelen - low) / (high - low);
+            double smoothed = (1 - smooth) * scaled / _c.RopeFactor + smooth * scaled;
+            bool medium = !(wavelen < highFreqWavelen) && !(wavelen > lowFreqWavelen);
+            return medium ? smoothed : scaled;
+        }
+
+        /// <summary>The type of the QK norms: Gemma's (1 + w) where the model has it, else RMSNorm.</summary>
+        private NormType QkNormType => _c.NormType == NormType.RmsNormPlusOne ? NormType.RmsNormPlusOne : NormType.RmsNorm;
+
         private Tensor Attention(Tensor x, string prefix)
         {
             long b = x.shape[0], t = x.shape[1];
-            int d = _c.Hidden / _c.Heads, qRows = _c.Heads * d, kvRows = _c.KvHeads * d;
+            int d = _c.D, qRows = _c.Heads * d, kvRows = _c.KvHeads * d;
             var w = P(prefix + ".qkv_proj.weight");
             var wq = w[..qRows];
             var wk = w[qRows..(qRows + kvRows)];
             var wv = w[(qRows + kvRows)..];
-            var q = x.matmul(wq.t()).view(b, t, _c.Heads, d).transpose(1, 2);
-            var k = x.matmul(wk.t()).view(b, t, _c.KvHeads, d).transpose(1, 2);
-            var v = x.matmul(wv.t()).view(b, t, _c.KvHeads, d).transpose(1, 2);
-            if (_c.QkNorm)
+            var qFlat = x.matmul(wq.t());
+            var kFlat = x.matmul(wk.t());
+            var vFlat = x.matmul(wv.t());
+            if (_c.QkvBias) // q_proj.bias, k_proj.bias, v_proj.bias, stacked in qkv_proj.bias as the weight rows
             {
-                q = Norm(q, prefix + ".q_norm", type: NormType.RmsNorm);
-                k = Norm(k, prefix + ".k_norm", type: NormType.RmsNorm);
+                var bias = P(prefix + ".qkv_proj.bias");
+                qFlat = qFlat + bias[..qRows];
+                kFlat = kFlat + bias[qRows..(qRows + kvRows)];
+                vFlat = vFlat + bias[(qRows + kvRows)..];
+            }
+            if (_c.QkNorm && _c.QkNormScope == QkNormScope.Projection) // OLMo-2: q_norm over [H*d], k_norm over [KV*d]
+            {
+                qFlat = Norm(qFlat, prefix + ".q_norm", type: QkNormType);
+                kFlat = Norm(kFlat, prefix + ".k_norm", type: QkNormType);
+            }
+            var q = qFlat.view(b, t, _c.Heads, d).transpose(1, 2);
+            var k = kFlat.view(b, t, _c.KvHeads, d).transpose(1, 2);
+            var v = vFlat.view(b, t, _c.KvHeads, d).transpose(1, 2);
+            if (_c.QkNorm && _c.QkNormScope == QkNormScope.Head)
+            {
+                q = Norm(q, prefix + ".q_norm", type: QkNormType);
+                k = Norm(k, prefix + ".k_norm", type: QkNormType);
             }
             if (_c.Rope)
             {
@@ -122,38 +174,62 @@ namespace LnsDsl.Tests
             var kvIndex = tensor(Enumerable.Range(0, _c.Heads).Select(h => (long)(h / (_c.Heads / _c.KvHeads))).ToArray());
             k = k.index_select(1, kvIndex);
             v = v.index_select(1, kvIndex);
-            var scores = q.matmul(k.transpose(2, 3)) / Math.Sqrt(d);
+            // Gemma-2: scaling = query_pre_attn_scalar^-0.5; attn_logit_softcapping: tanh(s / cap) * cap before the mask.
+            var scores = q.matmul(k.transpose(2, 3)) * Math.Pow(_c.QueryScaleDim != 0 ? _c.QueryScaleDim : d, -0.5);
+            if (_c.SoftCap > 0) scores = (scores / _c.SoftCap).tanh() * _c.SoftCap;
             var mask = ones(t, t, dtype: ScalarType.Bool).triu(1);
             scores = scores.masked_fill(mask, double.NegativeInfinity);
             var probs = scores.softmax(-1);
             var o = probs.matmul(v).transpose(1, 2).reshape(b, t, qRows);
-            return o.matmul(P(prefix + ".o_proj.weight").t());
+            var output = o.matmul(P(prefix + ".o_proj.weight").t());
+            return _c.OutputBias ? output + P(prefix + ".o_proj.bias") : output;
         }
+
+        /// <summary>Exact GELU, <c>x * Phi(x)</c>.</summary>
+        private static Tensor Gelu(Tensor u) => 0.5 * u * (1 + (u / Math.Sqrt(2)).erf());
+
+        /// <summary>PyTorch's <c>gelu(approximate="tanh")</c>: <c>0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))</c>.</summary>
+        private static Tensor GeluTanh(Tensor u) => 0.5 * u * (1 + (Math.Sqrt(2 / Math.PI) * (u + 0.044715 * u * u * u)).tanh());
 
         private Tensor Mlp(Tensor x, string prefix)
         {
             int f = _c.FeedForward;
             Tensor hidden;
-            if (_c.Activation == Activation.SwiGlu)
+            if (_c.Activation is Activation.SwiGlu or Activation.Geglu or Activation.GegluTanh)
             {
                 var w = P(prefix + ".gate_up_proj.weight");
                 var gate = x.matmul(w[..f].t());
                 var up = x.matmul(w[f..].t());
-                hidden = gate * gate.sigmoid() * up;
+                if (_c.MlpBias)
+                {
+                    var bias = P(prefix + ".gate_up_proj.bias");
+                    gate = gate + bias[..f];
+                    up = up + bias[f..];
+                }
+                var activated = _c.Activation switch
+                {
+                    Activation.Geglu => Gelu(gate),
+                    Activation.GegluTanh => GeluTanh(gate),
+                    _ => gate * gate.sigmoid(),
+                };
+                hidden = activated * up;
             }
             else
             {
                 var u = x.matmul(P(prefix + ".up_proj.weight").t());
-                hidden = 0.5 * u * (1 + (u / Math.Sqrt(2)).erf());
+                if (_c.MlpBias) u = u + P(prefix + ".up_proj.bias");
+                hidden = Gelu(u);
             }
-            return hidden.matmul(P(prefix + ".down_proj.weight").t());
+            var down = hidden.matmul(P(prefix + ".down_proj.weight").t());
+            return _c.MlpBias ? down + P(prefix + ".down_proj.bias") : down;
         }
 
         /// <summary>Logits, and the hidden states (embedding output, then each block's output).</summary>
         public (Tensor Logits, List<Tensor> States) Forward(Tensor tokens, ISet<int>? skip = null)
         {
             var x = P("embed_tokens.weight").index_select(0, tokens.reshape(-1)).view(tokens.shape[0], tokens.shape[1], _c.Hidden);
-            if (_c.Kind == Kind.Peri) x = Norm(x, "embed_norm");
+            if (_c.ScaleEmbeddings) x = x * (_bug == Bug.EmbeddingScaleHidden ? _c.Hidden : Math.Sqrt(_c.Hidden)); // Gemma's normalizer
+            if (_c.EmbeddingNorm ?? _c.Kind == Kind.Peri) x = Norm(x, "embed_norm");
             var states = new List<Tensor> { x };
             double alpha = _c.Alpha ?? Math.Pow(2.0 * _c.Layers, 0.25);
             for (int l = 1; l <= _c.Layers; l++)
@@ -178,6 +254,11 @@ namespace LnsDsl.Tests
                     x = Norm(x + Gain(Attention(x, p + ".self_attn"), "attn"), p + ".post_attention_layernorm");
                     x = Norm(x + Gain(Mlp(x, p + ".mlp"), "mlp"), p + ".post_feedforward_layernorm");
                 }
+                else if (_c.Kind == Kind.OutputNorm) // OLMo-2: h = x + N(Attn(x)), y = h + N(Mlp(h))
+                {
+                    x = x + Gain(Norm(Attention(x, p + ".self_attn"), p + ".post_attention_layernorm"), "attn");
+                    x = x + Gain(Norm(Mlp(x, p + ".mlp"), p + ".post_feedforward_layernorm"), "mlp");
+                }
                 else if (_c.Kind == Kind.Peri)
                 {
                     x = x + Gain(Norm(Attention(Norm(x, p + ".input_layernorm", s), p + ".self_attn"), p + ".post_attention_layernorm"), "attn");
@@ -192,7 +273,9 @@ namespace LnsDsl.Tests
             }
             double finalScale = _bug == Bug.ScaledFinalNorm ? 1 / Math.Sqrt(_c.Layers) : 1;
             var head = _c.Tied ? P("embed_tokens.weight") : P("lm_head.weight");
-            return (Norm(x, "norm", finalScale).matmul(head.t()), states);
+            var logits = Norm(x, "norm", finalScale).matmul(head.t());
+            if (_c.LogitSoftCap > 0) logits = (logits / _c.LogitSoftCap).tanh() * _c.LogitSoftCap; // final_logit_softcapping
+            return (logits, states);
         }
 
         /// <summary>max |a - b| / max |b|.</summary>

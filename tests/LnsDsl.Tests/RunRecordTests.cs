@@ -55,6 +55,28 @@ namespace LnsDsl.Tests
         }
 
         [Fact]
+        public void A_spec_with_the_imported_vocabulary_survives_the_json_and_an_earlier_spec_still_reads()
+        {
+            var spec = TinyGemma2Like.Architecture;
+            string json = System.Text.Json.JsonSerializer.Serialize(Checkpoint.For(spec), RunDirectory.Json);
+            var back = System.Text.Json.JsonSerializer.Deserialize<CheckpointState>(json, RunDirectory.Json)!;
+            Assert.Empty(ArchitectureComparison.Differences(back.Spec!, spec));
+            Assert.Contains("SoftCap: 2 (saved) vs 0 (model)", ArchitectureComparison.Differences(spec, spec with { SoftCap = 0 }));
+
+            // A checkpoint written before these fields existed has none of them: they read as "off" and compare equal.
+            var node = System.Text.Json.Nodes.JsonNode.Parse(System.Text.Json.JsonSerializer.Serialize(Checkpoint.For(TinyLns.Architecture), RunDirectory.Json))!;
+            var specNode = node.AsObject().First(p => p.Key.Equals("Spec", StringComparison.OrdinalIgnoreCase)).Value!.AsObject();
+            foreach (string name in new[] { "ScaleEmbeddings", "LogitSoftCap", "QkNormScope", "QkvBias", "OutputBias", "MlpBias", "SoftCap", "QueryScaleDim",
+                         "RopeScaling", "RopeFactor", "RopeLowFreqFactor", "RopeHighFreqFactor", "RopeOriginalMaxSeq" })
+            {
+                var key = specNode.Select(p => p.Key).Single(k => k.Equals(name, StringComparison.OrdinalIgnoreCase));
+                specNode.Remove(key);
+            }
+            var old = System.Text.Json.JsonSerializer.Deserialize<CheckpointState>(node.ToJsonString(), RunDirectory.Json)!;
+            Assert.Empty(ArchitectureComparison.Differences(old.Spec!, TinyLns.Architecture));
+        }
+
+        [Fact]
         public void Layer_report_files_are_read_by_header_name()
         {
             var report = new LayerReport

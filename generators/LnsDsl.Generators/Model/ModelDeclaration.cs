@@ -48,6 +48,26 @@ namespace LnsDsl.Generators.Model
         public bool LayerScale { get; init; }
         public double LayerScaleInit { get; init; }
         public bool EmbeddingNorm { get; init; }
+        public bool ScaleEmbeddings { get; init; }
+        /// <summary>0: off.</summary>
+        public double LogitSoftCap { get; init; }
+        public QkNormScope QkNormScope { get; init; }
+        public bool QkvBias { get; init; }
+        public bool OutputBias { get; init; }
+        public bool MlpBias { get; init; }
+        /// <summary>0: off.</summary>
+        public double SoftCap { get; init; }
+        /// <summary>0: the scores are scaled by HeadDim^-0.5 (a declared QueryScaleDim equal to HeadDim resolves to 0).</summary>
+        public int QueryScaleDim { get; init; }
+        /// <summary>None where there is no RoPE; the Rope* factors below keep their defaults where they do nothing.</summary>
+        public RopeScaling RopeScaling { get; init; }
+        public double RopeFactor { get; init; } = 1;
+        public double RopeLowFreqFactor { get; init; } = 1;
+        public double RopeHighFreqFactor { get; init; } = 4;
+        public int RopeOriginalMaxSeq { get; init; } = 8192;
+
+        /// <summary>Whether attention is written out (scores, cap, mask, fp32 softmax) instead of scaled_dot_product_attention.</summary>
+        public bool ExplicitAttention => SoftCap > 0 || QueryScaleDim != 0;
         public long ParameterCount { get; init; }
         public EquatableArray<BlockDeclaration> Blocks { get; init; } = EquatableArray<BlockDeclaration>.Empty;
 

@@ -45,6 +45,10 @@ namespace LnsDsl.Generators.Model
         public Argument<int> KvHeads { get; init; }
         public Argument<int> MaxSeq { get; init; }
         public Argument<bool> TieEmbeddings { get; init; }
+        /// <summary>0 (the default) means "= Hidden / Heads".</summary>
+        public Argument<int> HeadDim { get; init; }
+        public Argument<bool> ScaleEmbeddings { get; init; }
+        public Argument<double> LogitSoftCap { get; init; }
     }
 
     /// <summary>The arguments of <see cref="NormAttribute"/>.</summary>
@@ -59,6 +63,8 @@ namespace LnsDsl.Generators.Model
         public Argument<double> Alpha { get; init; }
         /// <summary>The user's DeepNorm beta; 0 (the default) selects <c>(8L)^(-1/4)</c>.</summary>
         public Argument<double> Beta { get; init; }
+        /// <summary>Not given: true for Peri-LN, false otherwise.</summary>
+        public Argument<bool> EmbeddingNorm { get; init; }
     }
 
     /// <summary>The arguments of <see cref="AttentionAttribute"/>.</summary>
@@ -67,12 +73,23 @@ namespace LnsDsl.Generators.Model
         public Argument<bool> Rope { get; init; }
         public Argument<double> RopeTheta { get; init; }
         public Argument<bool> QkNorm { get; init; }
+        public Argument<QkNormScope> QkNormScope { get; init; }
+        public Argument<bool> QkvBias { get; init; }
+        public Argument<bool> OutputBias { get; init; }
+        public Argument<double> SoftCap { get; init; }
+        public Argument<int> QueryScaleDim { get; init; }
+        public Argument<RopeScaling> RopeScaling { get; init; }
+        public Argument<double> RopeFactor { get; init; }
+        public Argument<double> RopeLowFreqFactor { get; init; }
+        public Argument<double> RopeHighFreqFactor { get; init; }
+        public Argument<int> RopeOriginalMaxSeq { get; init; }
     }
 
     /// <summary>The arguments of <see cref="FeedForwardAttribute"/>.</summary>
     internal sealed record RawFeedForward : RawAttribute
     {
         public Argument<Activation> Activation { get; init; }
+        public Argument<bool> Bias { get; init; }
     }
 
     /// <summary>The arguments of <see cref="InitAttribute"/>.</summary>
@@ -151,8 +168,12 @@ namespace LnsDsl.Generators.Model
         public int Vocab => Model.Vocab.Or(ModelDefaults.Vocab);
         /// <summary>The key/value heads in effect: KvHeads where given non-zero, else Heads.</summary>
         public int KvHeads => Model.KvHeads.Or(ModelDefaults.KvHeads) is var kv && kv != 0 ? kv : Heads;
-        /// <summary>Hidden / Heads where that is a positive integer, else 0.</summary>
-        public int HeadDim => Heads > 0 && Hidden > 0 && Hidden % Heads == 0 ? Hidden / Heads : 0;
+        /// <summary>The user's HeadDim, 0 where none (then <see cref="HeadDim"/> is Hidden / Heads).</summary>
+        public int HeadDimOverride => Model.HeadDim.Or(ModelDefaults.HeadDim);
+        /// <summary>The explicit HeadDim where given non-zero, else Hidden / Heads where that is a positive integer, else 0.</summary>
+        public int HeadDim => HeadDimOverride != 0 ? HeadDimOverride : Heads > 0 && Hidden > 0 && Hidden % Heads == 0 ? Hidden / Heads : 0;
+        public bool ScaleEmbeddings => Model.ScaleEmbeddings.Or(ModelDefaults.ScaleEmbeddings);
+        public double LogitSoftCap => Model.LogitSoftCap.Or(ModelDefaults.LogitSoftCap);
         public int MaxSeq => Model.MaxSeq.Or(ModelDefaults.MaxSeq);
         public bool TieEmbeddings => Model.TieEmbeddings.Or(ModelDefaults.TieEmbeddings);
 
@@ -165,12 +186,25 @@ namespace LnsDsl.Generators.Model
         public double AlphaOverride => Norm?.Alpha.Or(NormDefaults.Alpha) ?? NormDefaults.Alpha;
         /// <summary>The user's DeepNorm beta, 0 where none (not the resolved <see cref="ModelDeclaration.Beta"/>).</summary>
         public double BetaOverride => Norm?.Beta.Or(NormDefaults.Beta) ?? NormDefaults.Beta;
+        /// <summary>The user's EmbeddingNorm where given, else true for Peri-LN only.</summary>
+        public bool EmbeddingNorm => Norm is { EmbeddingNorm.IsGiven: true } n ? n.EmbeddingNorm.Or(false) : Kind == Kind.Peri;
 
         public bool Rope => Attention?.Rope.Or(AttentionDefaults.Rope) ?? AttentionDefaults.Rope;
         public double RopeTheta => Attention?.RopeTheta.Or(AttentionDefaults.RopeTheta) ?? AttentionDefaults.RopeTheta;
         public bool QkNorm => Attention?.QkNorm.Or(AttentionDefaults.QkNorm) ?? AttentionDefaults.QkNorm;
+        public QkNormScope QkNormScope => Attention?.QkNormScope.Or(AttentionDefaults.QkNormScope) ?? AttentionDefaults.QkNormScope;
+        public bool QkvBias => Attention?.QkvBias.Or(AttentionDefaults.QkvBias) ?? AttentionDefaults.QkvBias;
+        public bool OutputBias => Attention?.OutputBias.Or(AttentionDefaults.OutputBias) ?? AttentionDefaults.OutputBias;
+        public double SoftCap => Attention?.SoftCap.Or(AttentionDefaults.SoftCap) ?? AttentionDefaults.SoftCap;
+        public int QueryScaleDim => Attention?.QueryScaleDim.Or(AttentionDefaults.QueryScaleDim) ?? AttentionDefaults.QueryScaleDim;
+        public RopeScaling RopeScaling => Attention?.RopeScaling.Or(AttentionDefaults.RopeScaling) ?? AttentionDefaults.RopeScaling;
+        public double RopeFactor => Attention?.RopeFactor.Or(AttentionDefaults.RopeFactor) ?? AttentionDefaults.RopeFactor;
+        public double RopeLowFreqFactor => Attention?.RopeLowFreqFactor.Or(AttentionDefaults.RopeLowFreqFactor) ?? AttentionDefaults.RopeLowFreqFactor;
+        public double RopeHighFreqFactor => Attention?.RopeHighFreqFactor.Or(AttentionDefaults.RopeHighFreqFactor) ?? AttentionDefaults.RopeHighFreqFactor;
+        public int RopeOriginalMaxSeq => Attention?.RopeOriginalMaxSeq.Or(AttentionDefaults.RopeOriginalMaxSeq) ?? AttentionDefaults.RopeOriginalMaxSeq;
 
         public Activation Activation => FeedForward?.Activation.Or(FeedForwardDefaults.Activation) ?? FeedForwardDefaults.Activation;
+        public bool MlpBias => FeedForward?.Bias.Or(FeedForwardDefaults.Bias) ?? FeedForwardDefaults.Bias;
 
         public double Std => Init?.Std.Or(InitDefaults.Std) ?? InitDefaults.Std;
         /// <summary>The user's embedding std, 0 where none (resolved to <see cref="Std"/>).</summary>

@@ -24,6 +24,8 @@ namespace LnsDsl.Generators.Parsing
             MixLnDivergenceRisk,
             LayerScaleWithLns,
             AlphaBetaWithoutDeepNorm,
+            QkNormScopeWithoutQkNorm,
+            RopeScalingArgumentUnused,
             InvDepthTooAggressive,
             DeepPreLnWithoutDepthControl,
         };
@@ -53,7 +55,7 @@ namespace LnsDsl.Generators.Parsing
         /// <summary>LNS103: a scale rule on blocks that have no pre-norm.</summary>
         private static IEnumerable<DiagnosticInfo> ScaleWithoutPreNorm(RawDeclaration d)
         {
-            if (d.Scale != ScaleRule.None && d.Kind is (Kind.Post or Kind.DeepNorm))
+            if (d.Scale != ScaleRule.None && d.Kind is (Kind.Post or Kind.DeepNorm or Kind.OutputNorm))
                 yield return At(d, DiagnosticDescriptors.ScaleWithoutPreNorm, d.Norm?.At(d.Norm.Scale), ScaleText(d), "Kind." + d.Kind);
         }
 
@@ -90,7 +92,7 @@ namespace LnsDsl.Generators.Parsing
         /// <summary>LNS107: LayerScale and LNS, two depth-dependent gains.</summary>
         private static IEnumerable<DiagnosticInfo> LayerScaleWithLns(RawDeclaration d)
         {
-            if (d.LayerScale is { } layerScale && d.Scale != ScaleRule.None && d.Kind is not (Kind.Post or Kind.DeepNorm))
+            if (d.LayerScale is { } layerScale && d.Scale != ScaleRule.None && d.Kind is not (Kind.Post or Kind.DeepNorm or Kind.OutputNorm))
                 yield return At(d, DiagnosticDescriptors.LayerScaleWithLns, layerScale.Location, ScaleText(d));
         }
 
@@ -104,10 +106,41 @@ namespace LnsDsl.Generators.Parsing
                 yield return At(d, DiagnosticDescriptors.AlphaBetaWithoutDeepNorm, norm.At(norm.Beta), nameof(NormAttribute.Beta), norm.Beta.Or(0), d.Kind);
         }
 
+        /// <summary>LNS109: QkNormScope given without QkNorm.</summary>
+        private static IEnumerable<DiagnosticInfo> QkNormScopeWithoutQkNorm(RawDeclaration d)
+        {
+            if (!d.QkNorm && d.Attention is { QkNormScope.IsGiven: true } attention)
+                yield return At(d, DiagnosticDescriptors.QkNormScopeWithoutQkNorm, attention.At(attention.QkNormScope), d.QkNormScope);
+        }
+
+        /// <summary>LNS110: RoPE scaling without RoPE, or a scaling argument the declared scaling does not read.</summary>
+        private static IEnumerable<DiagnosticInfo> RopeScalingArgumentUnused(RawDeclaration d)
+        {
+            if (d.Attention is not { } a) yield break;
+            if (!d.Rope)
+            {
+                if (a.RopeScaling.IsGiven && d.RopeScaling != RopeScaling.None)
+                    yield return At(d, DiagnosticDescriptors.RopeScalingArgumentUnused, a.At(a.RopeScaling), "RopeScaling = RopeScaling." + d.RopeScaling, "with Rope = false");
+                yield break;
+            }
+            string why = "with RopeScaling." + d.RopeScaling;
+            if (d.RopeScaling == RopeScaling.None && a.RopeFactor.IsGiven)
+                yield return At(d, DiagnosticDescriptors.RopeScalingArgumentUnused, a.At(a.RopeFactor), nameof(AttentionAttribute.RopeFactor), why);
+            if (d.RopeScaling != RopeScaling.Llama3)
+            {
+                if (a.RopeLowFreqFactor.IsGiven)
+                    yield return At(d, DiagnosticDescriptors.RopeScalingArgumentUnused, a.At(a.RopeLowFreqFactor), nameof(AttentionAttribute.RopeLowFreqFactor), why);
+                if (a.RopeHighFreqFactor.IsGiven)
+                    yield return At(d, DiagnosticDescriptors.RopeScalingArgumentUnused, a.At(a.RopeHighFreqFactor), nameof(AttentionAttribute.RopeHighFreqFactor), why);
+                if (a.RopeOriginalMaxSeq.IsGiven)
+                    yield return At(d, DiagnosticDescriptors.RopeScalingArgumentUnused, a.At(a.RopeOriginalMaxSeq), nameof(AttentionAttribute.RopeOriginalMaxSeq), why);
+            }
+        }
+
         /// <summary>LNS201: the 1/l rule, which the paper found too aggressive.</summary>
         private static IEnumerable<DiagnosticInfo> InvDepthTooAggressive(RawDeclaration d)
         {
-            if (d.Scale == ScaleRule.InvDepth && d.Kind is not (Kind.Post or Kind.DeepNorm))
+            if (d.Scale == ScaleRule.InvDepth && d.Kind is not (Kind.Post or Kind.DeepNorm or Kind.OutputNorm))
                 yield return At(d, DiagnosticDescriptors.InvDepthTooAggressive, d.Norm?.At(d.Norm.Scale), d.Layers > 0 ? d.Layers : 1);
         }
 

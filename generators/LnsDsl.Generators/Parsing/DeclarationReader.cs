@@ -94,6 +94,9 @@ namespace LnsDsl.Generators.Parsing
                     nameof(TransformerModelAttribute.KvHeads) => raw with { KvHeads = a.Int(name) },
                     nameof(TransformerModelAttribute.MaxSeq) => raw with { MaxSeq = a.Int(name) },
                     nameof(TransformerModelAttribute.TieEmbeddings) => raw with { TieEmbeddings = a.Bool(name) },
+                    nameof(TransformerModelAttribute.HeadDim) => raw with { HeadDim = a.Int(name) },
+                    nameof(TransformerModelAttribute.ScaleEmbeddings) => raw with { ScaleEmbeddings = a.Bool(name) },
+                    nameof(TransformerModelAttribute.LogitSoftCap) => raw with { LogitSoftCap = a.Double(name) },
                     _ => raw,
                 };
             }
@@ -114,6 +117,7 @@ namespace LnsDsl.Generators.Parsing
                     nameof(NormAttribute.PostLayers) => raw with { PostLayers = a.Int(name) },
                     nameof(NormAttribute.Alpha) => raw with { Alpha = a.Double(name) },
                     nameof(NormAttribute.Beta) => raw with { Beta = a.Double(name) },
+                    nameof(NormAttribute.EmbeddingNorm) => raw with { EmbeddingNorm = a.Bool(name) },
                     _ => raw,
                 };
             }
@@ -130,6 +134,16 @@ namespace LnsDsl.Generators.Parsing
                     nameof(AttentionAttribute.Rope) => raw with { Rope = a.Bool(name) },
                     nameof(AttentionAttribute.RopeTheta) => raw with { RopeTheta = a.Double(name) },
                     nameof(AttentionAttribute.QkNorm) => raw with { QkNorm = a.Bool(name) },
+                    nameof(AttentionAttribute.QkNormScope) => raw with { QkNormScope = a.Enum<QkNormScope>(name) },
+                    nameof(AttentionAttribute.QkvBias) => raw with { QkvBias = a.Bool(name) },
+                    nameof(AttentionAttribute.OutputBias) => raw with { OutputBias = a.Bool(name) },
+                    nameof(AttentionAttribute.SoftCap) => raw with { SoftCap = a.Double(name) },
+                    nameof(AttentionAttribute.QueryScaleDim) => raw with { QueryScaleDim = a.Int(name) },
+                    nameof(AttentionAttribute.RopeScaling) => raw with { RopeScaling = a.Enum<RopeScaling>(name) },
+                    nameof(AttentionAttribute.RopeFactor) => raw with { RopeFactor = a.Double(name) },
+                    nameof(AttentionAttribute.RopeLowFreqFactor) => raw with { RopeLowFreqFactor = a.Double(name) },
+                    nameof(AttentionAttribute.RopeHighFreqFactor) => raw with { RopeHighFreqFactor = a.Double(name) },
+                    nameof(AttentionAttribute.RopeOriginalMaxSeq) => raw with { RopeOriginalMaxSeq = a.Int(name) },
                     _ => raw,
                 };
             }
@@ -144,6 +158,7 @@ namespace LnsDsl.Generators.Parsing
                 raw = name switch
                 {
                     nameof(FeedForwardAttribute.Activation) => raw with { Activation = a.Enum<Activation>(name) },
+                    nameof(FeedForwardAttribute.Bias) => raw with { Bias = a.Bool(name) },
                     _ => raw,
                 };
             }

@@ -43,6 +43,18 @@ namespace LnsDsl.Generators.Parsing
             Size(nameof(TransformerModelAttribute.Vocab), model.Vocab, d.Vocab, required: true);
             Size(nameof(TransformerModelAttribute.KvHeads), model.KvHeads, model.KvHeads.Or(0) is var kv && kv != 0 ? kv : 1, required: false); // 0 means "= Heads"
             Size(nameof(TransformerModelAttribute.MaxSeq), model.MaxSeq, d.MaxSeq, required: false);
+            Size(nameof(TransformerModelAttribute.HeadDim), model.HeadDim, d.HeadDimOverride != 0 ? d.HeadDimOverride : 1, required: false); // 0 means "= Hidden / Heads"
+            if (d.Attention is { } attention)
+            {
+                SizeAt(nameof(AttentionAttribute.QueryScaleDim), attention.QueryScaleDim, attention, d.QueryScaleDim != 0 ? d.QueryScaleDim : 1); // 0 means "= HeadDim"
+                SizeAt(nameof(AttentionAttribute.RopeOriginalMaxSeq), attention.RopeOriginalMaxSeq, attention, d.RopeOriginalMaxSeq);
+            }
+            void SizeAt(string name, Argument<int> size, RawAttribute on, int value)
+            {
+                if (size.IsInvalid) return;
+                if (value < 1) Fail(DiagnosticDescriptors.NonPositiveSize, on.At(size), name, value);
+                else if (value > UpperBound(name)) Fail(DiagnosticDescriptors.SizeTooLarge, on.At(size), name, value, UpperBound(name));
+            }
             void Size(string name, Argument<int> size, int value, bool required)
             {
                 if (size.IsInvalid) return;
@@ -50,12 +62,13 @@ namespace LnsDsl.Generators.Parsing
                 else if (value < 1) Fail(DiagnosticDescriptors.NonPositiveSize, model.At(size), name, value);
                 else if (value > UpperBound(name)) Fail(DiagnosticDescriptors.SizeTooLarge, model.At(size), name, value, UpperBound(name));
             }
-            if (d.Hidden > 0 && d.Heads > 0 && d.Hidden % d.Heads != 0)
+            if (d.HeadDimOverride == 0 && d.Hidden > 0 && d.Heads > 0 && d.Hidden % d.Heads != 0)
                 Fail(DiagnosticDescriptors.HiddenNotDivisibleByHeads, model.At(model.Hidden), d.Hidden, d.Heads);
             if (d.Heads > 0 && d.KvHeads > 0 && d.Heads % d.KvHeads != 0)
                 Fail(DiagnosticDescriptors.HeadsNotDivisibleByKvHeads, model.KvHeads.Location ?? model.At(model.Heads), d.Heads, d.KvHeads);
             if (d.Rope && d.HeadDim > 0 && d.HeadDim % 2 != 0)
-                Fail(DiagnosticDescriptors.OddHeadDimWithRope, d.Attention?.Rope.Location ?? model.At(model.Hidden), d.HeadDim);
+                Fail(DiagnosticDescriptors.OddHeadDimWithRope, d.Attention?.Rope.Location ?? (d.HeadDimOverride != 0 ? model.At(model.HeadDim) : model.At(model.Hidden)),
+                    (d.HeadDimOverride != 0 ? "HeadDim = " : "Hidden / Heads = ") + d.HeadDim.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
             // --- enum values (a cast such as (Kind)7 compiles but means nothing) --------------------------------
             if (!Enum.IsDefined(typeof(Kind), d.Kind))
@@ -66,6 +79,10 @@ namespace LnsDsl.Generators.Parsing
                 Fail(DiagnosticDescriptors.UnknownEnumValue, d.Norm?.At(d.Norm.Type), nameof(NormAttribute.Type), (int)d.NormType, nameof(NormType));
             if (!Enum.IsDefined(typeof(Activation), d.Activation))
                 Fail(DiagnosticDescriptors.UnknownEnumValue, d.FeedForward?.At(d.FeedForward.Activation), nameof(FeedForwardAttribute.Activation), (int)d.Activation, nameof(Activation));
+            if (!Enum.IsDefined(typeof(QkNormScope), d.QkNormScope))
+                Fail(DiagnosticDescriptors.UnknownEnumValue, d.Attention?.At(d.Attention.QkNormScope), nameof(AttentionAttribute.QkNormScope), (int)d.QkNormScope, nameof(QkNormScope));
+            if (!Enum.IsDefined(typeof(RopeScaling), d.RopeScaling))
+                Fail(DiagnosticDescriptors.UnknownEnumValue, d.Attention?.At(d.Attention.RopeScaling), nameof(AttentionAttribute.RopeScaling), (int)d.RopeScaling, nameof(RopeScaling));
             if (!Enum.IsDefined(typeof(OutputInit), d.OutputInit))
                 Fail(DiagnosticDescriptors.UnknownEnumValue, d.Init?.At(d.Init.Output), nameof(InitAttribute.Output), (int)d.OutputInit, nameof(OutputInit));
 
@@ -77,11 +94,21 @@ namespace LnsDsl.Generators.Parsing
             Positive(nameof(InitAttribute.Std), d.Std, d.Init?.At(d.Init.Std));
             Positive(nameof(InitAttribute.EmbeddingStd), d.EmbeddingStd, d.Init?.At(d.Init.EmbeddingStd), allowZero: true);
             Positive(nameof(LayerScaleAttribute.Init), d.LayerScaleInit, d.LayerScale?.At(d.LayerScale.Init));
-            void Positive(string name, double value, LocationInfo? at, bool allowZero = false)
+            Positive(nameof(TransformerModelAttribute.LogitSoftCap), d.LogitSoftCap, model.At(model.LogitSoftCap), allowZero: true, zero: "0 turns it off");
+            Positive(nameof(AttentionAttribute.SoftCap), d.SoftCap, d.Attention?.At(d.Attention.SoftCap), allowZero: true, zero: "0 turns it off");
+            Positive(nameof(AttentionAttribute.RopeFactor), d.RopeFactor, d.Attention?.At(d.Attention.RopeFactor));
+            Positive(nameof(AttentionAttribute.RopeLowFreqFactor), d.RopeLowFreqFactor, d.Attention?.At(d.Attention.RopeLowFreqFactor));
+            Positive(nameof(AttentionAttribute.RopeHighFreqFactor), d.RopeHighFreqFactor, d.Attention?.At(d.Attention.RopeHighFreqFactor));
+            void Positive(string name, double value, LocationInfo? at, bool allowZero = false, string zero = "0 selects the default")
             {
                 bool ok = !double.IsNaN(value) && !double.IsInfinity(value) && (allowZero ? value >= 0 : value > 0);
-                if (!ok) Fail(DiagnosticDescriptors.ValueOutOfRange, at, name, value, allowZero ? "it must be finite and >= 0 (0 selects the default)" : "it must be finite and > 0");
+                if (!ok) Fail(DiagnosticDescriptors.ValueOutOfRange, at, name, value, allowZero ? $"it must be finite and >= 0 ({zero})" : "it must be finite and > 0");
             }
+
+            // --- Llama 3 RoPE scaling's ramp -------------------------------------------------------------------
+            if (d.RopeScaling == RopeScaling.Llama3 && d.RopeLowFreqFactor > 0 && d.RopeHighFreqFactor > 0 && d.RopeHighFreqFactor <= d.RopeLowFreqFactor)
+                Fail(DiagnosticDescriptors.RopeFreqFactorsOutOfOrder, d.Attention?.RopeHighFreqFactor.Location ?? d.Attention?.At(d.Attention.RopeScaling),
+                    d.RopeHighFreqFactor, d.RopeLowFreqFactor);
 
             // --- Mix-LN's split --------------------------------------------------------------------------------
             if (d.Kind == Kind.Mix && d.Layers > 0 && (d.PostLayers <= 0 || d.PostLayers >= d.Layers))
@@ -99,6 +126,9 @@ namespace LnsDsl.Generators.Parsing
             nameof(TransformerModelAttribute.FeedForward) => 1 << 20,
             nameof(TransformerModelAttribute.Vocab) => 1 << 24,
             nameof(TransformerModelAttribute.MaxSeq) => 1 << 20,
+            nameof(TransformerModelAttribute.HeadDim) => 65536,
+            nameof(AttentionAttribute.QueryScaleDim) => 1 << 20,
+            nameof(AttentionAttribute.RopeOriginalMaxSeq) => 1 << 24,
             _ => int.MaxValue,
         };
     }
