@@ -5,6 +5,7 @@ using CommandLine;
 using LnsDsl.Cli.Options;
 using LnsDsl.Interop;
 using LnsDsl.Interop.HuggingFace;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace LnsDsl.Cli.Verbs

@@ -48,9 +48,10 @@ namespace LnsDsl.Tests
             if (_c["rope_scaling"] is JsonObject s)
             {
                 string type = (string?)s["rope_type"] ?? (string)s["type"]!;
-                double factor = (double)s["factor"]!;
+                static double Num(JsonNode? n) => double.Parse(n!.ToJsonString(), System.Globalization.CultureInfo.InvariantCulture);
+                double factor = Num(s["factor"]);
                 if (type == "linear") return inv / factor;
-                double low = (double)s["low_freq_factor"]!, high = (double)s["high_freq_factor"]!, old = (double)s["original_max_position_embeddings"]!;
+                double low = Num(s["low_freq_factor"]), high = Num(s["high_freq_factor"]), old = Num(s["original_max_position_embeddings"]);
                 var values = inv.data<double>().ToArray().Select(f =>
                 {
                     double wavelen = 2 * Math.PI / f;

@@ -56,11 +56,20 @@ namespace LnsDsl.Tests
             new object[] { "llama-tied-mha", "llama", (Action<JsonObject>)(c => { c["tie_word_embeddings"] = true; c["num_key_value_heads"] = 4; }) },
             new object[] { "llama3-theta", "llama", (Action<JsonObject>)(c => { c["rope_theta"] = 500000.0; c["num_key_value_heads"] = 1; }) },
             new object[] { "mistral", "mistral", (Action<JsonObject>)(c => c["sliding_window"] = 4096) },
+            new object[] { "llama-biases-gelu", "llama", (Action<JsonObject>)(c => { c["attention_bias"] = true; c["mlp_bias"] = true; c["hidden_act"] = "gelu"; }) },
+            new object[] { "llama-head-dim", "llama", (Action<JsonObject>)(c => { c["head_dim"] = 12; c["tie_word_embeddings"] = true; }) },
+            new object[] { "llama3-rope-scaling", "llama", (Action<JsonObject>)(c => { c["rope_theta"] = 500000.0; c["rope_scaling"] = new JsonObject
+                { ["rope_type"] = "llama3", ["factor"] = 8.0, ["low_freq_factor"] = 1.0, ["high_freq_factor"] = 4.0, ["original_max_position_embeddings"] = 16 }; }) },
+            new object[] { "linear-rope-scaling", "llama", (Action<JsonObject>)(c => c["rope_scaling"] = new JsonObject { ["type"] = "linear", ["factor"] = 2.0 }) },
+            new object[] { "qwen2", "qwen2", (Action<JsonObject>)(c => c["rope_theta"] = 1000000.0) },
+            new object[] { "qwen3", "qwen3", (Action<JsonObject>)(_ => { }) },
+            new object[] { "gemma2", "gemma2", (Action<JsonObject>)(_ => { }) },
+            new object[] { "olmo2", "olmo2", (Action<JsonObject>)(c => c["rope_theta"] = 500000.0) },
         };
 
         [Theory]
         [MemberData(nameof(LlamaLike))]
-        public void Llama_layout_checkpoints_give_the_hugging_face_logits(string name, string family, Action<JsonObject> edit)
+        public void Every_family_gives_the_hugging_face_logits(string name, string family, Action<JsonObject> edit)
         {
             Assert.True(ImportError(name, HfCheckpoints.Config(family, edit)) < 1e-5);
         }
