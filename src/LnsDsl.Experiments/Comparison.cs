@@ -6,6 +6,8 @@ using System.Linq;
 using System.Text;
 using static TorchSharp.torch;
 using LnsDsl.Analysis;
+using LnsDsl.Evaluation;
+using LnsDsl.Interop;
 using LnsDsl.Runs;
 using LnsDsl.Training;
 
@@ -21,6 +23,8 @@ namespace LnsDsl.Experiments
         /// steps with 30 of warmup, a checkpoint at each evaluation (the run can be continued), the last one kept.</summary>
         public TrainOptions Train { get; init; } = new() { Steps = 300, Warmup = 30, CheckpointEvery = 50, KeepCheckpoints = 1 };
         public string Out { get; init; } = "runs/compare";
+        /// <summary>Hugging Face checkpoint directories measured beside the runs (same text, their own tokenizers).</summary>
+        public IReadOnlyList<string> Imported { get; init; } = Array.Empty<string>();
         /// <summary>Validation batches of the layer analysis of each run.</summary>
         public int AnalysisBatches { get; init; } = 4;
 
@@ -58,7 +62,7 @@ namespace LnsDsl.Experiments
 
         public (IReadOnlyList<CompareRun> Runs, IReadOnlyList<CompareRow> Rows) Run(System.Threading.CancellationToken cancel = default)
         {
-            if (_o.Models.Count == 0) throw new SettingError("compare needs at least one model in {Models} (or a preset)");
+            if (_o.Models.Count == 0 && _o.Imported.Count == 0) throw new SettingError("compare needs at least one model in {Models} (or a preset, or {Imported})");
             if (_o.Seeds < 1) throw new SettingError("{Seeds} must be at least 1");
             if (_o.LearningRates.Count == 0) throw new SettingError("{LearningRates} needs at least one learning rate");
             Trainer.Validate(_o.Train with { Lr = _o.LearningRates[0] }); // the shared recipe, before any run starts
@@ -75,6 +79,12 @@ namespace LnsDsl.Experiments
                         _log($"[{index}/{total}] {model}, lr {lr.ToString("G4", CultureInfo.InvariantCulture)}, seed {seed}: {dir}");
                         runs.Add(RunOne(model, lr, seed, dir, cancel));
                     }
+            foreach (var directory in _o.Imported)
+            {
+                cancel.ThrowIfCancellationRequested();
+                _log($"imported {directory}: measured on the same text with its own tokenizer");
+                runs.Add(Imported(directory));
+            }
             var rows = Summarise(runs);
             Write(runs, rows);
             return (runs, rows);
@@ -118,6 +128,19 @@ namespace LnsDsl.Experiments
             return new CompareRun(model, lr, seed, dir, diverged, diverged ? "non-finite validation loss" : null, validation, evaluations, report);
         }
 
+        /// <summary>A Hugging Face checkpoint measured beside the runs: the same text, sequence length and packing, its own
+        /// tokenizer (so its perplexity is per token of another vocabulary), its layer analysis.</summary>
+        private CompareRun Imported(string directory)
+        {
+            var o = _o.Train;
+            using var trained = ModelSources.Open(null, directory, null, o.Device, o.Dtype, null, _log);
+            trained.UseData(o.Data, o.Seq, o.Packing);
+            int micro = o.MicroBatch > 0 ? o.MicroBatch : o.Batch;
+            var evaluation = Evaluator.Evaluate(trained, new EvalOptions { Batches = o.EvalBatches, Batch = micro }, _log);
+            var report = LayerAnalysis.Analyze(trained, new AnalyzeOptions { Batches = _o.AnalysisBatches, Batch = Math.Min(micro, 4), SkipGradients = true }, _log);
+            return new CompareRun(trained.Label, 0, 0, directory, false, null, evaluation.Loss, Array.Empty<(int, double)>(), report);
+        }
+
         private static IReadOnlyList<CompareRow> Summarise(IReadOnlyList<CompareRun> runs)
             => runs.GroupBy(r => (r.Model, r.Lr)).Select(g =>
             {
@@ -153,7 +176,10 @@ namespace LnsDsl.Experiments
             sb.AppendLine("| model | lr | seeds | diverged | validation perplexity (mean ± std) | variance at the deepest block | removal-drop uniformity (min/mean) |");
             sb.AppendLine("| --- | --- | --- | --- | --- | --- | --- |");
             foreach (var r in rows.OrderBy(r => double.IsNaN(r.MeanPerplexity) ? double.PositiveInfinity : r.MeanPerplexity))
-                sb.AppendLine(string.Format(c, "| {0} | {1:G3} | {2} | {3} | {4:F2} ± {5:F2} | {6:G4} | {7:F3} |", r.Model, r.Lr, r.Seeds, r.Diverged, r.MeanPerplexity, r.StdPerplexity, r.DeepestVariance, r.RemovalUniformity));
+                sb.AppendLine(string.Format(c, "| {0} | {1} | {2} | {3} | {4:F2} ± {5:F2} | {6:G4} | {7:F3} |", r.Model, r.Lr == 0 ? "imported" : r.Lr.ToString("G3", c),
+                    r.Seeds, r.Diverged, r.MeanPerplexity, r.StdPerplexity, r.DeepestVariance, r.RemovalUniformity));
+            if (rows.Any(r => r.Lr == 0))
+                sb.AppendLine().AppendLine("Imported checkpoints are measured on the same text with their own tokenizers: their perplexity is per token of another vocabulary.");
             return sb.ToString();
         }
 

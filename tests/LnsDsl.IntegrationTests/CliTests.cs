@@ -255,6 +255,31 @@ namespace LnsDsl.IntegrationTests
             Assert.All(report.AngularDistance, d => Assert.InRange(d, 0.0, 1.0));
 
             Assert.Equal(2, Cli("eval", "--hf", hf, "--checkpoint", hf).Code); // one source, not two
+
+            // With its own byte-level BPE tokenizer.json, no --tokenizer is needed; compare measures it beside a trained run.
+            LnsDsl.Tests.HfCheckpoints.WriteByteLevelTokenizer(hf, "t h", "th e", "e e", "d e");
+            var own = Cli("eval", "--hf", hf, "--data", Corpus(), "--seq", "32", "--batches", "1", "--batch", "2");
+            Assert.Equal(0, own.Code);
+            Assert.Contains("hf:", own.Out);
+            string root = Path.Combine(_dir, "compare-hf");
+            var compare = Cli("compare", "TinyByteLns", "--hf", hf, "--data", Corpus(), "--tokenizer", "bytes", "--steps", "2", "--batch", "2", "--seq", "32",
+                "--warmup", "1", "--eval-every", "2", "--eval-batches", "1", "--analysis-batches", "1", "--out", root);
+            Assert.Equal(0, compare.Code);
+            Assert.Contains("| tiny_llama (imported) | imported | 1 | 0 |", compare.Out);
+            Assert.Contains("their own tokenizers", File.ReadAllText(Path.Combine(root, "compare.md")));
+
+            // Out again: re-exported without block 2, and a declared model at its initialisation; Post-LN is refused.
+            string pruned = Path.Combine(_dir, "pruned");
+            Assert.Equal(0, Cli("export", "--hf", hf, pruned, "--remove-layers", "2").Code);
+            Assert.Contains("\"num_hidden_layers\": 2", File.ReadAllText(Path.Combine(pruned, "config.json")));
+            Assert.True(File.Exists(Path.Combine(pruned, "tokenizer.json")));
+            string declared = Path.Combine(_dir, "declared");
+            Assert.Equal(0, Cli("export", "TinyByteLns", "--hf", declared).Code);
+            Assert.Contains("LlamaForCausalLM", File.ReadAllText(Path.Combine(declared, "config.json")));
+            var refused = Cli("export", "TinyByteLnsPost", "--hf", Path.Combine(_dir, "post"));
+            Assert.Equal(2, refused.Code);
+            Assert.Contains("--pytorch", refused.Err);
+            Assert.False(Directory.Exists(Path.Combine(_dir, "post")));
         }
 
         [Fact]

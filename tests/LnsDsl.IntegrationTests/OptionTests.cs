@@ -37,7 +37,8 @@ namespace LnsDsl.IntegrationTests
             var declarations = Program.Verbs.SelectMany(t => Settings.Options(t))
                 .Select(p => (p.Option.LongName, Declarer: p.Property.DeclaringType!)).Distinct()
                 .Where(d => !(d.Declarer == typeof(BenchVerb) && d.LongName is "steps" or "warmup") && !(d.Declarer == typeof(AnalyzeVerb) && d.LongName is "checkpoint" or "hf") && !(d.Declarer == typeof(ImportVerb) && d.LongName == "hf")
-                            && !(d.Declarer == typeof(ExportVerb) && d.LongName is "hf" or "checkpoint"))
+                            && !(d.Declarer == typeof(ExportVerb) && d.LongName is "hf" or "checkpoint")
+                            && !(d.Declarer == typeof(CompareVerb) && d.LongName == "hf"))
                 .GroupBy(p => p.LongName).Where(g => g.Count() > 1 && g.Any(d => d.Declarer.IsInterface)).ToList();
             Assert.True(declarations.Count == 0, "flags declared on an option group and again elsewhere: "
                 + string.Join("; ", declarations.Select(g => $"--{g.Key} in {string.Join(", ", g.Select(d => d.Declarer.Name))}")));

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using System.IO;
 using System.Text.Json.Nodes;
 using LnsDsl.Interop;
@@ -109,6 +110,42 @@ namespace LnsDsl.Tests
             foreach (var (name, t) in weights) stored[name] = t.to(dtype);
             SafeTensors.WriteCheckpoint(directory, stored, maxShardBytes, new Dictionary<string, string> { ["format"] = "pt" });
             return directory;
+        }
+
+        /// <summary>
+        /// A byte-level BPE <c>tokenizer.json</c> (GPT-2's byte-to-character table): ids 0..255 the bytes, 256
+        /// <c>&lt;|endoftext|&gt;</c>, then one id per merge ("t h" → "th", ...), and a matching tokenizer_config.json.
+        /// </summary>
+        public static void WriteByteLevelTokenizer(string directory, params string[] merges)
+        {
+            var chars = ByteChars();
+            var vocab = new JsonObject();
+            for (int b = 0; b < 256; b++) vocab[chars[b].ToString()] = b;
+            vocab["<|endoftext|>"] = 256;
+            int next = 257;
+            foreach (var m in merges) vocab[m.Replace(" ", "")] = next++;
+            var json = new JsonObject
+            {
+                ["version"] = "1.0",
+                ["added_tokens"] = new JsonArray(new JsonObject { ["id"] = 256, ["content"] = "<|endoftext|>", ["special"] = true }),
+                ["pre_tokenizer"] = new JsonObject { ["type"] = "ByteLevel", ["add_prefix_space"] = false, ["use_regex"] = true },
+                ["model"] = new JsonObject { ["type"] = "BPE", ["vocab"] = vocab, ["merges"] = new JsonArray(merges.Select(m => (JsonNode)m!).ToArray()) },
+            };
+            File.WriteAllText(Path.Combine(directory, "tokenizer.json"), json.ToJsonString());
+            File.WriteAllText(Path.Combine(directory, "tokenizer_config.json"), new JsonObject { ["eos_token"] = "<|endoftext|>" }.ToJsonString());
+        }
+
+        /// <summary>GPT-2's bytes_to_unicode: printable bytes stand for themselves, the others for 256 + n in order.</summary>
+        private static char[] ByteChars()
+        {
+            var chars = new char[256];
+            int n = 0;
+            for (int b = 0; b < 256; b++)
+            {
+                bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+                chars[b] = printable ? (char)b : (char)(256 + n++);
+            }
+            return chars;
         }
     }
 }

@@ -20,6 +20,9 @@ namespace LnsDsl.Cli.Verbs
         [Option("lr", Separator = ',', HelpText = "Peak learning rates to sweep, comma-separated.")]
         public IEnumerable<double> LearningRates { get; set; } = Array.Empty<double>();
 
+        [Option("hf", HelpText = "Hugging Face checkpoint directories to measure beside the runs (the same text with their own tokenizers; imported, not trained).")]
+        public IEnumerable<string> Imported { get; set; } = Array.Empty<string>();
+
         [Option("seeds", HelpText = "Seeds per model and learning rate (0, 1, ...).")]
         public int? Seeds { get; set; }
 

@@ -36,6 +36,7 @@ namespace LnsDsl.Interop.HuggingFace
         public static TransformerModule Load(string directory, ScalarType? dtype, Action<string>? log = null)
         {
             var (config, entry) = Declare(directory);
+            NativeMemory.ReturnLargeBlocks();
             using var checkpoint = SafeTensors.OpenCheckpoint(directory);
             var stored = StoredType(config, checkpoint);
             var model = TransformerModule.CreateForLoading(() => entry.Create(0), dtype ?? stored);
