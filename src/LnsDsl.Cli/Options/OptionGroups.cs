@@ -15,14 +15,18 @@ namespace LnsDsl.Cli.Options
         string? Assembly { get; set; }
     }
 
+    /// <summary>The weights' dtype.</summary>
+    public interface IDtypeOption
+    {
+        [Option("dtype", HelpText = "fp32 or bf16 (default: fp32 on CPU, bf16 on CUDA; a Hugging Face checkpoint's stored dtype; export: the model's).")]
+        string? Dtype { get; set; }
+    }
+
     /// <summary>Where a model runs: every verb that runs one.</summary>
-    public interface IDeviceOptions
+    public interface IDeviceOptions : IDtypeOption
     {
         [Option("device", HelpText = "auto (CUDA when available), cpu, cuda or cuda:N.")]
         string? Device { get; set; }
-
-        [Option("dtype", HelpText = "fp32 or bf16 (default: fp32 on CPU, bf16 on CUDA).")]
-        string? Dtype { get; set; }
 
         [Option("threads", HelpText = "CPU threads for LibTorch (0: its default, all cores).")]
         int? Threads { get; set; }

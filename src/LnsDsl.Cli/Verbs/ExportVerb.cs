@@ -11,7 +11,7 @@ using static TorchSharp.torch;
 namespace LnsDsl.Cli.Verbs
 {
     [Verb("export", HelpText = "Write a model in another ecosystem's format: --hf OUT (a Hugging Face checkpoint: config.json, safetensors, tokenizer; LNS folded into the norm weights).")]
-    public sealed class ExportVerb : DeviceVerb
+    public sealed class ExportVerb : Verb, IDtypeOption
     {
         [Value(0, MetaName = "MODEL", HelpText = "Model class name (default: the one the checkpoint records; without --checkpoint, the declared model at its initialisation).")]
         public string? Model { get; set; }
@@ -28,6 +28,8 @@ namespace LnsDsl.Cli.Verbs
         [Option("max-shard-bytes", HelpText = "Shard the weights past this many bytes (model.safetensors.index.json).")]
         public long? MaxShardBytes { get; set; }
 
+        public string? Dtype { get; set; }
+
         public override object[] Records() => new object[] { new HfExportOptions() };
 
         public override int Run()
@@ -39,21 +41,19 @@ namespace LnsDsl.Cli.Verbs
             string? input = paths.Count == 2 ? paths[0] : null;
             if (input is not null && (Checkpoint is not null || Model is not null))
                 throw new UserError("--hf IN OUT re-exports a Hugging Face checkpoint; give either that or MODEL/--checkpoint with --hf OUT");
-            var (dtype, _) = Dtype is { Length: > 0 } ? Devices.ResolveDtype(Dtype, CPU) : (ScalarType.Float32, "");
             if (input is not null)
             {
-                using var imported = Interop.HuggingFace.HuggingFace.Load(input, Dtype is { Length: > 0 } ? dtype : null, Console.Error.WriteLine);
+                using var imported = Interop.HuggingFace.HuggingFace.Load(input, null, Console.Error.WriteLine);
                 Interop.HuggingFace.HuggingFace.Save(imported, output, options);
             }
             else if (Checkpoint is not null)
             {
-                using var trained = ModelSources.Open(Checkpoint, null, Model, "cpu", Dtype);
+                using var trained = ModelSources.Open(Checkpoint, null, Model, "cpu", "fp32");
                 Interop.HuggingFace.HuggingFace.Save(trained.Model, output, options with { Tokenizer = trained.Tokenizer });
             }
             else
             {
                 using var model = ModelCatalog.Get(Model ?? LnsDsl.Models.Zoo.Default).Create(0);
-                if (dtype != ScalarType.Float32) model.to(dtype);
                 Interop.HuggingFace.HuggingFace.Save(model, output, options);
             }
             Console.WriteLine($"wrote {output}");

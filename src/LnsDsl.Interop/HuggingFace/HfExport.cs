@@ -19,6 +19,8 @@ namespace LnsDsl.Interop.HuggingFace
         public IReadOnlyCollection<int> RemoveLayers { get; init; } = Array.Empty<int>();
         /// <summary>Past this many bytes of tensors, the weights are sharded (<c>model.safetensors.index.json</c>).</summary>
         public long MaxShardBytes { get; init; } = 5_000_000_000;
+        /// <summary>The written tensors' dtype: fp32 or bf16 (empty: the model's own).</summary>
+        public string Dtype { get; init; } = "";
         /// <summary>The tokenizer to write beside the weights (null: an imported model's own files, if any).</summary>
         public ITextTokenizer? Tokenizer { get; init; }
     }
@@ -127,7 +129,7 @@ namespace LnsDsl.Interop.HuggingFace
         };
 
         /// <summary>The Hugging Face tensors of <paramref name="model"/>, LNS folded, the removed blocks left out and the rest renumbered.</summary>
-        public static Dictionary<string, Tensor> Tensors(TransformerModule model, IReadOnlyCollection<int> remove)
+        public static Dictionary<string, Tensor> Tensors(TransformerModule model, IReadOnlyCollection<int> remove, ScalarType dtype)
         {
             var spec = model.Spec;
             var parameters = model.named_parameters().ToDictionary(p => p.name, p => p.parameter);
@@ -152,7 +154,7 @@ namespace LnsDsl.Interop.HuggingFace
                 {
                     string renamed = layer >= 0 ? Renumber(name, layer, renumber[layer]) : name;
                     var part = rows < 0 ? source : source.narrow(0, row, rows);
-                    result[renamed] = part.contiguous().cpu().clone();
+                    result[renamed] = part.dtype == dtype ? part.contiguous().cpu().clone() : part.to(dtype).contiguous().cpu();
                     if (rows >= 0) row += rows;
                 }
             }

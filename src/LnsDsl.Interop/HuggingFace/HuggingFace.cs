@@ -122,11 +122,11 @@ namespace LnsDsl.Interop.HuggingFace
             if (Directory.Exists(directory) && Directory.EnumerateFileSystemEntries(directory).Any())
                 throw new UserError($"'{directory}' is not empty; export into a new or empty directory (nothing was written)");
 
-            var dtype = model.parameters().First().dtype;
+            var dtype = options.Dtype.Length > 0 ? Devices.ResolveDtype(options.Dtype, CPU).Type : model.parameters().First().dtype;
             string full = Path.GetFullPath(directory);
             string temp = full.TrimEnd(Path.DirectorySeparatorChar) + ".partial-" + Guid.NewGuid().ToString("N");
             Directory.CreateDirectory(temp);
-            var tensors = HfExport.Tensors(model, options.RemoveLayers);
+            var tensors = HfExport.Tensors(model, options.RemoveLayers, dtype);
             try
             {
                 var config = HfExport.Config(spec, family, layers, dtype, source?.Config, options.Tokenizer);
@@ -157,7 +157,7 @@ namespace LnsDsl.Interop.HuggingFace
                 foreach (var file in TokenizerFiles)
                     if (File.Exists(Path.Combine(from, file))) File.Copy(Path.Combine(from, file), Path.Combine(directory, file));
             }
-            if (tokenizer is not null) Tokenizers.Save(tokenizer, Path.Combine(directory, "lnsdsl_tokenizer.json"));
+            if (tokenizer is not null) Tokenizers.Save(tokenizer, Path.Combine(directory, HuggingFaceTokenizer.LnsDslFile));
         }
 
         private static ScalarType StoredType(HfConfig config, SafeTensorsCheckpoint checkpoint)

@@ -12,12 +12,16 @@ namespace LnsDsl.Data
     /// A Hugging Face checkpoint's own tokenizer, through Microsoft.ML.Tokenizers: <c>tokenizer.model</c>
     /// (SentencePiece: LLaMA-2, Mistral, Gemma, DeepSeek-LLM) when present, else a byte-level BPE
     /// <c>tokenizer.json</c> (Llama-3, Qwen, OLMo-2) or <c>vocab.json</c> + <c>merges.txt</c>, with its special tokens.
-    /// The end-of-text id is the checkpoint's end-of-sequence token.
+    /// The end-of-text id is the checkpoint's end-of-sequence token. A checkpoint LnsDsl exported whose tokenizer has no
+    /// Hugging Face file (tiktoken encodings, compacted vocabularies) carries <c>lnsdsl_tokenizer.json</c> instead.
     /// </summary>
     public static class HuggingFaceTokenizer
     {
         /// <summary>GPT-2's pre-tokenizer pattern, used by byte-level BPE files that give none of their own.</summary>
         public const string Gpt2Pattern = @"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
+
+        /// <summary>LnsDsl's description of a tokenizer, written beside exported weights.</summary>
+        public const string LnsDslFile = "lnsdsl_tokenizer.json";
 
         private static readonly string[] EndNames = { "<|endoftext|>", "<|end_of_text|>", "</s>", "<eos>", "<|im_end|>" };
 
@@ -28,8 +32,11 @@ namespace LnsDsl.Data
             string json = Path.Combine(directory, "tokenizer.json");
             string vocab = Path.Combine(directory, "vocab.json"), merges = Path.Combine(directory, "merges.txt");
             string? eos = EndOfSequenceToken(directory);
+            string own = Path.Combine(directory, LnsDslFile);
             try
             {
+                // A checkpoint LnsDsl exported with a tokenizer no Hugging Face file describes (tiktoken, compacted).
+                if (File.Exists(own) && !File.Exists(model) && !File.Exists(json) && !File.Exists(vocab)) return Tokenizers.Load(own);
                 if (File.Exists(model))
                 {
                     using var stream = File.OpenRead(model);
