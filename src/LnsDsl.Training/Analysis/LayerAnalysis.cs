@@ -88,7 +88,7 @@ namespace LnsDsl.Analysis
             var sumSq = new double[L + 1];
             long elements = 0;
             var angular = new double[L + 1, L + 1];
-            long tokens = 0;
+            long tokens = 0, measured = 0; // every token; the tokens angular distances are taken at
             double loss = 0;
             long targets = 0;
             var removal = new double[L];
@@ -115,7 +115,8 @@ namespace LnsDsl.Analysis
                                 : Metrics.AngularDistanceSum(Gather(states[l], at), Gather(states[m], at)).Sum;
                     }
                     elements += states[0].numel();
-                    tokens += at is null ? states[0].numel() / states[0].shape[^1] : at.shape[0];
+                    tokens += states[0].numel() / states[0].shape[^1];
+                    measured += at is null ? states[0].numel() / states[0].shape[^1] : at.shape[0];
                     loss += Losses.SumLoss(full.Logits, flat, vocab);
                     targets += flat.ne(Batches.Ignore).sum().item<long>();
                     for (int l = 1; l <= L; l++)
@@ -149,7 +150,7 @@ namespace LnsDsl.Analysis
             for (int l = 0; l < L; l++)
             {
                 heatmap[l] = new double[L];
-                for (int k = 1; k <= L; k++) heatmap[l][k - 1] = l + k <= L ? angular[l, l + k] / tokens : double.NaN;
+                for (int k = 1; k <= L; k++) heatmap[l][k - 1] = l + k <= L ? angular[l, l + k] / measured : double.NaN;
             }
             return new LayerReport
             {
@@ -159,7 +160,7 @@ namespace LnsDsl.Analysis
                 Tokens = tokens,
                 Loss = loss / targets,
                 Variance = Enumerable.Range(0, L + 1).Select(l => sumSq[l] / elements - Math.Pow(sum[l] / elements, 2)).ToArray(),
-                AngularDistance = Enumerable.Range(1, L).Select(l => angular[l - 1, l] / tokens).ToArray(),
+                AngularDistance = Enumerable.Range(1, L).Select(l => angular[l - 1, l] / measured).ToArray(),
                 AngularHeatmap = heatmap,
                 RemovalLoss = removal.Select(r => r / targets).ToArray(),
                 GradientNorm = gradientNorms.Select(Math.Sqrt).ToArray(),
@@ -201,11 +202,12 @@ namespace LnsDsl.Analysis
             var sb = new StringBuilder();
             sb.AppendLine(string.Format(CultureInfo.InvariantCulture, "{0}: validation loss {1:F4} (perplexity {2:F2}) on {3:N0} tokens; removal-drop uniformity (min/mean) {4:F3}",
                 r.Label, r.Loss, Math.Exp(r.Loss), r.Tokens, r.RemovalUniformity));
-            sb.AppendLine("block   output variance   angular dist (in->out)   loss without block   drop       grad norm");
+            sb.AppendLine("block   output variance   angular dist (in->out)   loss without block   drop       ppl without   grad norm");
             sb.AppendLine(string.Format(CultureInfo.InvariantCulture, "{0,5}   {1,15:G5}", "embed", r.Variance[0]));
             for (int l = 1; l <= r.Layers; l++)
-                sb.AppendLine(string.Format(CultureInfo.InvariantCulture, "{0,5}   {1,15:G5}   {2,22:F4}   {3,18:F4}   {4,8:+0.0000;-0.0000}   {5,9:G4}",
-                    l, r.Variance[l], r.AngularDistance[l - 1], r.RemovalLoss[l - 1], r.RemovalDrop[l - 1], r.GradientNorm[l - 1]));
+                sb.AppendLine(string.Format(CultureInfo.InvariantCulture, "{0,5}   {1,15:G5}   {2,22:F4}   {3,18:F4}   {4,8:+0.0000;-0.0000}   {5,11:F2}   {6,9}",
+                    l, r.Variance[l], r.AngularDistance[l - 1], r.RemovalLoss[l - 1], r.RemovalDrop[l - 1], Math.Exp(r.RemovalLoss[l - 1]),
+                    double.IsNaN(r.GradientNorm[l - 1]) ? "-" : r.GradientNorm[l - 1].ToString("G4", CultureInfo.InvariantCulture)));
             return sb.ToString();
         }
     }
