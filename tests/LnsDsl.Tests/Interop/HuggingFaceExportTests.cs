@@ -13,7 +13,7 @@ using static TorchSharp.torch;
 namespace LnsDsl.Tests
 {
     /// <summary>LnsDsl models out to Hugging Face checkpoints, and round trips both ways.</summary>
-    [Collection("Cache")]
+    [Collection("Console")] // they set LNSDSL_CACHE, a process-wide variable other tests of that collection set too
     public sealed class HuggingFaceExportTests : IDisposable
     {
         private readonly string _dir = Path.Combine(Path.GetTempPath(), "lnsdsl-hfx-" + Guid.NewGuid().ToString("N"));

@@ -15,7 +15,7 @@ namespace LnsDsl.Tests
     /// Hugging Face checkpoints written by the tests, imported through the generated code, against the Hugging Face
     /// formulas in float64 (<see cref="HfReference"/>).
     /// </summary>
-    [Collection("Cache")]
+    [Collection("Console")] // they set LNSDSL_CACHE, a process-wide variable other tests of that collection set too
     public sealed class HuggingFaceImportTests : IDisposable
     {
         private readonly string _dir = Path.Combine(Path.GetTempPath(), "lnsdsl-hf-" + Guid.NewGuid().ToString("N"));

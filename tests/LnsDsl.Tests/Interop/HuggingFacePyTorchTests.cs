@@ -18,7 +18,7 @@ namespace LnsDsl.Tests
     /// Hugging Face forward pass in float64 (no LnsDsl code involved). Runs where <c>/usr/bin/python3</c> imports
     /// torch (Debian: python3-torch, which .ci/run installs); elsewhere it says so in the test output and passes.
     /// </summary>
-    [Collection("Cache")]
+    [Collection("Console")] // they set LNSDSL_CACHE, a process-wide variable other tests of that collection set too
     public sealed class HuggingFacePyTorchTests : IDisposable
     {
         private const string Python = "/usr/bin/python3";
