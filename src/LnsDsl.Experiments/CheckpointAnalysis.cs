@@ -36,6 +36,12 @@ namespace LnsDsl.Experiments
             }
             foreach (var path in checkpoints)
             {
+                if (Interop.PyTorch.PyTorchCheckpoint.Is(path))
+                {
+                    using var exported = ModelSources.Open(path, null, model, options.Device, options.Dtype, null, log);
+                    Add(LayerAnalysis.Analyze(exported, options, log), null, Path.Combine(path, RunDirectory.AnalysisDirectoryName));
+                    continue;
+                }
                 var run = RunDirectory.OfCheckpoint(Checkpoint.Resolve(path));
                 Add(LayerAnalysis.Checkpoint(path, model, options, log), run.Path, run.AnalysisDirectory);
             }

@@ -4,7 +4,8 @@ using LnsDsl.Interop.HuggingFace;
 
 namespace LnsDsl.Interop
 {
-    /// <summary>Where a model to measure comes from: a run's checkpoint or a Hugging Face checkpoint directory.</summary>
+    /// <summary>Where a model to measure comes from: a run's checkpoint (lnsrun's own, or one the PyTorch export's train.py
+    /// wrote) or a Hugging Face checkpoint directory.</summary>
     public static class ModelSources
     {
         /// <summary>
@@ -20,6 +21,8 @@ namespace LnsDsl.Interop
             if (checkpoint is not null)
             {
                 if (tokenizer is not null) throw new SettingError("{Tokenizer} applies to a Hugging Face checkpoint; a run keeps the tokenizer it trained with");
+                // A PyTorch export, or a checkpoint its train.py wrote: safetensors under LnsDsl's names.
+                if (PyTorch.PyTorchCheckpoint.Is(checkpoint)) return PyTorch.PyTorchCheckpoint.Open(checkpoint, model, resolved, dtype, log);
                 return TrainedModel.Load(checkpoint, model, resolved, dtype);
             }
             return HuggingFace.HuggingFace.Open(huggingFace!, resolved, dtype, tokenizer, log);

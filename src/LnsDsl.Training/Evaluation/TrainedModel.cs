@@ -73,10 +73,10 @@ namespace LnsDsl.Evaluation
         }
 
         /// <summary>A model from elsewhere (e.g. an imported checkpoint), measured with <paramref name="data"/>'s data settings.</summary>
-        public static TrainedModel Of(TransformerModule model, ITextTokenizer tokenizer, TrainOptions data, string origin, string label)
+        public static TrainedModel Of(TransformerModule model, ITextTokenizer tokenizer, TrainOptions data, string origin, string label, int step = 0)
         {
             model.eval();
-            return new TrainedModel(model, tokenizer, data, origin, label, 0, null, null);
+            return new TrainedModel(model, tokenizer, data, origin, label, step, null, null);
         }
 
         /// <summary>Measures on other data from now on (null settings keep the current ones).</summary>
