@@ -27,5 +27,21 @@ namespace LnsDsl.Tests
             Assert.Equal(text, t.Decode(t.Encode(text)));
             Assert.Contains("has no tokenizer", Assert.ThrowsAny<UserError>(() => Tokenizers.Create("hf:" + Path.Combine(_dir, "nothing"))).Message);
         }
+
+        [Fact]
+        public void Vocab_json_and_merges_txt_give_the_same_tokenizer()
+        {
+            HfCheckpoints.WriteByteLevelTokenizer(_dir, "t h", "th e", "e e", "d e");
+            var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(_dir, "tokenizer.json")))!;
+            string split = Path.Combine(_dir, "split");
+            Directory.CreateDirectory(split);
+            File.WriteAllText(Path.Combine(split, "vocab.json"), json["model"]!["vocab"]!.ToJsonString());
+            File.WriteAllText(Path.Combine(split, "merges.txt"), "#version: 0.2\nt h\nth e\ne e\nd e\n");
+            var a = Tokenizers.Create("hf:" + _dir);
+            var b = Tokenizers.Create("hf:" + split);
+            string text = "the deep layers need their depth";
+            Assert.Equal(a.Encode(text), b.Encode(text));
+            Assert.Equal(a.EndOfText, b.EndOfText);
+        }
     }
 }
