@@ -34,7 +34,7 @@ namespace LnsDsl.Interop.PyTorch
                 WriteBlock(w, spec, placement);
             WriteModel(w, spec);
             w.Raw(LoadCode);
-            return w.ToString();
+            return w.ToString().TrimEnd() + "\n";
         }
 
         /// <summary>A Python float literal that reads back as the same double (<c>"R"</c>, with <c>.0</c> where it would read as an int).</summary>
@@ -73,7 +73,7 @@ namespace LnsDsl.Interop.PyTorch
         private static void WriteDocstring(PyWriter w, ModelSpec s)
         {
             string ffn = Activations.IsGated(s.Activation)
-                ? $"fused gate_up_proj (rows [0, {s.FeedForward}) gate, then {s.FeedForward} rows up), down_proj"
+                ? $"gate_up_proj.* fused: rows [0, {s.FeedForward}) gate, then {s.FeedForward} rows up; down_proj"
                 : "up_proj, down_proj";
             var norms = s.Blocks.Select(b => b.Placement).Distinct().OrderBy(p => p).Select(p => p switch
             {
@@ -604,7 +604,8 @@ def load(directory):
         {
             private readonly StringBuilder _sb = new();
             public void Line(string text = "") => _sb.Append(text).Append('\n');
-            public void Raw(string text) => _sb.Append(text.Replace("\r\n", "\n"));
+            /// <summary>A top-level section, followed by two blank lines.</summary>
+            public void Raw(string text) => _sb.Append(text.Replace("\r\n", "\n").TrimEnd('\n')).Append("\n\n\n");
             public override string ToString() => _sb.ToString();
         }
     }

@@ -56,7 +56,7 @@ namespace LnsDsl.Tests
                 _output.WriteLine($"SKIPPED: {Python} cannot import torch (Debian: apt-get install python3-torch); the model.py cross-check did not run.");
                 return;
             }
-            var jobs = new List<(string Name, string Dir, string Out, string Dtype)>();
+            var jobs = new List<(string Name, string Dir, string Out, string Dtype, bool Unscale)>();
             var expected = new Dictionary<string, Tensor>();
             foreach (var entry in Models())
             {
@@ -66,7 +66,7 @@ namespace LnsDsl.Tests
                 PyTorchExport.Write(model, dir);
                 using (no_grad())
                     expected[entry.Name] = model.forward(tensor(Tokens).reshape(2, 8)).to(ScalarType.Float64);
-                jobs.Add((entry.Name, dir, Path.Combine(_dir, entry.Name + ".out.safetensors"), "float32"));
+                jobs.Add((entry.Name, dir, Path.Combine(_dir, entry.Name + ".out.safetensors"), "float32", false));
             }
             // bf16: the stored dtype is the loaded model's.
             using (var model = ModelCatalog.Get("TinyLns").Create(1))
@@ -77,8 +77,11 @@ namespace LnsDsl.Tests
                 Assert.All(SafeTensors.ReadHeader(Path.Combine(dir, PyTorchExport.WeightsFile)).Entries, e => Assert.Equal("BF16", e.Dtype));
                 using (no_grad())
                     expected["TinyLns-bf16"] = model.forward(tensor(Tokens).reshape(2, 8)).to(ScalarType.Float64);
-                jobs.Add(("TinyLns-bf16", dir, Path.Combine(_dir, "TinyLns-bf16.out.safetensors"), "bfloat16"));
+                jobs.Add(("TinyLns-bf16", dir, Path.Combine(_dir, "TinyLns-bf16.out.safetensors"), "bfloat16", false));
             }
+            // The control: TinyLns's model.py with its LNS factors set to 1 must miss (the comparison sees the factors).
+            expected["TinyLns-unscaled"] = expected["TinyLns"].alias();
+            jobs.Add(("TinyLns-unscaled", Path.Combine(_dir, "TinyLns"), Path.Combine(_dir, "TinyLns-unscaled.out.safetensors"), "float32", true));
 
             string driver = Path.Combine(_dir, "driver.py");
             File.WriteAllText(driver, Driver);
@@ -86,7 +89,7 @@ namespace LnsDsl.Tests
             File.WriteAllText(jobsFile, JsonSerializer.Serialize(new
             {
                 tokens = Tokens,
-                jobs = jobs.Select(j => new { name = j.Name, dir = j.Dir, @out = j.Out, dtype = j.Dtype }),
+                jobs = jobs.Select(j => new { name = j.Name, dir = j.Dir, @out = j.Out, dtype = j.Dtype, unscale = j.Unscale }),
             }));
             var watch = Stopwatch.StartNew();
             Assert.Equal(0, Run($"\"{driver}\" \"{jobsFile}\""));
@@ -102,6 +105,11 @@ namespace LnsDsl.Tests
                 Assert.Equal(want.shape, actual.shape);
                 double error = (actual - want).norm().item<double>() / want.norm().item<double>();
                 _output.WriteLine($"{job.Name}: relative error {error:E2}");
+                if (job.Unscale)
+                {
+                    Assert.True(error > 1e-3, $"{job.Name}: the LNS factors made no difference ({error})");
+                    continue;
+                }
                 if (job.Dtype == "bfloat16")
                 {
                     Assert.True(error < 0.05, $"{job.Name} (bf16 against fp32): {error}");
@@ -178,6 +186,8 @@ for i, job in enumerate(spec["jobs"]):
     module_spec = importlib.util.spec_from_file_location(f"exported_model_{i}", job["dir"] + "/model.py")
     module = importlib.util.module_from_spec(module_spec)
     module_spec.loader.exec_module(module)
+    if job["unscale"]:
+        module.BLOCKS = [(placement, 1.0, alpha) for placement, s, alpha in module.BLOCKS]
     model = module.load(job["dir"])
     dtypes = {p.dtype for p in model.parameters()}
     want = getattr(torch, job["dtype"])
