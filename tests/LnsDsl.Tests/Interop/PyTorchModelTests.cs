@@ -89,11 +89,24 @@ namespace LnsDsl.Tests
             File.WriteAllText(jobsFile, JsonSerializer.Serialize(new
             {
                 tokens = Tokens,
+                dtypes = Path.Combine(_dir, "dtypes.safetensors"),
                 jobs = jobs.Select(j => new { name = j.Name, dir = j.Dir, @out = j.Out, dtype = j.Dtype, unscale = j.Unscale }),
             }));
             var watch = Stopwatch.StartNew();
             Assert.Equal(0, Run($"\"{driver}\" \"{jobsFile}\""));
             _output.WriteLine($"python: {watch.Elapsed.TotalSeconds:F1} s for {jobs.Count} models");
+
+            var header = SafeTensors.ReadHeader(Path.Combine(_dir, "dtypes.safetensors"));
+            Assert.Equal(0, header.DataStart % 8);
+            Assert.Equal("pt", header.Metadata["format"]);
+            Assert.Equal(new[] { "F64", "F32", "F16", "BF16", "I64", "I32", "U8", "BOOL", "F32", "F32" }, header.Entries.Select(e => e.Dtype));
+            var written = SafeTensors.Read(Path.Combine(_dir, "dtypes.safetensors"));
+            Assert.Equal(new[] { 1.5, -2.25 }, written["f64"].data<double>().ToArray());
+            Assert.Equal(new[] { 1.0f, -3.0e38f, 0.0078125f }, written["bf16"].to(ScalarType.Float32).data<float>().ToArray(), new ToleranceComparer(1e-2));
+            Assert.Equal(new[] { -1L, 1L << 40 }, written["i64"].data<long>().ToArray());
+            Assert.Equal(new[] { true, false, true }, written["bool"].data<bool>().ToArray());
+            Assert.Empty(written["scalar"].shape);
+            Assert.Equal(new long[] { 0, 4 }, written["empty"].shape);
 
             double worst = 0;
             string worstName = "";
@@ -182,6 +195,13 @@ import torch
 
 spec = json.load(open(sys.argv[1]))
 tokens = torch.tensor(spec["tokens"], dtype=torch.int64).reshape(2, 8)
+sample = {
+    "f64": torch.tensor([1.5, -2.25], dtype=torch.float64), "f32": torch.tensor([[0.1, 2.0], [3.0, -4.0]]),
+    "f16": torch.tensor([0.5, 65504.0], dtype=torch.float16), "bf16": torch.tensor([1.0, -3.0e38, 0.0078125], dtype=torch.bfloat16),
+    "i64": torch.tensor([-1, 2**40], dtype=torch.int64), "i32": torch.tensor([7, -2**31], dtype=torch.int32),
+    "u8": torch.tensor([0, 255], dtype=torch.uint8), "bool": torch.tensor([True, False, True]),
+    "scalar": torch.tensor(3.0), "empty": torch.zeros(0, 4),
+}
 for i, job in enumerate(spec["jobs"]):
     module_spec = importlib.util.spec_from_file_location(f"exported_model_{i}", job["dir"] + "/model.py")
     module = importlib.util.module_from_spec(module_spec)
@@ -200,7 +220,19 @@ for i, job in enumerate(spec["jobs"]):
     if logits.dtype != want:
         raise SystemExit(f"{job['name']}: logits in {logits.dtype}")
     module.write_safetensors(job["out"], {"logits": logits.double()})
+    if i == 0:  # the file functions: every dtype round-trips, and LnsDsl reads what they write
+        module.write_safetensors(spec["dtypes"], sample)
+        back = module.read_safetensors(spec["dtypes"])
+        for name, t in sample.items():
+            if back[name].dtype != t.dtype or back[name].shape != t.shape or not torch.equal(back[name], t):
+                raise SystemExit(f"safetensors round trip of {name}: {back[name]} != {t}")
 """;
+
+        private sealed class ToleranceComparer(double relative) : IEqualityComparer<float>
+        {
+            public bool Equals(float a, float b) => Math.Abs(a - b) <= relative * Math.Abs(b);
+            public int GetHashCode(float value) => 0;
+        }
 
         private static bool PythonHasTorch()
         {
