@@ -283,6 +283,32 @@ namespace LnsDsl.IntegrationTests
         }
 
         [Fact]
+        public void Export_pytorch_writes_the_hand_off_that_lnsrun_evaluates_to_the_runs_loss()
+        {
+            string run = Path.Combine(_dir, "run");
+            Assert.Equal(0, Cli(Train(run)).Code);
+            string out_ = Path.Combine(_dir, "pt");
+            var export = Cli("export", "--checkpoint", run, "--pytorch", out_);
+            Assert.Equal(0, export.Code);
+            foreach (var file in new[] { "model.py", "config.json", "model.safetensors", "options.json", "lnsdsl_tokenizer.json", "README.md" })
+                Assert.True(File.Exists(Path.Combine(out_, file)), file);
+            var options = LnsDsl.Interop.PyTorch.PyTorchCheckpoint.ReadOptions(out_);
+            Assert.Equal((10, 4, 32), (options.Step, options.Options.Batch, options.Options.Seq));
+            Assert.True(File.Exists(Path.Combine(options.Cache!, "train.lnstok")));
+
+            string Loss(string checkpoint)
+            {
+                var r = Cli("eval", "--checkpoint", checkpoint, "--batches", "2", "--batch", "2");
+                Assert.True(r.Code == 0, r.Err);
+                return r.Out.Split('\n')[1];
+            }
+            Assert.Equal(Loss(run), Loss(out_));
+            var again = Cli("export", "--checkpoint", run, "--pytorch", out_);
+            Assert.Equal(2, again.Code);
+            Assert.Contains("is not empty", again.Err);
+        }
+
+        [Fact]
         public void A_stopped_and_resumed_run_reproduces_the_uninterrupted_losses_exactly()
         {
             string whole = Path.Combine(_dir, "whole");

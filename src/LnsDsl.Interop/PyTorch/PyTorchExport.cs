@@ -15,6 +15,11 @@ namespace LnsDsl.Interop.PyTorch
     {
         /// <summary>The written tensors' dtype: fp32 or bf16 (empty: the model's own); <c>load</c> in model.py returns the model in it.</summary>
         public string Dtype { get; init; } = "";
+        /// <summary>The run the weights come from (its options, step, token cache): written as <c>options.json</c> for
+        /// <c>train.py</c>; null for a declared model at its initialisation (the default recipe, no data).</summary>
+        public PyTorchRunOptions? Run { get; init; }
+        /// <summary>The tokenizer, written as <c>lnsdsl_tokenizer.json</c> (null: none).</summary>
+        public LnsDsl.Data.ITextTokenizer? Tokenizer { get; init; }
     }
 
     /// <summary>
@@ -23,8 +28,11 @@ namespace LnsDsl.Interop.PyTorch
     /// <see cref="ModelSpec"/>, serialised as run files are: <see cref="RunDirectory.Json"/>) and <c>model.safetensors</c>
     /// (the parameters under LnsDsl's names, <c>model.named_parameters()</c>; no factor folded: the factors live in model.py).
     /// </summary>
-    public static class PyTorchExport
+    public static partial class PyTorchExport
     {
+        /// <summary>train.py beside model.py (the fixed script that continues training under torchrun).</summary>
+        static partial void WriteTrainScript(string directory);
+
         public const string ModelFile = "model.py";
         public const string ConfigFile = "config.json";
         public const string WeightsFile = "model.safetensors";
@@ -63,6 +71,11 @@ namespace LnsDsl.Interop.PyTorch
                 File.WriteAllText(Path.Combine(temp, ModelFile), PyTorchModelEmitter.ModelPy(spec));
                 File.WriteAllText(Path.Combine(temp, ConfigFile), JsonSerializer.Serialize(spec, RunDirectory.Json) + "\n");
                 SafeTensors.Write(Path.Combine(temp, WeightsFile), tensors, new Dictionary<string, string> { ["format"] = "pt" });
+                var run = options.Run ?? new PyTorchRunOptions(new TrainOptions { Model = spec.Name }, 0, null, options.Tokenizer?.EndOfText ?? -1);
+                File.WriteAllText(Path.Combine(temp, PyTorchCheckpoint.OptionsFile), JsonSerializer.Serialize(run, RunDirectory.Json) + "\n");
+                if (options.Tokenizer is not null) LnsDsl.Data.Tokenizers.Save(options.Tokenizer, Path.Combine(temp, LnsDsl.Data.HuggingFaceTokenizer.LnsDslFile));
+                WriteTrainScript(temp);
+                File.WriteAllText(Path.Combine(temp, "README.md"), PyTorchReadme.Text(spec, options.Run));
                 if (Directory.Exists(full)) Directory.Delete(full); // empty, checked above
                 Directory.CreateDirectory(Path.GetDirectoryName(full)!);
                 Directory.Move(temp, full);
