@@ -88,6 +88,13 @@ class StandIn(torch.nn.Module):
             y = x @ w[p + ".weight"].T
             return y + w[p + ".bias"] if p + ".bias" in w else y
 
+        act_name = c.get("hidden_act") or "silu"
+
+        def act(t):
+            if act_name == "silu":
+                return torch.nn.functional.silu(t)
+            return torch.nn.functional.gelu(t, approximate="none" if act_name == "gelu" else "tanh")
+
         B, T = tokens.shape
         x = w["model.embed_tokens.weight"][tokens]
         inv = 1.0 / c.get("rope_theta", 10000.0) ** (torch.arange(0, hd, 2, dtype=torch.float64) / hd)
@@ -115,7 +122,7 @@ class StandIn(torch.nn.Module):
             o = (s.softmax(-1) @ v).transpose(1, 2).reshape(B, T, heads * hd)
             x = x + lin(o, p + "self_attn.o_proj")
             h = rms(x, p + "post_attention_layernorm.weight")
-            x = x + lin(torch.nn.functional.silu(lin(h, p + "mlp.gate_proj")) * lin(h, p + "mlp.up_proj"), p + "mlp.down_proj")
+            x = x + lin(act(lin(h, p + "mlp.gate_proj")) * lin(h, p + "mlp.up_proj"), p + "mlp.down_proj")
         x = rms(x, "model.norm.weight")
         head = w.get("lm_head.weight", w["model.embed_tokens.weight"])
         return x @ head.T
