@@ -12,7 +12,6 @@ using System.Text.Json.Nodes;
 using System.Threading;
 using LnsDsl.Data;
 using LnsDsl.Interop;
-using LnsDsl.Interop.HuggingFace;
 using LnsDsl.Interop.PyTorch;
 using LnsDsl.Runs;
 using LnsDsl.Training;
@@ -26,9 +25,7 @@ namespace LnsDsl.Tests
     /// <summary>
     /// <c>train.py</c> (the PyTorch continuation of a run) against lnsrun: .NET's seeded Random and the batches it
     /// draws, 20 steps of losses from the same initialisation, torchrun with 2 workers (gloo) against one process,
-    /// and a worker killed mid-run. The model is a stand-in for the generated model.py (python/standin_model.py:
-    /// the Llama formulas on LnsDsl's parameter names, LNS's factor applied) until the generated one is on this
-    /// branch. Runs where <c>/usr/bin/python3</c> imports torch; elsewhere it says so in the test output and passes.
+    /// and a worker killed mid-run, on the generated model.py of <see cref="PyTorchExport"/>. Runs where <c>/usr/bin/python3</c> imports torch; elsewhere it says so in the test output and passes.
     /// </summary>
     [Collection("Console")] // they set LNSDSL_CACHE, a process-wide variable other tests of that collection set too
     public sealed class PyTorchTrainTests : IDisposable
@@ -162,7 +159,6 @@ namespace LnsDsl.Tests
                 var ours = model.forward(x).to(ScalarType.Float64).reshape(-1);
                 double error = (ours - theirs).norm().item<double>() / ours.norm().item<double>();
                 _output.WriteLine($"model.py's logits against LnsDsl's before training: relative error {error:E2}");
-                if (error >= 1e-5) _output.WriteLine(File.ReadAllText(Path.Combine(dir, "standin.json"))[^700..]);
                 Assert.True(error < 1e-5, $"model.py's logits differ from LnsDsl's: {error}");
             }
             string run = Path.Combine(_dir, "torch");
@@ -284,47 +280,20 @@ namespace LnsDsl.Tests
 
         private DataSet Data(string corpus) => DataSet.ForModel(corpus, "bytes", 0, ModelCatalog.Get(ModelName).Spec);
 
-        /// <summary>An export directory: the initial weights lnsrun starts from (manual_seed then Create(seed)),
-        /// config.json, options.json, train.py and the stand-in model.py with its description.</summary>
+        /// <summary>An export directory: <see cref="PyTorchExport.Write"/> of the initial weights lnsrun starts from
+        /// (manual_seed then Create(seed)), with options.json and train.py.</summary>
         private string Export(TrainOptions options, DataSet data)
         {
             string dir = Path.Combine(_dir, "export-" + Guid.NewGuid().ToString("N")[..8]);
-            Directory.CreateDirectory(dir);
-            var entry = ModelCatalog.Get(options.Model);
             manual_seed(options.Seed);
-            using var model = entry.Create(options.Seed);
-            var spec = model.Spec;
-            var parameters = model.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter.detach());
-            SafeTensors.Write(Path.Combine(dir, "model.safetensors"), parameters);
-            File.WriteAllText(Path.Combine(dir, "config.json"), JsonSerializer.Serialize(spec, RunDirectory.Json));
+            using (var model = ModelCatalog.Get(options.Model).Create(options.Seed))
+                PyTorchExport.Write(model, dir);
             File.WriteAllText(Path.Combine(dir, "options.json"), new JsonObject
             {
                 ["Options"] = JsonSerializer.SerializeToNode(options, RunDirectory.Json),
                 ["Step"] = 0, ["Cache"] = data.Directory, ["EndOfText"] = data.Tokenizer.EndOfText,
             }.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
             TrainScript.Write(dir);
-            // The stand-in model: the Hugging Face config of the model, the name mapping and LNS's factors.
-            string hf = Path.Combine(dir, "hf");
-            HuggingFace.Save(model, hf);
-            var scales = new JsonObject();
-            for (int layer = 0; layer < spec.Blocks.Count; layer++) // BlockSpec.Index counts from 1; Hugging Face's layers from 0
-                if (spec.Blocks[layer] is { NormScale: not 1.0 } block)
-                {
-                    Assert.Equal(Placement.PreLn, block.Placement);
-                    foreach (string norm in new[] { "input_layernorm", "post_attention_layernorm" })
-                        scales[$"model.layers.{layer}.{norm}.weight"] = block.NormScale;
-                }
-            var map = new JsonArray(HfWeights.Map(spec, parameters.Keys).Select(m => (JsonNode)new JsonObject
-            {
-                ["param"] = m.Parameter,
-                ["sources"] = new JsonArray(m.Sources.Select(s => (JsonNode)new JsonArray(s.Name, s.Rows)).ToArray()),
-            }).ToArray());
-            File.WriteAllText(Path.Combine(dir, "standin.json"), new JsonObject
-            {
-                ["hf"] = JsonNode.Parse(File.ReadAllText(Path.Combine(hf, "config.json"))), ["map"] = map, ["scales"] = scales,
-            }.ToJsonString());
-            Directory.Delete(hf, recursive: true);
-            File.Copy(Path.Combine(PythonDir(), "standin_model.py"), Path.Combine(dir, "model.py"));
             return dir;
         }
 
