@@ -452,6 +452,9 @@ def full_state_dict(wrapped, settings, dist):
 
 def make_optimizer(module, settings):
     parameters = [p for p in module.parameters() if p.requires_grad]
+    if settings.optimizer == "adamw" and settings.fsdp and settings.weight_decay > 0:
+        # FSDP's flattened shards hide the shapes that tell matrices from norms and biases
+        raise UserError("--optimizer adamw with WeightDecay > 0 is not supported with --fsdp (it could not exclude norms and biases); use DDP or adam")
     if settings.optimizer == "adamw":
         decay = [p for p in parameters if p.dim() >= 2]
         rest = [p for p in parameters if p.dim() < 2]  # norms and biases

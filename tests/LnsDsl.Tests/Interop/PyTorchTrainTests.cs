@@ -252,6 +252,33 @@ namespace LnsDsl.Tests
             AssertCheckpoint(run, step, dir);
         }
 
+        [Fact]
+        public void Bf16_adamw_runs_and_a_damaged_cache_is_refused()
+        {
+            if (!HasTorch()) return;
+            using var data = Data(Corpus());
+            var options = Options(data, Packing.Pack) with { Steps = 4, Warmup = 1 };
+            string dir = Export(options, data);
+            string run = Path.Combine(_dir, "bf16");
+            var (code, stdout) = Run($"\"{Path.Combine(dir, "train.py")}\" --out \"{run}\" --dtype bf16 --optimizer adamw", 120);
+            Assert.True(code == 0, stdout);
+            Assert.Contains("bf16", stdout);
+            Assert.All(Losses(run), l => Assert.True(double.IsFinite(l) && l > 0 && l < 7, $"loss {l}"));
+            var tensors = SafeTensors.Read(Path.Combine(run, "checkpoints", $"step-{options.Steps:D7}", "model.safetensors"));
+            Assert.All(tensors.Values, t => Assert.Equal(ScalarType.BFloat16, t.dtype));
+
+            // One flipped byte in a copy of the cache: refused, naming the file and the checksum.
+            string damaged = Path.Combine(_dir, "damaged");
+            Directory.CreateDirectory(damaged);
+            var bytes = File.ReadAllBytes(Path.Combine(data.Directory, "train.lnstok"));
+            bytes[bytes.Length / 2] ^= 0x55;
+            File.WriteAllBytes(Path.Combine(damaged, "train.lnstok"), bytes);
+            (code, stdout) = Run($"\"{Path.Combine(dir, "train.py")}\" --out \"{Path.Combine(_dir, "refused")}\" --cache \"{damaged}\"", 60);
+            Assert.Equal(2, code);
+            Assert.Contains("checksum mismatch", stdout);
+            Assert.Contains("train.lnstok", stdout);
+        }
+
         /// <summary>The checkpoint of <paramref name="step"/> is complete: every parameter, finite, its config and options.</summary>
         private void AssertCheckpoint(string run, int step, string export)
         {
