@@ -28,10 +28,8 @@ namespace LnsDsl.Interop.PyTorch
     /// <see cref="ModelSpec"/>, serialised as run files are: <see cref="RunDirectory.Json"/>) and <c>model.safetensors</c>
     /// (the parameters under LnsDsl's names, <c>model.named_parameters()</c>; no factor folded: the factors live in model.py).
     /// </summary>
-    public static partial class PyTorchExport
+    public static class PyTorchExport
     {
-        /// <summary>train.py beside model.py (the fixed script that continues training under torchrun).</summary>
-        static partial void WriteTrainScript(string directory);
 
         public const string ModelFile = "model.py";
         public const string ConfigFile = "config.json";
@@ -74,7 +72,7 @@ namespace LnsDsl.Interop.PyTorch
                 var run = options.Run ?? new PyTorchRunOptions(new TrainOptions { Model = spec.Name }, 0, null, options.Tokenizer?.EndOfText ?? -1);
                 File.WriteAllText(Path.Combine(temp, PyTorchCheckpoint.OptionsFile), JsonSerializer.Serialize(run, RunDirectory.Json) + "\n");
                 if (options.Tokenizer is not null) LnsDsl.Data.Tokenizers.Save(options.Tokenizer, Path.Combine(temp, LnsDsl.Data.HuggingFaceTokenizer.LnsDslFile));
-                WriteTrainScript(temp);
+                TrainScript.Write(temp); // the fixed script that continues training under torchrun
                 File.WriteAllText(Path.Combine(temp, "README.md"), PyTorchReadme.Text(spec, options.Run));
                 if (Directory.Exists(full)) Directory.Delete(full); // empty, checked above
                 Directory.CreateDirectory(Path.GetDirectoryName(full)!);

@@ -32,6 +32,7 @@ namespace LnsDsl.Interop.PyTorch
             sb.AppendLine("python3 -c 'import model, torch; m = model.load(\".\"); print(m(torch.zeros(1, 8, dtype=torch.long)).shape)'");
             sb.AppendLine("python3 train.py --out run                                   # one process");
             sb.AppendLine("torchrun --nproc_per_node 2 train.py --out run               # DDP on 2 CPU processes (gloo) or GPUs (nccl)");
+            sb.AppendLine("python3 train.py --out run --steps 500                       # train further than the run's own --steps");
             sb.AppendLine("torchrun --nproc_per_node 8 train.py --out run --fsdp --dtype bf16   # FSDP on 8 GPUs");
             sb.AppendLine("lnsrun eval --checkpoint run/checkpoints/step-NNNNNNN        # back in lnsrun: eval, analyze, generate");
             sb.AppendLine("```");
@@ -49,7 +50,7 @@ namespace LnsDsl.Interop.PyTorch
             sb.AppendLine("- Not the same: training restarts with a fresh Adam state (lnsrun's optimizer state is not exported), so continuing from a step other than 0 is not bit-for-bit lnsrun's continuation; under DDP the gradients are averaged across processes in another order (differences at fp32 rounding); evaluation and TensorBoard stay in lnsrun.");
             sb.AppendLine("- LNS trains as LNS here: the factors are literals of the architecture, not folded into weights (unlike the Hugging Face export).");
             sb.AppendLine();
-            sb.AppendLine("Tried with PyTorch 1.13 (Debian's python3-torch, CPU, gloo), one process and `torchrun --nproc_per_node 2`. `scaled_dot_product_attention` is used where PyTorch has it (2.0 and newer), an exact fallback elsewhere.");
+            sb.AppendLine("Tried with PyTorch 1.13 (Debian's python3-torch, CPU, gloo), one process and `torchrun --nproc_per_node 2` (that torchrun on Python 3.11 needs `--redirects 1 --tee 1`: it cannot parse their default). FSDP (`--fsdp`) and CUDA (nccl) are written to PyTorch's documented APIs but were not run by LnsDsl's tests. `scaled_dot_product_attention` is used where PyTorch has it (2.0 and newer), an exact fallback elsewhere.");
             return sb.ToString();
         }
     }
