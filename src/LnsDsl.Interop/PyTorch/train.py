@@ -559,7 +559,8 @@ def train(settings, dist):
                         "give --batch a multiple of %d x %d" % (settings.micro, settings.batch, settings.accumulation, dist.world, dist.world, settings.accumulation))
     train_file = TokenFile(os.path.join(settings.cache, "train.lnstok"))
     valid_path = os.path.join(settings.cache, "valid.lnstok")
-    valid = TokenFile(valid_path) if settings.eval_every > 0 and os.path.isfile(valid_path) else None
+    # As lnsrun: every eval_every steps (0: never) and always at the end.
+    valid = TokenFile(valid_path) if os.path.isfile(valid_path) else None
     if settings.packing == "Pack" and train_file.count <= settings.seq + 1:
         raise UserError("the training data has %d tokens, too few for Seq %d" % (train_file.count, settings.seq))
     if settings.packing == "Document" and train_file.documents < 1:
@@ -627,7 +628,7 @@ def train(settings, dist):
                                   "tokens_per_second": (step - settings.start) * tokens_per_step / max(elapsed, 1e-9),
                                   "elapsed_s": elapsed, "resident_mb": 0.0, "block_grad_norms": []})
         end = step == settings.steps
-        if valid is not None and (end or step % settings.eval_every == 0):
+        if valid is not None and (end or (settings.eval_every > 0 and step % settings.eval_every == 0)):
             validation = evaluate(wrapped, valid, settings, vocab, dist)
             if dist.main:
                 print("step %d validation loss %.6f perplexity %.3f" % (step, validation, math.exp(min(validation, 700))), flush=True)

@@ -167,7 +167,8 @@ namespace LnsDsl.Tests
             string empty = Path.Combine(_dir, "empty");
             Directory.CreateDirectory(empty);
             PyTorchExport.Write(model, empty);
-            Assert.Equal(new[] { "config.json", "model.py", "model.safetensors" }, Directory.GetFiles(empty).Select(Path.GetFileName).OrderBy(n => n, StringComparer.Ordinal));
+            Assert.Equal(new[] { "README.md", "config.json", "model.py", "model.safetensors", "options.json", "train.py" },
+                Directory.GetFiles(empty).Select(Path.GetFileName).OrderBy(n => n, StringComparer.Ordinal));
         }
 
         [Fact]

@@ -13,6 +13,7 @@ using System.Threading;
 using LnsDsl.Data;
 using LnsDsl.Interop;
 using LnsDsl.Interop.PyTorch;
+using LnsDsl.Evaluation;
 using LnsDsl.Runs;
 using LnsDsl.Training;
 using TorchSharp;
@@ -179,6 +180,16 @@ namespace LnsDsl.Tests
             Assert.True(worst < 1e-5, $"largest relative difference {worst}");
             Assert.True(lnsrun[^1] < lnsrun[0] - 0.5, "the model should learn");
             AssertCheckpoint(run, options.Steps, dir);
+
+            // Back in lnsrun: the checkpoint train.py wrote evaluates to the validation loss train.py printed.
+            var printed = new RunDirectory(run).ReadEvaluations();
+            Assert.NotEmpty(printed);
+            string checkpoint = Path.Combine(run, "checkpoints", $"step-{options.Steps:D7}");
+            using var trained = LnsDsl.Interop.ModelSources.Open(checkpoint, null, null, "cpu", "fp32");
+            var evaluated = Evaluator.Evaluate(trained, new EvalOptions { Batches = options.EvalBatches, Batch = options.MicroBatch });
+            _output.WriteLine($"validation loss: train.py {printed[^1].ValidationLoss:F7}, lnsrun eval {evaluated.Loss:F7}");
+            Assert.Equal(options.Steps, evaluated.Step);
+            Assert.True(Math.Abs(evaluated.Loss - printed[^1].ValidationLoss) < 1e-5 * printed[^1].ValidationLoss);
         }
 
         [Fact]
@@ -314,13 +325,12 @@ namespace LnsDsl.Tests
             string dir = Path.Combine(_dir, "export-" + Guid.NewGuid().ToString("N")[..8]);
             manual_seed(options.Seed);
             using (var model = ModelCatalog.Get(options.Model).Create(options.Seed))
-                PyTorchExport.Write(model, dir);
-            File.WriteAllText(Path.Combine(dir, "options.json"), new JsonObject
-            {
-                ["Options"] = JsonSerializer.SerializeToNode(options, RunDirectory.Json),
-                ["Step"] = 0, ["Cache"] = data.Directory, ["EndOfText"] = data.Tokenizer.EndOfText,
-            }.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-            TrainScript.Write(dir);
+                PyTorchExport.Write(model, dir, new PyTorchExportOptions
+                {
+                    Run = new PyTorchRunOptions(options, 0, data.Directory, data.Tokenizer.EndOfText),
+                    Tokenizer = data.Tokenizer,
+                });
+            Assert.True(File.Exists(Path.Combine(dir, TrainScript.FileName)));
             return dir;
         }
 
