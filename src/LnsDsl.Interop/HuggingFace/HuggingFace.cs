@@ -119,28 +119,23 @@ namespace LnsDsl.Interop.HuggingFace
             if (bad.Count > 0) throw new SettingError($"{{RemoveLayers}}: {string.Join(", ", bad)} not in 1..{spec.Layers} ({spec.Name}'s blocks)");
             int layers = spec.Layers - options.RemoveLayers.Distinct().Count();
             if (layers < 1) throw new SettingError("{RemoveLayers} would remove every block");
-            if (Directory.Exists(directory) && Directory.EnumerateFileSystemEntries(directory).Any())
-                throw new UserError($"'{directory}' is not empty; export into a new or empty directory (nothing was written)");
+            ExportDirectory.CheckTarget(directory);
 
             var dtype = options.Dtype.Length > 0 ? Devices.ResolveDtype(options.Dtype, CPU).Type : model.parameters().First().dtype;
-            string full = Path.GetFullPath(directory);
-            string temp = full.TrimEnd(Path.DirectorySeparatorChar) + ".partial-" + Guid.NewGuid().ToString("N");
-            Directory.CreateDirectory(temp);
             var tensors = HfExport.Tensors(model, options.RemoveLayers, dtype);
             try
             {
-                var config = HfExport.Config(spec, family, layers, dtype, source?.Config, options.Tokenizer);
-                File.WriteAllText(Path.Combine(temp, "config.json"), config.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
-                SafeTensors.WriteCheckpoint(temp, tensors, options.MaxShardBytes, new Dictionary<string, string> { ["format"] = "pt" });
-                WriteTokenizer(temp, options.Tokenizer, source?.Directory);
-                if (Directory.Exists(full)) Directory.Delete(full); // empty, checked above
-                Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-                Directory.Move(temp, full);
+                ExportDirectory.Write(directory, temp =>
+                {
+                    var config = HfExport.Config(spec, family, layers, dtype, source?.Config, options.Tokenizer);
+                    File.WriteAllText(Path.Combine(temp, "config.json"), config.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
+                    SafeTensors.WriteCheckpoint(temp, tensors, options.MaxShardBytes, new Dictionary<string, string> { ["format"] = "pt" });
+                    WriteTokenizer(temp, options.Tokenizer, source?.Directory);
+                });
             }
             finally
             {
                 foreach (var t in tensors.Values) t.Dispose();
-                if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
             }
         }
 

@@ -45,19 +45,12 @@ namespace LnsDsl.Interop.PyTorch
             ArgumentNullException.ThrowIfNull(model);
             ArgumentNullException.ThrowIfNull(directory);
             options ??= new PyTorchExportOptions();
-            if (Directory.Exists(directory) && Directory.EnumerateFileSystemEntries(directory).Any())
-                throw new UserError($"'{directory}' is not empty; export into a new or empty directory (nothing was written)");
-            if (File.Exists(directory))
-                throw new UserError($"'{directory}' is a file; export into a new or empty directory (nothing was written)");
-
+            ExportDirectory.CheckTarget(directory);
             var spec = model.Spec;
             var dtype = options.Dtype.Length > 0 ? Devices.ResolveDtype(options.Dtype, CPU).Type : model.parameters().First().dtype;
-            string full = Path.GetFullPath(directory).TrimEnd(Path.DirectorySeparatorChar);
-            string temp = full + ".partial-" + Guid.NewGuid().ToString("N");
             var tensors = new Dictionary<string, Tensor>(StringComparer.Ordinal);
             try
             {
-                Directory.CreateDirectory(temp);
                 using (no_grad())
                 {
                     foreach (var (name, p) in model.named_parameters())
@@ -66,22 +59,21 @@ namespace LnsDsl.Interop.PyTorch
                         tensors[name] = t.dtype == dtype ? t.contiguous().cpu().clone() : t.to(dtype).contiguous().cpu();
                     }
                 }
-                File.WriteAllText(Path.Combine(temp, ModelFile), PyTorchModelEmitter.ModelPy(spec));
-                File.WriteAllText(Path.Combine(temp, ConfigFile), JsonSerializer.Serialize(spec, RunDirectory.Json) + "\n");
-                SafeTensors.Write(Path.Combine(temp, WeightsFile), tensors, new Dictionary<string, string> { ["format"] = "pt" });
-                var run = options.Run ?? new PyTorchRunOptions(new TrainOptions { Model = spec.Name }, 0, null, options.Tokenizer?.EndOfText ?? -1);
-                File.WriteAllText(Path.Combine(temp, PyTorchCheckpoint.OptionsFile), JsonSerializer.Serialize(run, RunDirectory.Json) + "\n");
-                if (options.Tokenizer is not null) LnsDsl.Data.Tokenizers.Save(options.Tokenizer, Path.Combine(temp, LnsDsl.Data.HuggingFaceTokenizer.LnsDslFile));
-                TrainScript.Write(temp); // the fixed script that continues training under torchrun
-                File.WriteAllText(Path.Combine(temp, "README.md"), PyTorchReadme.Text(spec, options.Run));
-                if (Directory.Exists(full)) Directory.Delete(full); // empty, checked above
-                Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-                Directory.Move(temp, full);
+                ExportDirectory.Write(directory, temp =>
+                {
+                    File.WriteAllText(Path.Combine(temp, ModelFile), PyTorchModelEmitter.ModelPy(spec));
+                    File.WriteAllText(Path.Combine(temp, ConfigFile), JsonSerializer.Serialize(spec, RunDirectory.Json) + "\n");
+                    SafeTensors.Write(Path.Combine(temp, WeightsFile), tensors, new Dictionary<string, string> { ["format"] = "pt" });
+                    var run = options.Run ?? new PyTorchRunOptions(new TrainOptions { Model = spec.Name }, 0, null, options.Tokenizer?.EndOfText ?? -1);
+                    File.WriteAllText(Path.Combine(temp, PyTorchCheckpoint.OptionsFile), JsonSerializer.Serialize(run, RunDirectory.Json) + "\n");
+                    if (options.Tokenizer is not null) LnsDsl.Data.Tokenizers.Save(options.Tokenizer, Path.Combine(temp, LnsDsl.Data.HuggingFaceTokenizer.LnsDslFile));
+                    TrainScript.Write(temp); // the fixed script that continues training under torchrun
+                    File.WriteAllText(Path.Combine(temp, "README.md"), PyTorchReadme.Text(spec, options.Run));
+                });
             }
             finally
             {
                 foreach (var t in tensors.Values) t.Dispose();
-                if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
             }
         }
     }

@@ -43,7 +43,7 @@ namespace LnsDsl.Data
                     var t = SentencePieceTokenizer.Create(stream, addBeginningOfSentence: false, addEndOfSentence: false);
                     int size = t.Vocabulary.Values.Max() + 1;
                     int end = eos is not null && t.Vocabulary.TryGetValue(eos, out int e) ? e : t.EndOfSentenceId;
-                    return new HfTextTokenizer(name, t, size, end);
+                    return new LibraryTokenizer(name, t, size, end);
                 }
                 if (File.Exists(json)) return FromTokenizerJson(name, json, eos);
                 if (File.Exists(vocab) && File.Exists(merges))
@@ -130,28 +130,7 @@ namespace LnsDsl.Data
             int end = eos is not null && vocab.TryGetValue(eos, out int e) ? e
                 : EndNames.Select(n => vocab.TryGetValue(n, out int id) ? id : -1).FirstOrDefault(id => id >= 0, -1);
             if (end < 0) throw new UserError($"{name}: no end-of-sequence token found (looked for tokenizer_config.json's eos_token and {string.Join(", ", EndNames)})");
-            return new HfTextTokenizer(name, bpe, size, end);
-        }
-
-        private sealed class HfTextTokenizer : ITextTokenizer
-        {
-            private readonly Tokenizer _tokenizer;
-
-            public HfTextTokenizer(string name, Tokenizer tokenizer, int vocabSize, int endOfText)
-            {
-                Name = name;
-                _tokenizer = tokenizer;
-                VocabSize = vocabSize;
-                EndOfText = endOfText;
-            }
-
-            public string Name { get; }
-            public int VocabSize { get; }
-            public int EndOfText { get; }
-
-            public int[] Encode(string text) => _tokenizer.EncodeToIds(text).ToArray();
-
-            public string Decode(IEnumerable<int> ids) => _tokenizer.Decode(ids) ?? "";
+            return new LibraryTokenizer(name, bpe, size, end);
         }
     }
 }

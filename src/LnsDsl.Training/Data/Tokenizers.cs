@@ -42,7 +42,7 @@ namespace LnsDsl.Data
     {
         private readonly Tokenizer _tokenizer;
 
-        private LibraryTokenizer(string name, Tokenizer tokenizer, int vocabSize, int endOfText)
+        internal LibraryTokenizer(string name, Tokenizer tokenizer, int vocabSize, int endOfText)
         {
             Name = name;
             _tokenizer = tokenizer;
