@@ -8,6 +8,7 @@ using System.Text.Json;
 using TorchSharp;
 using static TorchSharp.torch;
 using LnsDsl.Evaluation;
+using LnsDsl.Training;
 
 namespace LnsDsl.Experiments
 {
@@ -49,7 +50,15 @@ namespace LnsDsl.Experiments
 
     /// <summary>Where one training step's time goes (milliseconds, medians). <see cref="Parts"/>: each part measured
     /// alone at the model's shapes (forward and backward), summed over the blocks; the last is what is left.</summary>
-    public sealed record StepProfile(double ForwardMs, double BackwardMs, double OptimizerMs, double StepMs, ProfilePart[] Parts);
+    public sealed record StepProfile(double ForwardMs, double BackwardMs, double OptimizerMs, double StepMs, ProfilePart[] Parts)
+    {
+        /// <summary>The optimiser step alone, side by side at the model's shapes: lnsrun train's flat Adam (FlatAdam)...</summary>
+        public Spread? OptimizerFlatMs { get; init; }
+        /// <summary>... and TorchSharp's optim.Adam (per parameter tensor).</summary>
+        public Spread? OptimizerTorchMs { get; init; }
+        /// <summary>How many times faster the flat step is (the median of the per-repetition ratios).</summary>
+        public Spread? OptimizerSpeedup { get; init; }
+    }
 
     /// <summary>One part of a training step.</summary>
     public sealed record ProfilePart(string Name, double Ms);
@@ -238,6 +247,7 @@ namespace LnsDsl.Experiments
                 var squareCeiling = Spread.Of(square);
 
                 var profile = Profile(spec, o, fusedRunner, dtype, device, Sync, gemmCeiling.Median, tokensPerStep);
+                profile = OptimizerSteps(entry, o, profile, dtype, device, Sync);
 
                 var trainSpread = Spread.Of(train);
                 double flopsPerToken = TrainFlopsPerToken(spec, o.Seq);
@@ -411,6 +421,56 @@ namespace LnsDsl.Experiments
             return times * 2.0 * n * n * n / clock.Elapsed.TotalSeconds;
         }
 
+        /// <summary>
+        /// The optimiser step alone, flat (lnsrun train's <see cref="FlatAdam"/>) and TorchSharp's <c>optim.Adam</c>,
+        /// each on its own copy of the model with the same gradients, alternating, so both see the same machine.
+        /// </summary>
+        private StepProfile OptimizerSteps(ModelEntry entry, BenchOptions o, StepProfile profile, ScalarType dtype, Device device, Action sync)
+        {
+            using var a = entry.Create(o.Seed);
+            using var b = entry.Create(o.Seed);
+            foreach (var m in new[] { a, b })
+            {
+                m.to(device);
+                if (dtype != ScalarType.Float32) m.to(dtype);
+            }
+            using var torchAdam = optim.Adam(a.parameters(), lr: 1e-4);
+            using var flat = FlatAdam.For(b, 1e-4, 0, decoupled: false, decayEmbeddings: false);
+            using (no_grad())
+            {
+                manual_seed(o.Seed);
+                foreach (var ((_, pa), (_, pb)) in a.named_parameters().Zip(b.named_parameters()))
+                {
+                    using var g = randn_like(pa).mul_(1e-3);
+                    pa.grad = g.clone();
+                    pb.grad!.copy_(g);
+                }
+            }
+            double Time(Action step, int times)
+            {
+                step(); // warm (allocates TorchSharp's moments on its first step)
+                sync();
+                var clock = Stopwatch.StartNew();
+                for (int i = 0; i < times; i++) step();
+                sync();
+                return clock.Elapsed.TotalMilliseconds / times;
+            }
+            var flatMs = new List<double>();
+            var torchMs = new List<double>();
+            int times = Math.Max(3, o.Steps);
+            for (int r = 0; r < Math.Max(3, o.Repetitions); r++)
+            {
+                if (r % 2 == 0) { flatMs.Add(Time(flat.Step, times)); torchMs.Add(Time(() => torchAdam.step(), times)); }
+                else { torchMs.Add(Time(() => torchAdam.step(), times)); flatMs.Add(Time(flat.Step, times)); }
+            }
+            return profile with
+            {
+                OptimizerFlatMs = Spread.Of(flatMs),
+                OptimizerTorchMs = Spread.Of(torchMs),
+                OptimizerSpeedup = Spread.Of(torchMs.Zip(flatMs, (t, f) => t / f)),
+            };
+        }
+
         private StepProfile Profile(ModelSpec spec, BenchOptions o, Runner runner, ScalarType dtype, Device device, Action sync, double gemmRate, long m)
         {
             var forward = new List<double>();
@@ -566,6 +626,11 @@ namespace LnsDsl.Experiments
             sb.AppendLine(string.Format(c, "one training step, {0:N1} ms: forward {1:N1}, backward {2:N1}, optimiser {3:N1}; its parts, each measured alone:", p.StepMs, p.ForwardMs, p.BackwardMs, p.OptimizerMs));
             foreach (var part in p.Parts)
                 sb.AppendLine(string.Format(c, "  {0,-70} {1,9:N1} ms {2,6:P0}", part.Name, part.Ms, part.Ms / p.StepMs));
+            if (p.OptimizerFlatMs is { } flatMs && p.OptimizerTorchMs is { } torchMs && p.OptimizerSpeedup is { } speedup)
+            {
+                sb.AppendLine(string.Format(c, "  {0,-70} {1,9:N2} ms", "optimizer step, flat (lnsrun train's Adam; side by side, alone)", flatMs.Median));
+                sb.AppendLine(string.Format(c, "  {0,-70} {1,9:N2} ms  (flat is {2:N1}x faster)", "optimizer step, TorchSharp Adam (optim.Adam; side by side, alone)", torchMs.Median, speedup.Median));
+            }
             sb.AppendLine(string.Format(c, "resident memory: {0:N0} MB after warm-up, peak {1:N0} MB", r.ResidentAfterWarmupMb, r.PeakResidentMb));
             if (r.MemoryGrowth is { } g)
                 sb.AppendLine(string.Format(c, "memory over {0} more steps: {1:N0} MB at step {2} -> {3:N0} MB at step {4} ({5:+0.0%;-0.0%})",

@@ -102,6 +102,12 @@ namespace LnsDsl.Cli.Options
         [Option("weight-decay", HelpText = "Adam's L2 weight decay (0 in the paper).")]
         double? WeightDecay { get; set; }
 
+        [Option("optimizer", HelpText = "adam (flat buffers: a few kernels per step), adamw (decoupled weight decay of matrices), or torch-adam (TorchSharp's Adam, per parameter; same numbers as adam).")]
+        string? Optimizer { get; set; }
+
+        [Option("decay-embeddings", HelpText = "adamw: decay the token embedding too (norms and biases never are).")]
+        bool DecayEmbeddings { get; set; }
+
         [Option("clip", HelpText = "Clip gradients to this global norm (0: off, as in the paper).")]
         double? Clip { get; set; }
 

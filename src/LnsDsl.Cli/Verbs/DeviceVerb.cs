@@ -26,6 +26,8 @@ namespace LnsDsl.Cli.Verbs
         public double? MinLrRatio { get; set; }
         public double? WeightDecay { get; set; }
         public double? Clip { get; set; }
+        public string? Optimizer { get; set; }
+        public bool DecayEmbeddings { get; set; }
         public int? EvalEvery { get; set; }
         public int? EvalBatches { get; set; }
         public int? CheckpointEvery { get; set; }

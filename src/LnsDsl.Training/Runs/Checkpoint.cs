@@ -95,7 +95,7 @@ namespace LnsDsl.Runs
                    + $"  checkpoint: {state.Architecture}\n  model:      {LegacyArchitectureString(model)}\nload it with '{state.Model}'";
         }
 
-        public static string Save(string runDirectory, int step, TransformerModule model, TorchSharp.Modules.OptimizerHelper optimizer,
+        public static string Save(string runDirectory, int step, TransformerModule model, ITrainingOptimizer optimizer,
             ITextTokenizer tokenizer, CheckpointState state, int keep)
         {
             string root = Path.Combine(runDirectory, Directory);
@@ -106,7 +106,7 @@ namespace LnsDsl.Runs
             try
             {
                 model.save(Path.Combine(temp, "model.bin"));
-                optimizer.save_state_dict(Path.Combine(temp, "optimizer.bin"));
+                optimizer.Save(Path.Combine(temp, "optimizer.bin"));
                 Tokenizers.Save(tokenizer, Path.Combine(temp, "tokenizer.json"));
                 var checksums = new[] { "model.bin", "optimizer.bin", "tokenizer.json" }.ToDictionary(f => f, f => Sha(Path.Combine(temp, f)));
                 File.WriteAllText(Path.Combine(temp, "state.json"), JsonSerializer.Serialize(state with { Step = step, Checksums = checksums }, RunDirectory.Json));

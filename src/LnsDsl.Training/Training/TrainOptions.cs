@@ -21,7 +21,13 @@ namespace LnsDsl.Training
         public int Warmup { get; init; } = 15;
         /// <summary>The cosine decays to this fraction of the peak (the paper: 0.1).</summary>
         public double MinLrRatio { get; init; } = 0.1;
+        /// <summary>adam: L2 decay added to the gradient; adamw: decoupled decay of matrices (not norms, biases, nor the embedding unless <see cref="DecayEmbeddings"/>).</summary>
         public double WeightDecay { get; init; }
+        /// <summary>adam (flat buffers, a few kernels per step), adamw (the same with decoupled weight decay), or
+        /// torch-adam (TorchSharp's optim.Adam, per parameter; the same numbers as adam).</summary>
+        public string Optimizer { get; init; } = "adam";
+        /// <summary>adamw: decay the token embedding as well.</summary>
+        public bool DecayEmbeddings { get; init; }
         /// <summary>Gradient clipping by global norm (0: off, as in the paper).</summary>
         public double Clip { get; init; }
         public int EvalEvery { get; init; } = 50;

@@ -57,11 +57,26 @@ namespace LnsDsl.Training
             if (plan.ResumeFrom is not null) Checkpoint.LoadModel(plan.ResumeFrom, model);
             model.to(plan.Device);
             if (plan.Dtype != ScalarType.Float32) model.to(plan.Dtype);
-            var optimizer = optim.Adam(model.parameters(), lr: _o.Lr, weight_decay: _o.WeightDecay);
+            using var optimizer = CreateOptimizer(_o, model);
             int startStep = Resume(plan, optimizer);
             var session = new Session(this, plan, data, model, optimizer, startStep);
             return session.Train(cancel);
         }
+
+        /// <summary>The optimisers {Optimizer} names.</summary>
+        public static readonly string[] Optimizers = { "adam", "adamw", "torch-adam" };
+
+        /// <summary>
+        /// The optimiser of <paramref name="o"/> over <paramref name="model"/>, which must already be on its device and
+        /// dtype with its weights loaded (the flat optimisers re-point the parameters into their buffers).
+        /// </summary>
+        public static ITrainingOptimizer CreateOptimizer(TrainOptions o, TransformerModule model) => o.Optimizer switch
+        {
+            "adam" => FlatAdam.For(model, o.Lr, o.WeightDecay, decoupled: false, decayEmbeddings: false),
+            "adamw" => FlatAdam.For(model, o.Lr, o.WeightDecay, decoupled: true, decayEmbeddings: o.DecayEmbeddings),
+            "torch-adam" => new TorchOptimizer(optim.Adam(model.parameters(), lr: o.Lr, weight_decay: o.WeightDecay)),
+            _ => throw new SettingError($"{{Optimizer}} '{o.Optimizer}' is not one of {string.Join(", ", Optimizers)}"),
+        };
 
         /// <summary>Checks the options on their own (no model, data or file needed).</summary>
         public static void Validate(TrainOptions o)
@@ -74,6 +89,8 @@ namespace LnsDsl.Training
             if (!(o.Lr > 0) || double.IsInfinity(o.Lr)) throw new SettingError("{Lr} must be a positive number");
             if (o.Warmup < 0 || o.Warmup >= o.Steps) throw new SettingError($"{{Warmup}} must be in [0, {{Steps}}) (got {o.Warmup} with {o.Steps} steps)");
             if (o.MinLrRatio is < 0 or > 1) throw new SettingError("{MinLrRatio} must be in [0, 1]");
+            if (!Optimizers.Contains(o.Optimizer)) throw new SettingError($"{{Optimizer}} '{o.Optimizer}' is not one of {string.Join(", ", Optimizers)}");
+            if (o.DecayEmbeddings && o.Optimizer != "adamw") throw new SettingError("{DecayEmbeddings} applies to {Optimizer} adamw only");
             if (o.Clip < 0) throw new SettingError("{Clip} must be 0 (off) or positive");
             if (o.StopAt < 0 || o.StopAt > o.Steps) throw new SettingError("{StopAt} must be in [0, {Steps}]");
             if (o.KeepCheckpoints < 1) throw new SettingError("{KeepCheckpoints} must be at least 1");
@@ -170,10 +187,11 @@ namespace LnsDsl.Training
         }
 
         /// <summary>Restores the optimiser and the RNG of a resumed run and drops its records past the checkpoint; the step to start after.</summary>
-        private int Resume(Plan plan, TorchSharp.Modules.OptimizerHelper optimizer)
+        private int Resume(Plan plan, ITrainingOptimizer optimizer)
         {
             if (plan.ResumeFrom is null || plan.Resumed is null) return 0;
-            optimizer.load_state_dict(Path.Combine(plan.ResumeFrom, "optimizer.bin"));
+            try { optimizer.Load(Path.Combine(plan.ResumeFrom, "optimizer.bin")); }
+            catch (UserError e) { throw new UserError($"{{Resume}}: checkpoint '{plan.ResumeFrom}': {e.Message}"); }
             if (plan.Resumed.TorchRngState.Length > 0)
                 set_rng_state(tensor(Convert.FromBase64String(plan.Resumed.TorchRngState)));
             _log($"resuming from {plan.ResumeFrom} (step {plan.Resumed.Step})");
@@ -194,6 +212,10 @@ namespace LnsDsl.Training
             Check(nameof(TrainOptions.Warmup), saved.Warmup, now.Warmup);
             Check(nameof(TrainOptions.MinLrRatio), saved.MinLrRatio, now.MinLrRatio);
             Check(nameof(TrainOptions.WeightDecay), saved.WeightDecay, now.WeightDecay);
+            // adam and torch-adam are one algorithm (the same numbers; the flat one reads TorchSharp's state).
+            static string Family(string optimizer) => optimizer == "torch-adam" ? "adam" : optimizer;
+            if (Family(saved.Optimizer) != Family(now.Optimizer)) list.Add($"{{{nameof(TrainOptions.Optimizer)}}} {now.Optimizer} (run: {saved.Optimizer})");
+            Check(nameof(TrainOptions.DecayEmbeddings), saved.DecayEmbeddings, now.DecayEmbeddings);
             Check(nameof(TrainOptions.Clip), saved.Clip, now.Clip);
             Check(nameof(TrainOptions.Seed), saved.Seed, now.Seed);
             Check(nameof(TrainOptions.Packing), saved.Packing, now.Packing);
@@ -211,7 +233,7 @@ namespace LnsDsl.Training
             private readonly Plan _plan;
             private readonly DataSet _data;
             private readonly TransformerModule _model;
-            private readonly TorchSharp.Modules.OptimizerHelper _optimizer;
+            private readonly ITrainingOptimizer _optimizer;
             private readonly int _startStep;
             private readonly int _micro;
             private readonly int _accumulation;
@@ -223,7 +245,7 @@ namespace LnsDsl.Training
             private double _first = double.NaN, _last = double.NaN, _validation = double.NaN;
             private long _residentWarm;
 
-            public Session(Trainer trainer, Plan plan, DataSet data, TransformerModule model, TorchSharp.Modules.OptimizerHelper optimizer, int startStep)
+            public Session(Trainer trainer, Plan plan, DataSet data, TransformerModule model, ITrainingOptimizer optimizer, int startStep)
             {
                 _trainer = trainer;
                 _o = trainer._o;
@@ -282,7 +304,7 @@ namespace LnsDsl.Training
                         step++;
                         var stats = Step(step);
                         if (!lagged) Report(stats, sinks); // throws before the update on a non-finite loss or gradient
-                        _optimizer.step();
+                        _optimizer.Step();
                         if (lagged)
                         {
                             ReportPending(); // the previous step, read while this one runs
@@ -317,8 +339,8 @@ namespace LnsDsl.Training
             {
                 var o = _o;
                 double lr = LearningRate.At(step, o.Steps, o.Warmup, o.Lr, o.MinLrRatio);
-                foreach (var group in _optimizer.ParamGroups) group.LearningRate = lr;
-                _optimizer.zero_grad();
+                _optimizer.LearningRate = lr;
+                _optimizer.ZeroGrad(); // the flat optimisers zero their gradient buffer (Module.zero_grad would drop the views)
                 var random = Batches.ForStep(o.Seed, step);
                 var loss = zeros(1, dtype: ScalarType.Float32, device: _plan.Device);
                 for (int m = 0; m < _accumulation; m++)
@@ -329,7 +351,9 @@ namespace LnsDsl.Training
                     l.backward();
                     loss.add_(l.detach());
                 }
-                var (gradNorm, blockNorms) = GradientNorms.Compute(_parameters, _model.Spec.Layers, o.Clip, _plan.Device);
+                var (gradNorm, blockNorms) = _optimizer is FlatAdam flat
+                    ? flat.GradientNorms(o.Clip) // reductions over the flat gradient buffer
+                    : GradientNorms.Compute(_parameters, _model.Spec.Layers, o.Clip, _plan.Device);
                 return new StepStats(step, lr, loss, gradNorm, blockNorms);
             }
 
