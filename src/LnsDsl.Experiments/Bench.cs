@@ -58,10 +58,34 @@ namespace LnsDsl.Experiments
         public Spread? OptimizerTorchMs { get; init; }
         /// <summary>How many times faster the flat step is (the median of the per-repetition ratios).</summary>
         public Spread? OptimizerSpeedup { get; init; }
+        /// <summary>Host calls into LibTorch that create a tensor, per training step (in-place calls not counted; see
+        /// <see cref="HostOps"/>): the generated model's forward, loss and backward; the unfused composition's; each optimiser
+        /// step; the gradient norms per parameter (lnsrun's torch-adam path) and over the flat buffers.</summary>
+        public HostOps? Ops { get; init; }
     }
 
     /// <summary>One part of a training step.</summary>
     public sealed record ProfilePart(string Name, double Ms);
+
+    /// <summary>Tensors created from .NET during one training step's parts: each is a call into LibTorch (in-place calls,
+    /// which return their receiver, and the work LibTorch's autograd engine does inside backward are not counted).</summary>
+    public sealed record HostOps(long ForwardBackward, long? UnfusedForwardBackward, long TorchAdam, long FlatAdam, long GradientNorms, long FlatGradientNorms)
+    {
+        /// <summary>Tensors created on this thread so far.</summary>
+        public static long Created()
+        {
+            var s = DisposeScopeManager.Statistics.TensorStatistics;
+            return s.CreatedInScopeCount + s.CreatedOutsideScopeCount;
+        }
+
+        /// <summary>Tensors <paramref name="action"/> creates.</summary>
+        public static long Count(Action action)
+        {
+            long before = Created();
+            action();
+            return Created() - before;
+        }
+    }
 
     /// <summary>Everything <c>lnsrun bench</c> measured in one run (also its JSON output).</summary>
     public sealed record BenchResult
@@ -118,6 +142,7 @@ namespace LnsDsl.Experiments
     public sealed class Bench
     {
         private readonly BenchOptions _o;
+        private (long TorchAdam, long FlatAdam, long Norms, long FlatNorms) _ops;
         private readonly Action<string> _log;
 
         public Bench(BenchOptions options, Action<string>? log = null)
@@ -248,6 +273,9 @@ namespace LnsDsl.Experiments
 
                 var profile = Profile(spec, o, fusedRunner, dtype, device, Sync, gemmCeiling.Median, tokensPerStep);
                 profile = OptimizerSteps(entry, o, profile, dtype, device, Sync);
+                long forwardBackward = HostOps.Count(fusedRunner.Backward);
+                long? unfusedForwardBackward = unfusedRunner is null ? null : HostOps.Count(unfusedRunner.Backward);
+                profile = profile with { Ops = new HostOps(forwardBackward, unfusedForwardBackward, _ops.TorchAdam, _ops.FlatAdam, _ops.Norms, _ops.FlatNorms) };
 
                 var trainSpread = Spread.Of(train);
                 double flopsPerToken = TrainFlopsPerToken(spec, o.Seq);
@@ -455,6 +483,11 @@ namespace LnsDsl.Experiments
                 sync();
                 return clock.Elapsed.TotalMilliseconds / times;
             }
+            long torchOps = HostOps.Count(() => torchAdam.step()), flatOps = HostOps.Count(flat.Step);
+            var blocks = a.named_parameters().Select(p => (Block: p.name.StartsWith("layers.", StringComparison.Ordinal) ? int.Parse(p.name.Split('.')[1], CultureInfo.InvariantCulture) : -1, p.parameter)).ToList();
+            long normOps = HostOps.Count(() => { var (t, bn) = GradientNorms.Compute(blocks, a.Spec.Layers, 1.0, device); t.Dispose(); bn.Dispose(); });
+            long flatNormOps = HostOps.Count(() => { var (t, bn) = flat.GradientNorms(1.0); t.Dispose(); bn.Dispose(); });
+            _ops = (torchOps, flatOps, normOps, flatNormOps);
             var flatMs = new List<double>();
             var torchMs = new List<double>();
             int times = Math.Max(3, o.Steps);
@@ -631,6 +664,9 @@ namespace LnsDsl.Experiments
                 sb.AppendLine(string.Format(c, "  {0,-70} {1,9:N2} ms", "optimizer step, flat (lnsrun train's Adam; side by side, alone)", flatMs.Median));
                 sb.AppendLine(string.Format(c, "  {0,-70} {1,9:N2} ms  (flat is {2:N1}x faster)", "optimizer step, TorchSharp Adam (optim.Adam; side by side, alone)", torchMs.Median, speedup.Median));
             }
+            if (p.Ops is { } ops)
+                sb.AppendLine(string.Format(c, "host calls creating a tensor, per step: forward+loss+backward {0:N0}{1}; Adam {2:N0} (TorchSharp) vs {3:N0} (flat); gradient norms {4:N0} (per parameter) vs {5:N0} (flat)",
+                    ops.ForwardBackward, ops.UnfusedForwardBackward is { } u ? string.Format(c, " (unfused {0:N0})", u) : "", ops.TorchAdam, ops.FlatAdam, ops.GradientNorms, ops.FlatGradientNorms));
             sb.AppendLine(string.Format(c, "resident memory: {0:N0} MB after warm-up, peak {1:N0} MB", r.ResidentAfterWarmupMb, r.PeakResidentMb));
             if (r.MemoryGrowth is { } g)
                 sb.AppendLine(string.Format(c, "memory over {0} more steps: {1:N0} MB at step {2} -> {3:N0} MB at step {4} ({5:+0.0%;-0.0%})",
