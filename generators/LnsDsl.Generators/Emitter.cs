@@ -202,7 +202,7 @@ namespace LnsDsl.Generators
                 w.Line("Record(states, x);");
             }
             w.Line("// Final norm (never depth-scaled) and output head" + (m.TieEmbeddings ? " (tied to embed_tokens)" : ""));
-            w.Line($"var logits = {F}.linear(Norm(x, norm), {(m.TieEmbeddings ? "embed_tokens.weight" : "lm_head!.weight")});");
+            w.Line($"var logits = {F}.linear(Norm(x, norm), {(m.TieEmbeddings ? "Weight(embed_tokens.weight)" : "Weight(lm_head!.weight)")});");
             if (m.LogitSoftCap > 0)
                 w.Line($"logits = global::LnsDsl.Fused.SoftCap(logits, {SourceWriter.Literal(m.LogitSoftCap)}); // final logit soft-capping: tanh(z / cap) * cap");
             w.Line("return logits.MoveToOuterDisposeScope();");
@@ -211,8 +211,8 @@ namespace LnsDsl.Generators
 
         private static void WriteBlock(SourceWriter w, ModelDeclaration m, Placement p)
         {
-            string attnGain = m.LayerScale ? ".mul(layer.attn_layer_scale!)" : "";
-            string mlpGain = m.LayerScale ? ".mul(layer.mlp_layer_scale!)" : "";
+            string attnGain = m.LayerScale ? ".mul(Weight(layer.attn_layer_scale!))" : "";
+            string mlpGain = m.LayerScale ? ".mul(Weight(layer.mlp_layer_scale!))" : "";
             string gainNote = m.LayerScale ? " (branch outputs times the LayerScale gains)" : "";
             switch (p)
             {
@@ -287,7 +287,7 @@ namespace LnsDsl.Generators
             w.Open($"private {Tensor} Attention(global::LnsDsl.AttentionWeights attn, {Tensor} x)");
             w.Line("using var scope = global::TorchSharp.torch.NewDisposeScope();");
             w.Line("long batch = x.shape[0], time = x.shape[1];");
-            string qkvBias = m.QkvBias ? ", attn.qkv_proj.bias" : "";
+            string qkvBias = m.QkvBias ? ", Weight(attn.qkv_proj.bias!)" : "";
             string eps = SourceWriter.Literal(m.Eps);
             // QK norms use the model's RMSNorm flavour (Gemma's 1 + w where the model has it; RMSNorm otherwise).
             string qkNorm = m.NormType == NormType.RmsNormPlusOne ? "RmsNormPlusOne" : "RmsNorm";
@@ -295,7 +295,7 @@ namespace LnsDsl.Generators
             if (projectionNorm)
             {
                 // OLMo-2: the norms see the whole q and k projection outputs, before the heads are split.
-                w.Line($"var qkv = {F}.linear(x, attn.qkv_proj.weight{qkvBias}).split(new long[] {{ {qSize}, {kvSize}, {kvSize} }}, -1); // q, k, v");
+                w.Line($"var qkv = {F}.linear(x, Weight(attn.qkv_proj.weight){qkvBias}).split(new long[] {{ {qSize}, {kvSize}, {kvSize} }}, -1); // q, k, v");
                 w.Line($"var qn = global::LnsDsl.Fused.{qkNorm}(qkv[0], attn.q_norm!, {eps}).view(batch, time, {m.Heads}, {m.HeadDim}); // norm over all {qSize} q channels");
                 w.Line($"var kn = global::LnsDsl.Fused.{qkNorm}(qkv[1], attn.k_norm!, {eps}).view(batch, time, {m.KvHeads}, {m.HeadDim}); // norm over all {kvSize} k channels");
                 string q = "qn", k = "kn";
@@ -311,7 +311,7 @@ namespace LnsDsl.Generators
             }
             else
             {
-                w.Line($"var qkv = {F}.linear(x, attn.qkv_proj.weight{qkvBias}).view(batch, time, {m.Heads + 2 * m.KvHeads}, {m.HeadDim});");
+                w.Line($"var qkv = {F}.linear(x, Weight(attn.qkv_proj.weight){qkvBias}).view(batch, time, {m.Heads + 2 * m.KvHeads}, {m.HeadDim});");
                 if (m.Rope && !m.QkNorm)
                 {
                     // q and k are adjacent in the fused projection: rotate them in one pass, then split.
@@ -363,7 +363,7 @@ namespace LnsDsl.Generators
             {
                 w.Line($"var o = {F}.scaled_dot_product_attention(q, k, v, is_casual: true);");
             }
-            w.Line($"return {F}.linear(o.transpose(1, 2).reshape(batch, time, {m.Heads * m.HeadDim}), attn.o_proj.weight{(m.OutputBias ? ", attn.o_proj.bias" : "")}).MoveToOuterDisposeScope();");
+            w.Line($"return {F}.linear(o.transpose(1, 2).reshape(batch, time, {m.Heads * m.HeadDim}), Weight(attn.o_proj.weight){(m.OutputBias ? ", Weight(attn.o_proj.bias!)" : "")}).MoveToOuterDisposeScope();");
             w.Close();
         }
 
@@ -372,7 +372,7 @@ namespace LnsDsl.Generators
             string bias = m.MlpBias ? " (with biases)" : "";
             if (Activations.IsGated(m.Activation))
             {
-                string gateUpBias = m.MlpBias ? ", mlp.gate_up_proj.bias" : "";
+                string gateUpBias = m.MlpBias ? ", Weight(mlp.gate_up_proj.bias!)" : "";
                 string text = m.Activation switch
                 {
                     Activation.Geglu => "GeGLU feed-forward: <c>down(gelu(gate(x)) * up(x))</c> (exact erf GELU)",
@@ -383,7 +383,7 @@ namespace LnsDsl.Generators
                 w.Line(GeneratedCode);
                 w.Open($"private {Tensor} Mlp(global::LnsDsl.MlpWeights mlp, {Tensor} x)");
                 w.Line("using var scope = global::TorchSharp.torch.NewDisposeScope();");
-                w.Line($"var gateUp = {F}.linear(x, mlp.gate_up_proj!.weight{gateUpBias}).split(new long[] {{ {m.FeedForward}, {m.FeedForward} }}, -1);");
+                w.Line($"var gateUp = {F}.linear(x, Weight(mlp.gate_up_proj!.weight){gateUpBias}).split(new long[] {{ {m.FeedForward}, {m.FeedForward} }}, -1);");
                 string gate = m.Activation switch
                 {
                     Activation.Geglu => $"{F}.gelu(gateUp[0])",
@@ -398,9 +398,9 @@ namespace LnsDsl.Generators
                 w.Line(GeneratedCode);
                 w.Open($"private {Tensor} Mlp(global::LnsDsl.MlpWeights mlp, {Tensor} x)");
                 w.Line("using var scope = global::TorchSharp.torch.NewDisposeScope();");
-                w.Line($"var hidden = {F}.gelu({F}.linear(x, mlp.up_proj!.weight{(m.MlpBias ? ", mlp.up_proj.bias" : "")}));");
+                w.Line($"var hidden = {F}.gelu({F}.linear(x, Weight(mlp.up_proj!.weight){(m.MlpBias ? ", Weight(mlp.up_proj.bias!)" : "")}));");
             }
-            w.Line($"return {F}.linear(hidden, mlp.down_proj.weight{(m.MlpBias ? ", mlp.down_proj.bias" : "")}).MoveToOuterDisposeScope();");
+            w.Line($"return {F}.linear(hidden, Weight(mlp.down_proj.weight){(m.MlpBias ? ", Weight(mlp.down_proj.bias!)" : "")}).MoveToOuterDisposeScope();");
             w.Close();
         }
 

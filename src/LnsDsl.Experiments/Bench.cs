@@ -29,7 +29,7 @@ namespace LnsDsl.Experiments
         /// <summary>After the timed part, this many more training steps of the generated model with the resident memory sampled (0: skip).</summary>
         public int MemorySteps { get; init; }
         public string Device { get; init; } = "auto";
-        /// <summary>fp32 or bf16; empty: fp32 on CPU, bf16 on CUDA.</summary>
+        /// <summary>fp32, bf16 (mixed precision, as train) or bf16-pure; empty: fp32 on CPU, bf16 on CUDA.</summary>
         public string Dtype { get; init; } = "";
         public int Threads { get; init; }
         public long Seed { get; init; }
@@ -184,7 +184,10 @@ namespace LnsDsl.Experiments
             if (o.Seq > spec.MaxSeq) throw new SettingError($"{{Seq}} {o.Seq} exceeds {spec.Name}'s MaxSeq {spec.MaxSeq}");
             var device = Devices.Resolve(o.Device);
             bool cudaDevice = device.type == DeviceType.CUDA;
-            var (dtype, dtypeName) = Devices.ResolveDtype(o.Dtype, device);
+            // bf16: mixed precision as train runs it (fp32 parameters and Adam state, bf16 forward); bf16-pure: all bf16.
+            // dtype is the compute dtype, which the component timings and the GEMM ceilings use.
+            var precision = Devices.ResolvePrecision(o.Dtype, device);
+            var (dtype, dtypeName) = (precision.Compute, precision.Name);
             if (o.Threads > 0) set_num_threads(o.Threads);
             var c = CultureInfo.InvariantCulture;
             long tokensPerStep = (long)o.Batch * o.Seq;
@@ -204,7 +207,7 @@ namespace LnsDsl.Experiments
 
             using var fused = entry.Create(o.Seed);
             fused.to(device);
-            if (dtype != ScalarType.Float32) fused.to(dtype);
+            precision.Apply(fused);
             using var fusedOptimizer = optim.Adam(fused.parameters(), lr: 1e-4);
             var fusedRunner = new Runner(fused, fusedOptimizer, x, y, spec.Vocab);
 
@@ -223,6 +226,7 @@ namespace LnsDsl.Experiments
                     unfused = new UnfusedTransformer(spec);
                     unfused.CopyFrom(fused);
                     unfused.to(device);
+                    // The unfused baseline has no mixed-precision path: under bf16 it runs all-bf16 (as bf16-pure).
                     if (dtype != ScalarType.Float32) unfused.to(dtype);
                     unfusedOptimizer = optim.Adam(unfused.parameters(), lr: 1e-4);
                     unfusedRunner = new Runner(unfused, unfusedOptimizer, x, y, spec.Vocab);

@@ -13,6 +13,27 @@ namespace LnsDsl
     public static class Fused
     {
         /// <summary>
+        /// A parameter at its use, in the compute dtype: <paramref name="w"/> itself when <paramref name="dtype"/> is null
+        /// or already its dtype (fp32 training and pure bf16 do no extra op), else <c>w.to(dtype)</c>. This is how
+        /// <c>--dtype bf16</c> runs mixed precision: the parameters (and so the optimiser state and the gradients the
+        /// optimiser sees) stay fp32 masters, the generated forward casts each weight where it is used, so matmuls and
+        /// attention run in bf16, and autograd carries the bf16 gradient back through the cast into the fp32 master's
+        /// <c>.grad</c> (the cast's backward is a cast to fp32). Chosen over LibTorch's autocast (reachable only through
+        /// its mangled C++ entry points, not exported by TorchSharp): portable, and visible in the generated code.
+        /// </summary>
+        public static Tensor Weight(Tensor w, ScalarType? dtype)
+        {
+            if (dtype is not { } d || w.dtype == d) return w;
+            _weightCasts++;
+            return w.to(d);
+        }
+
+        [ThreadStatic] private static long _weightCasts;
+
+        /// <summary>How many casts <see cref="Weight"/> has made on this thread (a diagnostic: fp32 makes none).</summary>
+        public static long WeightCasts => _weightCasts;
+
+        /// <summary>
         /// RMSNorm with a folded output scale: <c>x * rsqrt(mean(x^2, -1) + eps) * (weight * scale)</c>.
         /// Statistics are computed in fp32 whatever the input dtype; the result has the input's dtype.
         /// </summary>
@@ -31,6 +52,9 @@ namespace LnsDsl
             }
             // scale == 1 is a literal from the generated code (block 1, or no LNS): skip the [Hidden] product.
             var w = scale == 1.0 ? norm.weight : norm.weight * scale;
+            // Mixed precision: an fp32 master weight meets bf16 activations; the product stays in the activations'
+            // dtype (type promotion would otherwise make the rest of the block fp32). Never taken in fp32 or pure bf16.
+            if (w.dtype != y.dtype) w = w.to(y.dtype);
             return (y * w).MoveToOuterDisposeScope();
         }
 

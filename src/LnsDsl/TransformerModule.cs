@@ -32,6 +32,19 @@ namespace LnsDsl
         /// <summary>The resolved architecture.</summary>
         public ModelSpec Spec { get; }
 
+        /// <summary>
+        /// The dtype the forward computes in (matmuls, attention, the activations between them), or null: the
+        /// parameters' own. Mixed precision (<c>--dtype bf16</c>) keeps fp32 parameters and sets this to bf16: the
+        /// generated code casts each weight at its use (<see cref="Weight"/>) and the embedding output, the norms keep
+        /// their statistics in fp32 (<see cref="Fused.RmsNorm"/>, <see cref="Fused.LayerNorm"/>), the explicit
+        /// attention its softmax, and the loss casts the logits (returned in this dtype) to fp32.
+        /// </summary>
+        public ScalarType? ComputeDtype { get; set; }
+
+        /// <summary>A parameter at its use in the forward, in <see cref="ComputeDtype"/> (<see cref="Fused.Weight"/>:
+        /// the parameter itself when no cast is needed).</summary>
+        protected Tensor Weight(Tensor parameter) => Fused.Weight(parameter, ComputeDtype);
+
         /// <param name="spec">The generated model's spec.</param>
         /// <param name="seed">Seed of the initialisation's random generator.</param>
         protected TransformerModule(ModelSpec spec, long seed) : base(spec.Name)
@@ -144,7 +157,10 @@ namespace LnsDsl
         protected Tensor Embed(Tensor tokens)
         {
             using var flat = tokens.reshape(-1);
-            return embed_tokens.weight.index_select(0, flat).view(tokens.shape[0], tokens.shape[1], Spec.Hidden);
+            var x = embed_tokens.weight.index_select(0, flat).view(tokens.shape[0], tokens.shape[1], Spec.Hidden);
+            // Mixed precision: the rows looked up, not the whole table, are cast (the generated Run's dispose scope
+            // holds the fp32 rows until the forward ends).
+            return ComputeDtype is { } d && x.dtype != d ? x.to(d) : x;
         }
 
         /// <summary>Draws the block's projections from N(0, std) slice by slice (q, k, v rows of the fused

@@ -18,7 +18,7 @@ namespace LnsDsl.Cli.Options
     /// <summary>The weights' dtype.</summary>
     public interface IDtypeOption
     {
-        [Option("dtype", HelpText = "fp32 or bf16 (default: fp32 on CPU, bf16 on CUDA; a Hugging Face checkpoint's stored dtype; export: the model's).")]
+        [Option("dtype", HelpText = "fp32, bf16 or bf16-pure (train/bench: bf16 is mixed precision, fp32 weights and optimiser state with a bf16 forward; bf16-pure casts everything; elsewhere both mean bf16 weights. Default: fp32 on CPU, bf16 on CUDA; a Hugging Face checkpoint's stored dtype; export: the model's).")]
         string? Dtype { get; set; }
     }
 

@@ -58,7 +58,7 @@ namespace LnsDsl.Interop.HuggingFace
         /// <summary>
         /// A checkpoint directory's model on <paramref name="device"/>, ready to measure: its own tokenizer (unless
         /// <paramref name="tokenizer"/> names another), the built-in corpora, sequences of 256 (the measuring
-        /// options override these). <paramref name="dtype"/>: fp32 or bf16; empty keeps the stored dtype.
+        /// options override these). <paramref name="dtype"/>: fp32, or bf16 / bf16-pure (both: bf16 weights, <see cref="Devices.ResolveDtype"/>); empty keeps the stored dtype.
         /// </summary>
         public static TrainedModel Open(string directory, Device device, string? dtype = null, string? tokenizer = null, Action<string>? log = null)
         {

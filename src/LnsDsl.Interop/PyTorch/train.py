@@ -344,7 +344,7 @@ class Settings:
         self.seed = int(pick(args.seed, "Seed", 0))
         self.packing = packing_name(o.get("Packing", "Pack"))
         self.threads = int(pick(args.threads, "Threads", 0))
-        self.dtype = args.dtype or {"bf16": "bf16", "fp32": "fp32"}.get(str(o.get("Dtype", "")).lower(), "")
+        self.dtype = args.dtype or {"bf16": "bf16", "bf16-pure": "bf16", "fp32": "fp32"}.get(str(o.get("Dtype", "")).lower(), "")  # bf16 here is lnsrun's bf16-pure (whole model in bf16); lnsrun's mixed bf16 is not ported
         self.start = int(doc.get("Step", 0))
         cache = args.cache or doc.get("Cache")
         if not cache:

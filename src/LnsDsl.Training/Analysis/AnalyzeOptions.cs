@@ -10,7 +10,7 @@ namespace LnsDsl.Analysis
         /// <summary>Directory for the CSV files and plots (null: analysis/ in the first run directory).</summary>
         public string? Out { get; init; }
         public string Device { get; init; } = "auto";
-        /// <summary>fp32 or bf16 for the weights while measuring; empty: fp32 on CPU, bf16 on CUDA.</summary>
+        /// <summary>fp32, or bf16 / bf16-pure (the same here: the weights cast to bf16) while measuring; empty: fp32 on CPU, bf16 on CUDA.</summary>
         public string Dtype { get; init; } = "";
         /// <summary>Angular distance at each sequence's last token only (the paper's script), instead of over every token.</summary>
         public bool LastToken { get; init; }

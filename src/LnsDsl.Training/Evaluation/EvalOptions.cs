@@ -8,7 +8,7 @@ namespace LnsDsl.Evaluation
         /// <summary>Sequences per batch.</summary>
         public int Batch { get; init; } = 8;
         public string Device { get; init; } = "auto";
-        /// <summary>fp32 or bf16 for the weights while measuring; empty: fp32 on CPU, bf16 on CUDA.</summary>
+        /// <summary>fp32, or bf16 / bf16-pure (the same here: the weights cast to bf16) while measuring; empty: fp32 on CPU, bf16 on CUDA.</summary>
         public string Dtype { get; init; } = "";
         /// <summary>Text to measure on (null: the run's own; for an imported checkpoint: the built-in corpora).</summary>
         public string? Data { get; init; }

@@ -10,7 +10,7 @@ namespace LnsDsl.Evaluation
     public sealed record SampleOptions(int MaxTokens = 100, double Temperature = 0.8, int TopK = 40, double TopP = 0.95, long Seed = 0)
     {
         public string Device { get; init; } = "auto";
-        /// <summary>fp32 or bf16 for the weights; empty: fp32 on CPU, bf16 on CUDA.</summary>
+        /// <summary>fp32, or bf16 / bf16-pure (the same here: the weights cast to bf16); empty: fp32 on CPU, bf16 on CUDA.</summary>
         public string Dtype { get; init; } = "";
     }
 

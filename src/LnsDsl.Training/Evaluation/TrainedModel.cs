@@ -48,7 +48,7 @@ namespace LnsDsl.Evaluation
         /// Loads <paramref name="path"/> (a run directory, its latest checkpoint, or a <c>checkpoints/step-*</c>
         /// directory) into <paramref name="model"/>, or into the model the checkpoint records when it is null.
         /// </summary>
-        /// <param name="dtype">fp32 or bf16 (the Dtype setting); null or empty: fp32 on the CPU, bf16 on CUDA.</param>
+        /// <param name="dtype">fp32, or bf16 / bf16-pure: the weights cast to bf16 (<see cref="Devices.ResolveDtype"/>; the Dtype setting); null or empty: fp32 on the CPU, bf16 on CUDA.</param>
         public static TrainedModel Load(string path, string? model, Device device, string? dtype = null)
         {
             var (type, _) = Devices.ResolveDtype(dtype ?? "", device);

@@ -38,7 +38,7 @@ namespace LnsDsl.Training
         public long Seed { get; init; }
         public int Threads { get; init; }
         public string Device { get; init; } = "auto";
-        /// <summary>fp32 or bf16; empty: fp32 on CPU, bf16 on CUDA.</summary>
+        /// <summary>fp32, bf16 (mixed precision: fp32 weights, gradients and Adam state, bf16 forward) or bf16-pure (everything bf16, the paper's code); empty: fp32 on CPU, bf16 on CUDA.</summary>
         public string Dtype { get; init; } = "";
         public string? Out { get; init; }
         public bool Resume { get; init; }

@@ -41,7 +41,7 @@ namespace LnsDsl.Training
         }
 
         /// <summary>What a run resolves to before anything is written.</summary>
-        private sealed record Plan(ModelEntry Entry, Device Device, ScalarType Dtype, string DtypeName, RunDirectory Run, string? ResumeFrom, CheckpointState? Resumed);
+        private sealed record Plan(ModelEntry Entry, Device Device, Precision Precision, string DtypeName, RunDirectory Run, string? ResumeFrom, CheckpointState? Resumed);
 
         public TrainResult Run(CancellationToken cancel = default)
         {
@@ -56,7 +56,7 @@ namespace LnsDsl.Training
             // keys its state by the parameters it is given, so it must see the parameters that will train.
             if (plan.ResumeFrom is not null) Checkpoint.LoadModel(plan.ResumeFrom, model);
             model.to(plan.Device);
-            if (plan.Dtype != ScalarType.Float32) model.to(plan.Dtype);
+            plan.Precision.Apply(model); // bf16: fp32 parameters computing in bf16 (mixed precision); bf16-pure: cast to bf16
             using var optimizer = CreateOptimizer(_o, model);
             int startStep = Resume(plan, optimizer);
             var session = new Session(this, plan, data, model, optimizer, startStep);
@@ -104,7 +104,8 @@ namespace LnsDsl.Training
             var spec = entry.Spec;
             if (o.Seq > spec.MaxSeq) throw new SettingError($"{{Seq}} {o.Seq} exceeds {spec.Name}'s MaxSeq {spec.MaxSeq}");
             var device = Devices.Resolve(o.Device);
-            var (dtype, dtypeName) = Devices.ResolveDtype(o.Dtype, device);
+            var dtype = Devices.ResolvePrecision(o.Dtype, device);
+            string dtypeName = dtype.Name;
             var run = new RunDirectory(o.Out ?? Path.Combine("runs", $"{spec.Name}-{DateTime.UtcNow:yyyyMMdd-HHmmss}"));
             if (!o.Resume)
             {

@@ -79,7 +79,7 @@ namespace Lab
             if (skip is null || !skip[1]) x = PeriLnBlock(layers[1], x, 1D);
             Record(states, x);
             // Final norm (never depth-scaled) and output head (tied to embed_tokens)
-            var logits = global::TorchSharp.torch.nn.functional.linear(Norm(x, norm), embed_tokens.weight);
+            var logits = global::TorchSharp.torch.nn.functional.linear(Norm(x, norm), Weight(embed_tokens.weight));
             logits = global::LnsDsl.Fused.SoftCap(logits, 30D); // final logit soft-capping: tanh(z / cap) * cap
             return logits.MoveToOuterDisposeScope();
         }
@@ -100,7 +100,7 @@ namespace Lab
         {
             using var scope = global::TorchSharp.torch.NewDisposeScope();
             long batch = x.shape[0], time = x.shape[1];
-            var qkv = global::TorchSharp.torch.nn.functional.linear(x, attn.qkv_proj.weight).view(batch, time, 8, 32);
+            var qkv = global::TorchSharp.torch.nn.functional.linear(x, Weight(attn.qkv_proj.weight)).view(batch, time, 8, 32);
             var qkAndV = qkv.split(new long[] { 6, 2 }, 2); // [q | k], v
             var (cos, sin) = RopeTables(qkv);
             var qk = global::LnsDsl.Fused.ApplyRope(qkAndV[0], cos, sin).split(new long[] { 4, 2 }, 2);
@@ -114,7 +114,7 @@ namespace Lab
             using var mask = global::TorchSharp.torch.ones(new long[] { time, time }, dtype: global::TorchSharp.torch.ScalarType.Bool, device: x.device).triu(1);
             scores = scores.masked_fill(mask, double.NegativeInfinity); // causal
             var o = scores.to(global::TorchSharp.torch.ScalarType.Float32).softmax(-1).to(v.dtype).matmul(v); // softmax in fp32
-            return global::TorchSharp.torch.nn.functional.linear(o.transpose(1, 2).reshape(batch, time, 128), attn.o_proj.weight).MoveToOuterDisposeScope();
+            return global::TorchSharp.torch.nn.functional.linear(o.transpose(1, 2).reshape(batch, time, 128), Weight(attn.o_proj.weight)).MoveToOuterDisposeScope();
         }
 
         /// <summary>GeGLU feed-forward: <c>down(gelu_tanh(gate(x)) * up(x))</c> (tanh-approximate GELU) with the fused <c>gate_up_proj</c> (gate rows first), width 128.</summary>
@@ -122,9 +122,9 @@ namespace Lab
         private global::TorchSharp.torch.Tensor Mlp(global::LnsDsl.MlpWeights mlp, global::TorchSharp.torch.Tensor x)
         {
             using var scope = global::TorchSharp.torch.NewDisposeScope();
-            var gateUp = global::TorchSharp.torch.nn.functional.linear(x, mlp.gate_up_proj!.weight).split(new long[] { 128, 128 }, -1);
+            var gateUp = global::TorchSharp.torch.nn.functional.linear(x, Weight(mlp.gate_up_proj!.weight)).split(new long[] { 128, 128 }, -1);
             var hidden = global::TorchSharp.torch.nn.functional.gelu(gateUp[0], global::TorchSharp.Modules.GELU.Approximate.tanh, false).mul(gateUp[1]);
-            return global::TorchSharp.torch.nn.functional.linear(hidden, mlp.down_proj.weight).MoveToOuterDisposeScope();
+            return global::TorchSharp.torch.nn.functional.linear(hidden, Weight(mlp.down_proj.weight)).MoveToOuterDisposeScope();
         }
 
         /// <summary>RmsNormPlusOne with eps 1E-06; <paramref name="scale"/> multiplies the output (folded into the weight).</summary>

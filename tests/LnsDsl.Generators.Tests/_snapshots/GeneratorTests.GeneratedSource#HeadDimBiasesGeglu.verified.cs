@@ -77,7 +77,7 @@ namespace Lab
             if (skip is null || !skip[1]) x = PreLnBlock(layers[1], x, 1D);
             Record(states, x);
             // Final norm (never depth-scaled) and output head
-            var logits = global::TorchSharp.torch.nn.functional.linear(Norm(x, norm), lm_head!.weight);
+            var logits = global::TorchSharp.torch.nn.functional.linear(Norm(x, norm), Weight(lm_head!.weight));
             return logits.MoveToOuterDisposeScope();
         }
 
@@ -97,7 +97,7 @@ namespace Lab
         {
             using var scope = global::TorchSharp.torch.NewDisposeScope();
             long batch = x.shape[0], time = x.shape[1];
-            var qkv = global::TorchSharp.torch.nn.functional.linear(x, attn.qkv_proj.weight, attn.qkv_proj.bias).view(batch, time, 8, 16);
+            var qkv = global::TorchSharp.torch.nn.functional.linear(x, Weight(attn.qkv_proj.weight), Weight(attn.qkv_proj.bias!)).view(batch, time, 8, 16);
             var qkvHeads = qkv.split(new long[] { 4, 2, 2 }, 2); // q, k, v
             var qn = global::LnsDsl.Fused.RmsNorm(qkvHeads[0], attn.q_norm!, 1E-06D);
             var kn = global::LnsDsl.Fused.RmsNorm(qkvHeads[1], attn.k_norm!, 1E-06D);
@@ -108,7 +108,7 @@ namespace Lab
             k = k.repeat_interleave(2, dim: 1);
             v = v.repeat_interleave(2, dim: 1);
             var o = global::TorchSharp.torch.nn.functional.scaled_dot_product_attention(q, k, v, is_casual: true);
-            return global::TorchSharp.torch.nn.functional.linear(o.transpose(1, 2).reshape(batch, time, 64), attn.o_proj.weight, attn.o_proj.bias).MoveToOuterDisposeScope();
+            return global::TorchSharp.torch.nn.functional.linear(o.transpose(1, 2).reshape(batch, time, 64), Weight(attn.o_proj.weight), Weight(attn.o_proj.bias!)).MoveToOuterDisposeScope();
         }
 
         /// <summary>GeGLU feed-forward: <c>down(gelu(gate(x)) * up(x))</c> (exact erf GELU) with the fused <c>gate_up_proj</c> (gate rows first), width 128 (with biases).</summary>
@@ -116,9 +116,9 @@ namespace Lab
         private global::TorchSharp.torch.Tensor Mlp(global::LnsDsl.MlpWeights mlp, global::TorchSharp.torch.Tensor x)
         {
             using var scope = global::TorchSharp.torch.NewDisposeScope();
-            var gateUp = global::TorchSharp.torch.nn.functional.linear(x, mlp.gate_up_proj!.weight, mlp.gate_up_proj.bias).split(new long[] { 128, 128 }, -1);
+            var gateUp = global::TorchSharp.torch.nn.functional.linear(x, Weight(mlp.gate_up_proj!.weight), Weight(mlp.gate_up_proj.bias!)).split(new long[] { 128, 128 }, -1);
             var hidden = global::TorchSharp.torch.nn.functional.gelu(gateUp[0]).mul(gateUp[1]);
-            return global::TorchSharp.torch.nn.functional.linear(hidden, mlp.down_proj.weight, mlp.down_proj.bias).MoveToOuterDisposeScope();
+            return global::TorchSharp.torch.nn.functional.linear(hidden, Weight(mlp.down_proj.weight), Weight(mlp.down_proj.bias!)).MoveToOuterDisposeScope();
         }
 
         /// <summary>RmsNorm with eps 1E-06; <paramref name="scale"/> multiplies the output (folded into the weight).</summary>

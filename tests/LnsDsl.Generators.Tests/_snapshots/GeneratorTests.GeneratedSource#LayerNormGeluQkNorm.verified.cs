@@ -73,7 +73,7 @@ namespace Lab
             if (skip is null || !skip[1]) x = PreLnBlock(layers[1], x, 1D);
             Record(states, x);
             // Final norm (never depth-scaled) and output head
-            var logits = global::TorchSharp.torch.nn.functional.linear(Norm(x, norm), lm_head!.weight);
+            var logits = global::TorchSharp.torch.nn.functional.linear(Norm(x, norm), Weight(lm_head!.weight));
             return logits.MoveToOuterDisposeScope();
         }
 
@@ -93,7 +93,7 @@ namespace Lab
         {
             using var scope = global::TorchSharp.torch.NewDisposeScope();
             long batch = x.shape[0], time = x.shape[1];
-            var qkv = global::TorchSharp.torch.nn.functional.linear(x, attn.qkv_proj.weight).view(batch, time, 12, 16);
+            var qkv = global::TorchSharp.torch.nn.functional.linear(x, Weight(attn.qkv_proj.weight)).view(batch, time, 12, 16);
             var qkvHeads = qkv.split(new long[] { 4, 4, 4 }, 2); // q, k, v
             var qn = global::LnsDsl.Fused.RmsNorm(qkvHeads[0], attn.q_norm!, 1E-05D);
             var kn = global::LnsDsl.Fused.RmsNorm(qkvHeads[1], attn.k_norm!, 1E-05D);
@@ -101,7 +101,7 @@ namespace Lab
             var k = kn.transpose(1, 2);
             var v = qkvHeads[2].transpose(1, 2);
             var o = global::TorchSharp.torch.nn.functional.scaled_dot_product_attention(q, k, v, is_casual: true);
-            return global::TorchSharp.torch.nn.functional.linear(o.transpose(1, 2).reshape(batch, time, 64), attn.o_proj.weight).MoveToOuterDisposeScope();
+            return global::TorchSharp.torch.nn.functional.linear(o.transpose(1, 2).reshape(batch, time, 64), Weight(attn.o_proj.weight)).MoveToOuterDisposeScope();
         }
 
         /// <summary>GELU feed-forward: <c>down(gelu(up(x)))</c>, width 256.</summary>
@@ -109,8 +109,8 @@ namespace Lab
         private global::TorchSharp.torch.Tensor Mlp(global::LnsDsl.MlpWeights mlp, global::TorchSharp.torch.Tensor x)
         {
             using var scope = global::TorchSharp.torch.NewDisposeScope();
-            var hidden = global::TorchSharp.torch.nn.functional.gelu(global::TorchSharp.torch.nn.functional.linear(x, mlp.up_proj!.weight));
-            return global::TorchSharp.torch.nn.functional.linear(hidden, mlp.down_proj.weight).MoveToOuterDisposeScope();
+            var hidden = global::TorchSharp.torch.nn.functional.gelu(global::TorchSharp.torch.nn.functional.linear(x, Weight(mlp.up_proj!.weight)));
+            return global::TorchSharp.torch.nn.functional.linear(hidden, Weight(mlp.down_proj.weight)).MoveToOuterDisposeScope();
         }
 
         /// <summary>LayerNorm with eps 1E-05; <paramref name="scale"/> multiplies the output (folded into the weight).</summary>

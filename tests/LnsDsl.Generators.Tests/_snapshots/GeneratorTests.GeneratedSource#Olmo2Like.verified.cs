@@ -80,7 +80,7 @@ namespace Lab
             if (skip is null || !skip[1]) x = OutputNormBlock(layers[1], x);
             Record(states, x);
             // Final norm (never depth-scaled) and output head
-            var logits = global::TorchSharp.torch.nn.functional.linear(Norm(x, norm), lm_head!.weight);
+            var logits = global::TorchSharp.torch.nn.functional.linear(Norm(x, norm), Weight(lm_head!.weight));
             return logits.MoveToOuterDisposeScope();
         }
 
@@ -100,7 +100,7 @@ namespace Lab
         {
             using var scope = global::TorchSharp.torch.NewDisposeScope();
             long batch = x.shape[0], time = x.shape[1];
-            var qkv = global::TorchSharp.torch.nn.functional.linear(x, attn.qkv_proj.weight).split(new long[] { 64, 64, 64 }, -1); // q, k, v
+            var qkv = global::TorchSharp.torch.nn.functional.linear(x, Weight(attn.qkv_proj.weight)).split(new long[] { 64, 64, 64 }, -1); // q, k, v
             var qn = global::LnsDsl.Fused.RmsNorm(qkv[0], attn.q_norm!, 1E-06D).view(batch, time, 4, 16); // norm over all 64 q channels
             var kn = global::LnsDsl.Fused.RmsNorm(qkv[1], attn.k_norm!, 1E-06D).view(batch, time, 4, 16); // norm over all 64 k channels
             var (cos, sin) = RopeTables(x);
@@ -108,7 +108,7 @@ namespace Lab
             var k = global::LnsDsl.Fused.ApplyRope(kn, cos, sin).transpose(1, 2);
             var v = qkv[2].view(batch, time, 4, 16).transpose(1, 2);
             var o = global::TorchSharp.torch.nn.functional.scaled_dot_product_attention(q, k, v, is_casual: true);
-            return global::TorchSharp.torch.nn.functional.linear(o.transpose(1, 2).reshape(batch, time, 64), attn.o_proj.weight).MoveToOuterDisposeScope();
+            return global::TorchSharp.torch.nn.functional.linear(o.transpose(1, 2).reshape(batch, time, 64), Weight(attn.o_proj.weight)).MoveToOuterDisposeScope();
         }
 
         /// <summary>SwiGLU feed-forward: <c>down(silu(gate(x)) * up(x))</c> with the fused <c>gate_up_proj</c> (gate rows first), width 128.</summary>
@@ -116,9 +116,9 @@ namespace Lab
         private global::TorchSharp.torch.Tensor Mlp(global::LnsDsl.MlpWeights mlp, global::TorchSharp.torch.Tensor x)
         {
             using var scope = global::TorchSharp.torch.NewDisposeScope();
-            var gateUp = global::TorchSharp.torch.nn.functional.linear(x, mlp.gate_up_proj!.weight).split(new long[] { 128, 128 }, -1);
+            var gateUp = global::TorchSharp.torch.nn.functional.linear(x, Weight(mlp.gate_up_proj!.weight)).split(new long[] { 128, 128 }, -1);
             var hidden = global::TorchSharp.torch.nn.functional.silu(gateUp[0]).mul(gateUp[1]);
-            return global::TorchSharp.torch.nn.functional.linear(hidden, mlp.down_proj.weight).MoveToOuterDisposeScope();
+            return global::TorchSharp.torch.nn.functional.linear(hidden, Weight(mlp.down_proj.weight)).MoveToOuterDisposeScope();
         }
 
         /// <summary>RmsNorm with eps 1E-06; <paramref name="scale"/> multiplies the output (folded into the weight).</summary>

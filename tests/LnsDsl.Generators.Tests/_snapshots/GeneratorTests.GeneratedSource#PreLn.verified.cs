@@ -77,7 +77,7 @@ namespace Lab
             if (skip is null || !skip[2]) x = PreLnBlock(layers[2], x, 1D);
             Record(states, x);
             // Final norm (never depth-scaled) and output head
-            var logits = global::TorchSharp.torch.nn.functional.linear(Norm(x, norm), lm_head!.weight);
+            var logits = global::TorchSharp.torch.nn.functional.linear(Norm(x, norm), Weight(lm_head!.weight));
             return logits.MoveToOuterDisposeScope();
         }
 
@@ -97,7 +97,7 @@ namespace Lab
         {
             using var scope = global::TorchSharp.torch.NewDisposeScope();
             long batch = x.shape[0], time = x.shape[1];
-            var qkv = global::TorchSharp.torch.nn.functional.linear(x, attn.qkv_proj.weight).view(batch, time, 12, 16);
+            var qkv = global::TorchSharp.torch.nn.functional.linear(x, Weight(attn.qkv_proj.weight)).view(batch, time, 12, 16);
             var qkAndV = qkv.split(new long[] { 8, 4 }, 2); // [q | k], v
             var (cos, sin) = RopeTables(qkv);
             var qk = global::LnsDsl.Fused.ApplyRope(qkAndV[0], cos, sin).split(new long[] { 4, 4 }, 2);
@@ -105,7 +105,7 @@ namespace Lab
             var k = qk[1].transpose(1, 2);
             var v = qkAndV[1].transpose(1, 2);
             var o = global::TorchSharp.torch.nn.functional.scaled_dot_product_attention(q, k, v, is_casual: true);
-            return global::TorchSharp.torch.nn.functional.linear(o.transpose(1, 2).reshape(batch, time, 64), attn.o_proj.weight).MoveToOuterDisposeScope();
+            return global::TorchSharp.torch.nn.functional.linear(o.transpose(1, 2).reshape(batch, time, 64), Weight(attn.o_proj.weight)).MoveToOuterDisposeScope();
         }
 
         /// <summary>SwiGLU feed-forward: <c>down(silu(gate(x)) * up(x))</c> with the fused <c>gate_up_proj</c> (gate rows first), width 128.</summary>
@@ -113,9 +113,9 @@ namespace Lab
         private global::TorchSharp.torch.Tensor Mlp(global::LnsDsl.MlpWeights mlp, global::TorchSharp.torch.Tensor x)
         {
             using var scope = global::TorchSharp.torch.NewDisposeScope();
-            var gateUp = global::TorchSharp.torch.nn.functional.linear(x, mlp.gate_up_proj!.weight).split(new long[] { 128, 128 }, -1);
+            var gateUp = global::TorchSharp.torch.nn.functional.linear(x, Weight(mlp.gate_up_proj!.weight)).split(new long[] { 128, 128 }, -1);
             var hidden = global::TorchSharp.torch.nn.functional.silu(gateUp[0]).mul(gateUp[1]);
-            return global::TorchSharp.torch.nn.functional.linear(hidden, mlp.down_proj.weight).MoveToOuterDisposeScope();
+            return global::TorchSharp.torch.nn.functional.linear(hidden, Weight(mlp.down_proj.weight)).MoveToOuterDisposeScope();
         }
 
         /// <summary>RmsNorm with eps 1E-06; <paramref name="scale"/> multiplies the output (folded into the weight).</summary>
