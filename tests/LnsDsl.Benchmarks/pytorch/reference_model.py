@@ -7,7 +7,7 @@ norm, an untied head, cross-entropy in fp32, Adam. Eager mode (no torch.compile)
 
     python3 reference_model.py --layers 12 --hidden 256 --heads 8 --ffn 704 --vocab 8192 --batch 8 --seq 256 --device cuda
 """
-import argparse, json, math, statistics, time
+import argparse, contextlib, json, math, statistics, time
 import torch
 import torch.nn.functional as F
 
@@ -53,11 +53,21 @@ class Model(torch.nn.Module):
             qkv = F.linear(s.rms(x, s.n1[l], scale), s.qkv[l]).view(b, t, 3 * nh, d)
             qk, v = qkv.split([2 * nh, nh], 2)
             q, k = s.rope(qk).split([nh, nh], 2)
-            o = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), is_causal=True)
+            o = attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
             x = x + F.linear(o.transpose(1, 2).reshape(b, t, a.hidden), s.o[l])
             g, u = F.linear(s.rms(x, s.n2[l], scale), s.gate_up[l]).split([a.ffn, a.ffn], -1)
             x = x + F.linear(F.silu(g) * u, s.down[l])
         return F.linear(s.rms(x, s.norm, 1.0), s.head)
+
+
+def attention(q, k, v):
+    """Causal attention: PyTorch's fused kernel where it has one (2.0 and newer), else the same computation written out."""
+    if hasattr(F, "scaled_dot_product_attention"):
+        return F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    t = q.shape[-2]
+    s = (q @ k.transpose(-2, -1)) / math.sqrt(q.shape[-1])
+    s = s.masked_fill(~torch.ones(t, t, dtype=torch.bool, device=q.device).tril(), float("-inf"))
+    return s.float().softmax(-1).to(v.dtype) @ v
 
 
 def main():
@@ -65,13 +75,16 @@ def main():
     for k, v in dict(layers=12, hidden=256, heads=8, ffn=704, vocab=8192, batch=8, seq=256, warmup=3, reps=5, steps=5).items():
         p.add_argument("--" + k, type=int, default=v)
     p.add_argument("--device", default="cuda")
-    p.add_argument("--dtype", default="bf16")
+    p.add_argument("--dtype", default="bf16", help="bf16: autocast mixed precision (fp32 weights and Adam state), as lnsrun's bf16; bf16-pure: the model cast to bf16; fp32")
     p.add_argument("--json")
     a = p.parse_args()
     dev = torch.device(a.device)
-    dtype = torch.bfloat16 if a.dtype == "bf16" else torch.float32
+    dtype = torch.bfloat16 if a.dtype == "bf16-pure" else torch.float32
+    mixed = a.dtype == "bf16"
     torch.manual_seed(0)
     m = Model(a).to(dev).to(dtype)
+    # Mixed precision as the field trains: fp32 master weights, matmuls in bf16 under autocast.
+    autocast = (lambda: torch.autocast(dev.type, dtype=torch.bfloat16)) if mixed else (lambda: contextlib.nullcontext())
     opt = torch.optim.Adam(m.parameters(), lr=1e-4)
     tok = torch.randint(0, a.vocab, (a.batch, a.seq + 1), device=dev)
     x, y = tok[:, :-1].contiguous(), tok[:, 1:].contiguous()
@@ -79,11 +92,13 @@ def main():
 
     def train():
         opt.zero_grad()
-        F.cross_entropy(m(x).float().view(-1, a.vocab), y.view(-1)).backward()
+        with autocast():
+            logits = m(x)
+        F.cross_entropy(logits.float().view(-1, a.vocab), y.view(-1)).backward()
         opt.step()
 
     def fwd():
-        with torch.no_grad():
+        with torch.no_grad(), autocast():
             m(x)
 
     for _ in range(a.warmup):
