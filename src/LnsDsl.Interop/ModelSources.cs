@@ -1,6 +1,5 @@
 using System;
 using LnsDsl.Evaluation;
-using LnsDsl.Interop.HuggingFace;
 
 namespace LnsDsl.Interop
 {
@@ -25,7 +24,7 @@ namespace LnsDsl.Interop
                 if (PyTorch.PyTorchCheckpoint.Is(checkpoint)) return PyTorch.PyTorchCheckpoint.Open(checkpoint, model, resolved, dtype, log);
                 return TrainedModel.Load(checkpoint, model, resolved, dtype);
             }
-            return HuggingFace.HuggingFace.Open(huggingFace!, resolved, dtype, tokenizer, log);
+            return HuggingFace.Open(huggingFace!, resolved, dtype, tokenizer, log);
         }
     }
 }

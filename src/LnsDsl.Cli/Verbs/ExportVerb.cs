@@ -4,7 +4,6 @@ using System.Linq;
 using CommandLine;
 using LnsDsl.Cli.Options;
 using LnsDsl.Interop;
-using LnsDsl.Interop.HuggingFace;
 using LnsDsl.Interop.PyTorch;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -50,18 +49,18 @@ namespace LnsDsl.Cli.Verbs
                 throw new UserError("--hf IN OUT re-exports a Hugging Face checkpoint; give either that or MODEL/--checkpoint with --hf OUT");
             if (input is not null)
             {
-                using var imported = Interop.HuggingFace.HuggingFace.Load(input, null, Console.Error.WriteLine);
-                Interop.HuggingFace.HuggingFace.Save(imported, output, options);
+                using var imported = Interop.HuggingFace.Load(input, null, Console.Error.WriteLine);
+                Interop.HuggingFace.Save(imported, output, options);
             }
             else if (Checkpoint is not null)
             {
                 using var trained = ModelSources.Open(Checkpoint, null, Model, "cpu", "fp32");
-                Interop.HuggingFace.HuggingFace.Save(trained.Model, output, options with { Tokenizer = trained.Tokenizer });
+                Interop.HuggingFace.Save(trained.Model, output, options with { Tokenizer = trained.Tokenizer });
             }
             else
             {
                 using var model = ModelCatalog.Get(Model ?? LnsDsl.Models.Zoo.Default).Create(0);
-                Interop.HuggingFace.HuggingFace.Save(model, output, options);
+                Interop.HuggingFace.Save(model, output, options);
             }
             Console.WriteLine($"wrote {output}");
             return 0;

@@ -1,6 +1,6 @@
 using System;
 using CommandLine;
-using LnsDsl.Interop.HuggingFace;
+using LnsDsl.Interop;
 
 namespace LnsDsl.Cli.Verbs
 {

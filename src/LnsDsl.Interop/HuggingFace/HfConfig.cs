@@ -5,7 +5,7 @@ using System.IO;
 using System.Linq;
 using System.Text.Json;
 
-namespace LnsDsl.Interop.HuggingFace
+namespace LnsDsl.Interop
 {
     /// <summary>The families of Hugging Face causal language models LnsDsl reads and writes.</summary>
     public enum HfFamily { Llama, Mistral, Qwen2, Qwen3, Gemma2, Olmo2 }

@@ -4,7 +4,7 @@ using System.Globalization;
 using System.Linq;
 using System.Text;
 
-namespace LnsDsl.Interop.HuggingFace
+namespace LnsDsl.Interop
 {
     /// <summary>
     /// The LnsDsl declaration (the attributes of a partial class) that computes what a Hugging Face config

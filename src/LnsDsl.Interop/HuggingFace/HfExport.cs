@@ -9,7 +9,7 @@ using LnsDsl.Data;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace LnsDsl.Interop.HuggingFace
+namespace LnsDsl.Interop
 {
     /// <summary>How a model leaves for the Hugging Face ecosystem (<see cref="HuggingFace.Save(TransformerModule, string)"/>).</summary>
     public sealed record HfExportOptions

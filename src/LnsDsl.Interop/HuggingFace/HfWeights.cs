@@ -3,7 +3,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 
-namespace LnsDsl.Interop.HuggingFace
+namespace LnsDsl.Interop
 {
     /// <summary>One LnsDsl parameter as rows of Hugging Face tensors: <c>qkv_proj</c> is q, then k, then v; <c>gate_up_proj</c> is gate, then up.</summary>
     /// <param name="Parameter">The LnsDsl name, e.g. <c>layers.0.self_attn.qkv_proj.weight</c>.</param>

@@ -9,7 +9,7 @@ using LnsDsl.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace LnsDsl.Interop.HuggingFace
+namespace LnsDsl.Interop
 {
     /// <summary>
     /// Hugging Face checkpoints in and out. <see cref="Load"/> reads <c>config.json</c>, prints it as an LnsDsl

@@ -3,7 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Text;
 using System.Text.Json.Nodes;
-using LnsDsl.Interop.HuggingFace;
+using LnsDsl.Interop;
 using Xunit;
 using Xunit.Abstractions;
 

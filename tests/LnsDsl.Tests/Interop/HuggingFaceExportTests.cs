@@ -4,7 +4,6 @@ using System.IO;
 using System.Linq;
 using System.Text.Json.Nodes;
 using LnsDsl.Interop;
-using LnsDsl.Interop.HuggingFace;
 using LnsDsl.Tests.Models;
 using TorchSharp;
 using Xunit;
