@@ -48,7 +48,7 @@ namespace LnsDsl.Cli.Verbs
             if (options.Tasks.Count > 0)
             {
                 var results = TaskScorer.Evaluate(trained, options, Console.Error.WriteLine);
-                Console.WriteLine(string.Format(c, "{0} at step {1}, {2}-shot:", trained.Label, trained.Step, options.Shots));
+                Console.WriteLine(string.Format(c, "{0}, {1}-shot ({2}):", trained.Label, options.Shots, trained.Tokenizer.Name));
                 Console.WriteLine(string.Format(c, "{0,-24} {1,-10} {2,7} {3,8} {4,9} {5,8}", "task", "format", "n", "acc", "acc_norm", "stderr"));
                 foreach (var r in results)
                     Console.WriteLine(string.Format(c, "{0,-24} {1,-10} {2,7} {3,8:F4} {4,9:F4} {5,8:F4}", r.Task, r.Format, r.N, r.Acc, r.AccNorm, r.AccStderr));
