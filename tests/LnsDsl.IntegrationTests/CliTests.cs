@@ -119,6 +119,45 @@ namespace LnsDsl.IntegrationTests
         }
 
         [Fact]
+        public void Eval_with_tasks_prints_a_table_and_writes_json()
+        {
+            string run = Path.Combine(_dir, "run");
+            Assert.Equal(0, Cli(Train(run)).Code);
+            string arc = Path.Combine(_dir, "arc_tiny.jsonl"), piqa = Path.Combine(_dir, "piqa_tiny.jsonl"), json = Path.Combine(_dir, "tasks.json");
+            File.WriteAllLines(arc, new[]
+            {
+                "{\"question\": \"the deep layers of a\", \"choices\": {\"text\": [\"transformer\", \"xqzv\"], \"label\": [\"A\", \"B\"]}, \"answerKey\": \"A\"}",
+                "{\"id\": \"2\", \"question\": {\"stem\": \"the norm output is\", \"choices\": [{\"text\": \"scaled\", \"label\": \"A\"}, {\"text\": \"qqqq\", \"label\": \"B\"}]}, \"answerKey\": \"A\"}",
+                "{\"question\": \"should not collapse into\", \"choices\": {\"text\": [\"zzkx\", \"identity maps\"], \"label\": [\"A\", \"B\"]}, \"answerKey\": \"B\"}",
+            });
+            File.WriteAllLines(piqa, new[]
+            {
+                "{\"goal\": \"the deep\", \"sol1\": \"layers\", \"sol2\": \"xx\", \"label\": 0}",
+                "{\"goal\": \"scaled by\", \"sol1\": \"kq\", \"sol2\": \"depth\", \"label\": 1}",
+            });
+            var r = Cli("eval", "--checkpoint", run, "--tasks", arc + "," + piqa, "--shots", "1", "--json", json);
+            Assert.True(r.Code == 0, r.Err);
+            Assert.Matches(@"task\s+format\s+n\s+acc\s+acc_norm\s+stderr", r.Out);
+            Assert.Matches(@"arc_tiny\s+arc\s+3\s+[0-9.]+\s+[0-9.]+\s+[0-9.]+", r.Out);
+            Assert.Matches(@"piqa_tiny\s+piqa\s+2\s+[0-9.]+", r.Out);
+            using var doc = JsonDocument.Parse(File.ReadAllText(json));
+            foreach (var (task, n) in new[] { ("arc_tiny", 3), ("piqa_tiny", 2) })
+            {
+                var t = doc.RootElement.GetProperty("tasks").GetProperty(task);
+                Assert.Equal(n, t.GetProperty("n").GetInt32());
+                Assert.Equal(1, t.GetProperty("shots").GetInt32());
+                foreach (var figure in new[] { "acc", "acc_norm", "stderr" })
+                    Assert.InRange(t.GetProperty(figure).GetDouble(), 0, 1);
+            }
+
+            var bad = Path.Combine(_dir, "bad.jsonl");
+            File.WriteAllLines(bad, new[] { File.ReadAllLines(piqa)[0], "{\"goal\": \"g\"}" });
+            var failed = Cli("eval", "--checkpoint", run, "--tasks", bad);
+            Assert.Equal(2, failed.Code);
+            Assert.Contains("bad.jsonl:2: missing field \"sol1\"", failed.Err);
+        }
+
+        [Fact]
         public void Analyze_writes_a_table_csv_files_and_plots_for_several_runs()
         {
             string a = Path.Combine(_dir, "a"), b = Path.Combine(_dir, "b"), out1 = Path.Combine(_dir, "analysis"), out2 = Path.Combine(_dir, "analysis2");

@@ -16,5 +16,11 @@ namespace LnsDsl.Evaluation
         public int? Seq { get; init; }
         /// <summary>How sequences are cut (null: the run's own; for an imported checkpoint: pack).</summary>
         public LnsDsl.Data.Packing? Packing { get; init; }
+        /// <summary>Multiple-choice task files (JSON lines, <see cref="TaskReader"/>) to score instead of the perplexity (<see cref="TaskScorer"/>); <see cref="Batch"/> is then the rows per forward pass.</summary>
+        public System.Collections.Generic.IReadOnlyList<string> Tasks { get; init; } = System.Array.Empty<string>();
+        /// <summary>Examples from the same file before each task item (0: zero-shot; the rule: <see cref="TaskScorer"/>).</summary>
+        public int Shots { get; init; }
+        /// <summary>The task files' layout (<see cref="TaskReader.Formats"/>); empty: recognised from the fields.</summary>
+        public string TaskFormat { get; init; } = "";
     }
 }
