@@ -98,7 +98,7 @@ namespace LnsDsl.Tests
 
         [Theory]
         [InlineData(0.5, 1e-6)] // clipping: the flat norm is another summation order (fp32 rounding of the coefficient)
-        [InlineData(0.0, 0.0)] // no clipping: bit for bit
+        [InlineData(0.0, 1e-7)] // no clipping: bit for bit in practice (reported), fp32 rounding allowed (vectorised vs scalar remainders)
         public void FlatAdam_reproduces_TorchSharps_Adam_with_weight_decay_and_clipping(double clip, double tolerance)
         {
             using var a = new TinyLns(3);
@@ -360,9 +360,12 @@ namespace LnsDsl.Tests
             double f = flatMs.Order().ElementAt(1), t = torchMs.Order().ElementAt(1);
             _output.WriteLine($"Lns12x256 shapes ({a.Count} tensors, {a.Sum(p => p.Parameter.numel()):N0} parameters), {get_num_threads()} threads: " +
                               $"optimizer step, flat {f:F1} ms; TorchSharp Adam {t:F1} ms: flat {t / f:F1}x faster (medians of 3 x 3 steps)");
-            // The same numbers after the 1 + 9 steps each took.
+            // The same numbers after the 1 + 9 steps each took, to fp32 rounding: LibTorch's element-wise kernels run a
+            // vectorised body (which the compiler may contract into fused multiply-adds) and a scalar remainder, and which
+            // elements fall in which depends on each call's length and thread split (per tensor vs per chunk), so a few
+            // elements may differ in the last bit (seen once in CI on embed_tokens).
             foreach (var (pa, pb) in a.Zip(b))
-                Assert.True(pa.Parameter.detach().allclose(pb.Parameter.detach(), rtol: 0, atol: 0), $"{pa.Name} differs");
+                Assert.True(pa.Parameter.detach().allclose(pb.Parameter.detach(), rtol: 1e-6, atol: 1e-9), $"{pa.Name} differs");
             foreach (var p in a.Concat(b)) p.Parameter.Dispose();
         }
 
@@ -381,7 +384,8 @@ namespace LnsDsl.Tests
             {
                 var whole = Run(long.MaxValue, decoupled);
                 foreach (long chunk in new long[] { FlatAdam.CpuChunk, 1000, 77 })
-                    Assert.All(whole.Zip(Run(chunk, decoupled)), x => Assert.True(x.First.allclose(x.Second, rtol: 0, atol: 0), $"chunk {chunk}, decoupled {decoupled}"));
+                    // Chunks change only which elements the vectorised body or the scalar remainder computes (fp32 rounding).
+                    Assert.All(whole.Zip(Run(chunk, decoupled)), x => Assert.True(x.First.allclose(x.Second, rtol: 1e-6, atol: 1e-9), $"chunk {chunk}, decoupled {decoupled}"));
             }
         }
     }
