@@ -15,7 +15,7 @@ namespace LnsDsl.Cli
         /// <summary>Every verb, in the order of <c>lnsrun --help</c>.</summary>
         public static readonly Type[] Verbs =
         {
-            typeof(ListVerb), typeof(DescribeVerb), typeof(TrainVerb), typeof(EvalVerb), typeof(GenerateVerb),
+            typeof(ListVerb), typeof(DescribeVerb), typeof(TrainVerb), typeof(FineTuneVerb), typeof(EvalVerb), typeof(GenerateVerb),
             typeof(AnalyzeVerb), typeof(CompareVerb), typeof(BenchVerb), typeof(DataVerb), typeof(ImportVerb), typeof(ExportVerb),
         };
 

@@ -347,6 +347,61 @@ namespace LnsDsl.IntegrationTests
             Assert.Contains("is not empty", again.Err);
         }
 
+        /// <summary>40 instruction examples (a copying task), one line per layout in turn.</summary>
+        private string Instructions()
+        {
+            string file = Path.Combine(_dir, "sft.jsonl");
+            var random = new Random(5);
+            var words = "deep layers scale norm depth block".Split(' ');
+            var lines = Enumerable.Range(0, 40).Select(i =>
+            {
+                string w = words[random.Next(words.Length)] + " " + words[random.Next(words.Length)];
+                return (i % 3) switch
+                {
+                    0 => $"{{\"prompt\": \"repeat: {w}\", \"response\": \"{w}\"}}",
+                    1 => $"{{\"instruction\": \"repeat\", \"input\": \"{w}\", \"output\": \"{w}\"}}",
+                    _ => $"{{\"messages\": [{{\"role\": \"user\", \"content\": \"repeat: {w}\"}}, {{\"role\": \"assistant\", \"content\": \"{w}\"}}]}}",
+                };
+            });
+            File.WriteAllLines(file, lines);
+            return file;
+        }
+
+        [Fact]
+        public void Finetune_starts_from_a_checkpoint_learns_responses_and_resumes_exactly()
+        {
+            string run = Path.Combine(_dir, "run");
+            Assert.Equal(0, Cli(Train(run)).Code);
+            string[] Tune(string out_, params string[] extra) => new[] { "finetune", "--checkpoint", run, "--data", Instructions(), "--steps", "12", "--batch", "4",
+                "--seq", "48", "--warmup", "2", "--lr", "3e-3", "--eval-every", "6", "--eval-batches", "2", "--checkpoint-every", "6", "--out", out_ }.Concat(extra).ToArray();
+            string whole = Path.Combine(_dir, "sft-whole");
+            var r = Cli(Tune(whole));
+            Assert.True(r.Code == 0, r.Err);
+            Assert.Contains("40 instruction examples, 38 for training, 2 held out", r.Out + r.Err);
+            var config = new RunDirectory(whole).ReadConfig();
+            Assert.True(config.Options.FineTune);
+            Assert.Equal(Checkpoint.Resolve(run), config.Options.StartFrom); // the run records where it started
+            Assert.Equal("TinyByteLns", config.Model);
+            var losses = Losses(whole);
+            Assert.Equal(12, losses.Length);
+            Assert.True(losses.Skip(8).Average() < losses.Take(4).Average(), "fine-tuning should lower the response loss");
+
+            // Stopped at step 5 and resumed in another process: the same losses.
+            string split = Path.Combine(_dir, "sft-split");
+            Assert.Equal(0, Process(Tune(split, "--stop-at", "5")));
+            Assert.Equal(0, Process(Tune(split, "--resume")));
+            Assert.Equal(losses, Losses(split));
+
+            // A bad line is named and nothing is written.
+            string bad = Path.Combine(_dir, "bad.jsonl");
+            File.WriteAllLines(bad, new[] { "{\"prompt\": \"a\", \"response\": \"b\"}", "{\"prompt\": \"a\"}" });
+            string nowhere = Path.Combine(_dir, "sft-bad");
+            var failed = Cli("finetune", "--checkpoint", run, "--data", bad, "--steps", "4", "--warmup", "1", "--out", nowhere);
+            Assert.Equal(2, failed.Code);
+            Assert.Contains("line 2: field \"response\" is missing", failed.Err);
+            Assert.False(Directory.Exists(nowhere));
+        }
+
         [Fact]
         public void A_stopped_and_resumed_run_reproduces_the_uninterrupted_losses_exactly()
         {

@@ -7,10 +7,10 @@ using LnsDsl.Training;
 namespace LnsDsl.Cli.Verbs
 {
     [Verb("train", HelpText = "Train a model (the paper's recipe: Adam, warmup then cosine decay to 0.1 x lr, no weight decay, no clipping).")]
-    public sealed class TrainVerb : RecipeVerb, ISeedOption
+    public class TrainVerb : RecipeVerb, ISeedOption
     {
-        [Value(0, MetaName = "MODEL", HelpText = "Model class name (default: " + Zoo.Default + "). 'lnsrun list' shows them.")]
-        public string Model { get; set; } = Zoo.Default;
+        [Value(0, MetaName = "MODEL", HelpText = "Model class name (train: default " + Zoo.Default + "; finetune: the one the checkpoint records). 'lnsrun list' shows them.")]
+        public string? Model { get; set; }
 
         [Option("lr", HelpText = "Peak learning rate.")]
         public double? Lr { get; set; }
@@ -28,9 +28,12 @@ namespace LnsDsl.Cli.Verbs
 
         public override object[] Records() => new object[] { new TrainOptions() };
 
+        /// <summary>The run's options: the given ones over the library's defaults.</summary>
+        protected virtual TrainOptions Options() => Settings.Apply(this, new TrainOptions()) with { Model = Model ?? Zoo.Default };
+
         public override int Run()
         {
-            var options = Settings.Apply(this, new TrainOptions()) with { Model = Model };
+            var options = Options();
             return WithCtrlC("finishing this step and writing a checkpoint", cancel =>
             {
                 var result = new Trainer(options).Run(cancel);

@@ -42,6 +42,12 @@ namespace LnsDsl.Training
         public string Dtype { get; init; } = "";
         public string? Out { get; init; }
         public bool Resume { get; init; }
+        /// <summary>Fine-tuning: <see cref="Data"/> is a JSON-lines file of instruction examples (<c>InstructionData</c>),
+        /// one per sequence, the loss on responses only.</summary>
+        public bool FineTune { get; init; }
+        /// <summary>A run's checkpoint (or run directory) whose weights and tokenizer the run starts from, with a fresh
+        /// optimiser (fine-tuning); null: the model's initialisation.</summary>
+        public string? StartFrom { get; init; }
         /// <summary>Stop (with a checkpoint) after this step; the run can be resumed later (0: run to the end).</summary>
         public int StopAt { get; init; }
     }

@@ -55,6 +55,11 @@ namespace LnsDsl.Training
             // Resumed weights are loaded on the CPU, before the move and before the optimiser exists: the optimiser
             // keys its state by the parameters it is given, so it must see the parameters that will train.
             if (plan.ResumeFrom is not null) Checkpoint.LoadModel(plan.ResumeFrom, model);
+            else if (_o.StartFrom is not null) // fine-tuning: the pre-trained weights, a fresh optimiser
+            {
+                var start = Checkpoint.LoadModel(Checkpoint.Resolve(_o.StartFrom), model);
+                _log($"starting from {Checkpoint.Resolve(_o.StartFrom)} ({start.Model} at step {start.Step})");
+            }
             model.to(plan.Device);
             plan.Precision.Apply(model); // bf16: fp32 parameters computing in bf16 (mixed precision); bf16-pure: cast to bf16
             using var optimizer = CreateOptimizer(_o, model);
@@ -126,25 +131,20 @@ namespace LnsDsl.Training
             return new Plan(entry, device, dtype, dtypeName, run, from, resumed);
         }
 
-        private DataSet OpenData(Plan plan)
+        private ITrainingData OpenData(Plan plan)
         {
             var o = _o;
             var spec = plan.Entry.Spec;
-            var data = DataSet.ForModel(o.Data, o.Tokenizer, o.Compact, spec, _log);
+            ITrainingData data = o.FineTune ? OpenInstructions(o, spec) : OpenCorpus(o, spec);
             try
             {
-                var tokenizer = data.Tokenizer;
-                if (tokenizer.VocabSize > spec.Vocab)
-                    throw new SettingError($"the tokenizer '{tokenizer.Name}' has {tokenizer.VocabSize} ids but {spec.Name} has Vocab = {spec.Vocab}; set {{Compact}} to {spec.Vocab} (or use a model with a larger Vocab)");
-                if (o.Packing == Packing.Pack && (data.Train.Count <= o.Seq + 1 || data.Valid.Count <= o.Seq + 1))
-                    throw new SettingError($"the data has {data.Train.Count:N0} training and {data.Valid.Count:N0} validation tokens, too few for {{Seq}} {o.Seq}; give more text or a shorter {{Seq}}");
-                if (o.Packing == Packing.Document && data.Valid.Documents < 1)
-                    throw new SettingError("{Packing} document needs at least one validation document (20 or more documents in the data)");
+                if (data.Tokenizer.VocabSize > spec.Vocab)
+                    throw new SettingError($"the tokenizer '{data.Tokenizer.Name}' has {data.Tokenizer.VocabSize} ids but {spec.Name} has Vocab = {spec.Vocab}; set {{Compact}} to {spec.Vocab} (or use a model with a larger Vocab)");
                 if (plan.Resumed is { } resumed)
                 {
                     var differences = resumed.Data is { } saved
-                        ? saved.Differences(IdentityOf(data))
-                        : resumed.DataFingerprint == data.Directory ? Array.Empty<string>() : new[] { $"token cache: {resumed.DataFingerprint} (saved) vs {data.Directory} (now)" };
+                        ? saved.Differences(data.Identity)
+                        : resumed.DataFingerprint == data.CacheDirectory ? Array.Empty<string>() : new[] { $"token cache: {resumed.DataFingerprint} (saved) vs {data.CacheDirectory} (now)" };
                     if (differences.Count > 0)
                         throw new SettingError($"{{Resume}}: the data differ from the run's ({string.Join("; ", differences)}); give the same {{Data}}, {{Tokenizer}} and {{Compact}}");
                 }
@@ -157,18 +157,44 @@ namespace LnsDsl.Training
             }
         }
 
-        /// <summary>What a checkpoint records of its data.</summary>
-        public static DataIdentity IdentityOf(DataSet data)
-            => new(data.Description, data.CorpusFingerprint, data.Tokenizer.Name, data.Tokenizer.VocabSize, data.Key);
+        private CorpusTrainingData OpenCorpus(TrainOptions o, ModelSpec spec)
+        {
+            var data = DataSet.ForModel(o.Data, o.Tokenizer, o.Compact, spec, _log);
+            try
+            {
+                if (o.Packing == Packing.Pack && (data.Train.Count <= o.Seq + 1 || data.Valid.Count <= o.Seq + 1))
+                    throw new SettingError($"the data has {data.Train.Count:N0} training and {data.Valid.Count:N0} validation tokens, too few for {{Seq}} {o.Seq}; give more text or a shorter {{Seq}}");
+                if (o.Packing == Packing.Document && data.Valid.Documents < 1)
+                    throw new SettingError("{Packing} document needs at least one validation document (20 or more documents in the data)");
+                return new CorpusTrainingData(data, o.Packing);
+            }
+            catch
+            {
+                data.Dispose();
+                throw;
+            }
+        }
 
-        private void WriteConfig(Plan plan, DataSet data)
+        /// <summary>Fine-tuning: instruction examples, tokenised with the starting checkpoint's tokenizer (or the named one).</summary>
+        private static InstructionTrainingData OpenInstructions(TrainOptions o, ModelSpec spec)
+        {
+            if (o.Data is null) throw new SettingError("fine-tuning needs {Data}: a .jsonl file of instruction examples");
+            var tokenizer = o.StartFrom is not null
+                ? Tokenizers.Load(Path.Combine(Checkpoint.Resolve(o.StartFrom), "tokenizer.json"))
+                : Tokenizers.Create(o.Tokenizer);
+            return new InstructionTrainingData(o.Data, tokenizer, o.Seq);
+        }
+
+        /// <summary>What a checkpoint records of a corpus.</summary>
+        public static DataIdentity IdentityOf(DataSet data) => new CorpusTrainingData(data, Packing.Pack).Identity;
+
+        private void WriteConfig(Plan plan, ITrainingData data)
         {
             var spec = plan.Entry.Spec;
             var c = CultureInfo.InvariantCulture;
             Directory.CreateDirectory(plan.Run.Path);
             _log(spec.Describe().TrimEnd());
-            _log(string.Format(c, "data: {0}; {1:N0} training tokens in {2} documents, {3:N0} validation tokens in {4}; tokenizer {5}",
-                data.Description, data.Train.Count, data.Train.Documents, data.Valid.Count, data.Valid.Documents, data.Tokenizer.Name));
+            _log("data: " + data.Summary);
             plan.Run.WriteConfig(new RunConfig
             {
                 Options = _o with { Out = plan.Run.Path, Resume = false },
@@ -178,8 +204,8 @@ namespace LnsDsl.Training
                 Parameters = spec.ParameterCount,
                 Tokenizer = data.Tokenizer.Name,
                 Vocab = data.Tokenizer.VocabSize,
-                Data = data.Description,
-                Cache = data.Directory,
+                Data = data.Identity.Description,
+                Cache = data.CacheDirectory,
                 Device = plan.Device.ToString(),
                 Dtype = plan.DtypeName,
                 Threads = get_num_threads(),
@@ -223,6 +249,8 @@ namespace LnsDsl.Training
             Check(nameof(TrainOptions.Tokenizer), saved.Tokenizer, now.Tokenizer);
             Check(nameof(TrainOptions.Compact), saved.Compact, now.Compact);
             Check(nameof(TrainOptions.Data), saved.Data, now.Data);
+            Check(nameof(TrainOptions.FineTune), saved.FineTune, now.FineTune);
+            Check(nameof(TrainOptions.StartFrom), saved.StartFrom, now.StartFrom);
             return list;
         }
 
@@ -232,7 +260,7 @@ namespace LnsDsl.Training
             private readonly Trainer _trainer;
             private readonly TrainOptions _o;
             private readonly Plan _plan;
-            private readonly DataSet _data;
+            private readonly ITrainingData _data;
             private readonly TransformerModule _model;
             private readonly ITrainingOptimizer _optimizer;
             private readonly int _startStep;
@@ -246,7 +274,7 @@ namespace LnsDsl.Training
             private double _first = double.NaN, _last = double.NaN, _validation = double.NaN;
             private long _residentWarm;
 
-            public Session(Trainer trainer, Plan plan, DataSet data, TransformerModule model, ITrainingOptimizer optimizer, int startStep)
+            public Session(Trainer trainer, Plan plan, ITrainingData data, TransformerModule model, ITrainingOptimizer optimizer, int startStep)
             {
                 _trainer = trainer;
                 _o = trainer._o;
@@ -260,7 +288,7 @@ namespace LnsDsl.Training
                 _tokensPerStep = (long)_o.Batch * _o.Seq;
                 _state = Checkpoint.For(model.Spec) with
                 {
-                    Data = IdentityOf(data),
+                    Data = data.Identity,
                     Tokenizer = data.Tokenizer.Name,
                     Options = _o with { Out = plan.Run.Path, Resume = false, StopAt = 0 },
                 };
@@ -347,7 +375,7 @@ namespace LnsDsl.Training
                 for (int m = 0; m < _accumulation; m++)
                 {
                     using var scope = NewDisposeScope();
-                    var (x, y) = Batches.Sample(_data.Train, o.Packing, _micro, o.Seq, _data.Tokenizer.EndOfText, random);
+                    var (x, y) = _data.Sample(_micro, o.Seq, random);
                     var l = Losses.Loss(_model, x.to(_plan.Device), y.to(_plan.Device), _model.Spec.Vocab) / _accumulation;
                     l.backward();
                     loss.add_(l.detach());
@@ -387,7 +415,7 @@ namespace LnsDsl.Training
             private void Evaluate(int step, IRunSink sinks)
             {
                 var spec = _model.Spec;
-                _validation = Losses.Evaluate(_model, _data.Valid, _o.Packing, _o.EvalBatches, _micro, _o.Seq, _data.Tokenizer.EndOfText, spec.Vocab, _plan.Device);
+                _validation = _data.Evaluate(_model, _o.EvalBatches, _micro, _o.Seq, _plan.Device);
                 sinks.Evaluation(new EvalRecord { Step = step, ValidationLoss = _validation, ValidationPerplexity = Math.Exp(_validation) });
             }
 
