@@ -23,6 +23,12 @@ namespace LnsDsl.Experiments
         /// steps with 30 of warmup, a checkpoint at each evaluation (the run can be continued), the last one kept.</summary>
         public TrainOptions Train { get; init; } = new() { Steps = 300, Warmup = 30, CheckpointEvery = 50, KeepCheckpoints = 1 };
         public string Out { get; init; } = "runs/compare";
+        /// <summary>Multiple-choice task files every run is scored on (columns of the table: acc and acc_norm per task).</summary>
+        public IReadOnlyList<string> Tasks { get; init; } = Array.Empty<string>();
+        /// <summary>Few-shot examples per task item.</summary>
+        public int Shots { get; init; }
+        /// <summary>The task files' layout (empty: recognised from the fields).</summary>
+        public string TaskFormat { get; init; } = "";
         /// <summary>Hugging Face checkpoint directories measured beside the runs (same text, their own tokenizers).</summary>
         public IReadOnlyList<string> Imported { get; init; } = Array.Empty<string>();
         /// <summary>Validation batches of the layer analysis of each run.</summary>
@@ -35,11 +41,19 @@ namespace LnsDsl.Experiments
 
     /// <summary>One finished (or diverged) run of a comparison.</summary>
     public sealed record CompareRun(string Model, double Lr, long Seed, string Directory, bool Diverged, string? Failure,
-        double ValidationLoss, IReadOnlyList<(int Step, double Loss)> Evaluations, LayerReport? Layers);
+        double ValidationLoss, IReadOnlyList<(int Step, double Loss)> Evaluations, LayerReport? Layers)
+    {
+        /// <summary>Its scores on the comparison's multiple-choice tasks (empty without tasks).</summary>
+        public IReadOnlyList<TaskResult> Tasks { get; init; } = Array.Empty<TaskResult>();
+    }
 
     /// <summary>A model at one learning rate, over its seeds.</summary>
     public sealed record CompareRow(string Model, double Lr, int Seeds, int Diverged, double MeanPerplexity, double StdPerplexity,
-        double DeepestVariance, double RemovalUniformity);
+        double DeepestVariance, double RemovalUniformity)
+    {
+        /// <summary>Per task (in the comparison's order): acc and acc_norm, means over the seeds that did not diverge.</summary>
+        public IReadOnlyList<(string Task, double Acc, double AccNorm)> Tasks { get; init; } = Array.Empty<(string, double, double)>();
+    }
 
     /// <summary>
     /// Trains (or reuses finished runs of) several models on the same data, steps and seeds, then tabulates and
@@ -125,7 +139,13 @@ namespace LnsDsl.Experiments
             var report = LayerAnalysis.Checkpoint(dir, model, new AnalyzeOptions { Batches = _o.AnalysisBatches, Batch = Math.Min(micro, 4), Device = "cpu" }) with { Label = $"{model} lr {lr:G3} seed {seed}" };
             double validation = evaluations.Count > 0 ? evaluations[^1].ValidationLoss : report.Loss;
             bool diverged = !double.IsFinite(validation);
-            return new CompareRun(model, lr, seed, dir, diverged, diverged ? "non-finite validation loss" : null, validation, evaluations, report);
+            var tasks = Array.Empty<TaskResult>() as IReadOnlyList<TaskResult>;
+            if (_o.Tasks.Count > 0 && !diverged)
+            {
+                using var trained = TrainedModel.Load(dir, model, CPU);
+                tasks = Score(trained);
+            }
+            return new CompareRun(model, lr, seed, dir, diverged, diverged ? "non-finite validation loss" : null, validation, evaluations, report) { Tasks = tasks };
         }
 
         /// <summary>A Hugging Face checkpoint measured beside the runs: the same text, sequence length and packing, its own
@@ -138,8 +158,12 @@ namespace LnsDsl.Experiments
             int micro = o.MicroBatch > 0 ? o.MicroBatch : o.Batch;
             var evaluation = Evaluator.Evaluate(trained, new EvalOptions { Batches = o.EvalBatches, Batch = micro }, _log);
             var report = LayerAnalysis.Analyze(trained, new AnalyzeOptions { Batches = _o.AnalysisBatches, Batch = Math.Min(micro, 4), SkipGradients = true }, _log);
-            return new CompareRun(trained.Label, 0, 0, directory, false, null, evaluation.Loss, Array.Empty<(int, double)>(), report);
+            return new CompareRun(trained.Label, 0, 0, directory, false, null, evaluation.Loss, Array.Empty<(int, double)>(), report) { Tasks = Score(trained) };
         }
+
+        private IReadOnlyList<TaskResult> Score(TrainedModel trained)
+            => _o.Tasks.Count == 0 ? Array.Empty<TaskResult>()
+                : TaskScorer.Evaluate(trained, new EvalOptions { Tasks = _o.Tasks, Shots = _o.Shots, TaskFormat = _o.TaskFormat }, _log);
 
         private static IReadOnlyList<CompareRow> Summarise(IReadOnlyList<CompareRun> runs)
             => runs.GroupBy(r => (r.Model, r.Lr)).Select(g =>
@@ -148,9 +172,12 @@ namespace LnsDsl.Experiments
                 var ppl = ok.Select(r => Math.Exp(r.ValidationLoss)).ToList();
                 double mean = ppl.Count > 0 ? ppl.Average() : double.NaN;
                 double std = ppl.Count > 1 ? Math.Sqrt(ppl.Sum(p => (p - mean) * (p - mean)) / (ppl.Count - 1)) : 0;
+                var scored = ok.Where(r => r.Tasks.Count > 0).ToList();
+                var tasks = scored.Count == 0 ? Array.Empty<(string, double, double)>()
+                    : scored[0].Tasks.Select((t, i) => (t.Task, scored.Average(r => r.Tasks[i].Acc), scored.Average(r => r.Tasks[i].AccNorm))).ToArray();
                 return new CompareRow(g.Key.Model, g.Key.Lr, g.Count(), g.Count() - ok.Count, mean, std,
                     ok.Count > 0 ? ok.Average(r => r.Layers!.Variance[^1]) : double.NaN,
-                    ok.Count > 0 ? ok.Average(r => r.Layers!.RemovalUniformity) : double.NaN);
+                    ok.Count > 0 ? ok.Average(r => r.Layers!.RemovalUniformity) : double.NaN) { Tasks = tasks };
             }).ToList();
 
         /// <summary>Ranks (1 = best mean validation loss) of every model/lr at each evaluation step they all reached.</summary>
@@ -173,11 +200,15 @@ namespace LnsDsl.Experiments
         {
             var c = CultureInfo.InvariantCulture;
             var sb = new StringBuilder();
-            sb.AppendLine("| model | lr | seeds | diverged | validation perplexity (mean ± std) | variance at the deepest block | removal-drop uniformity (min/mean) |");
-            sb.AppendLine("| --- | --- | --- | --- | --- | --- | --- |");
+            var taskNames = rows.SelectMany(r => r.Tasks.Select(t => t.Task)).Distinct().ToList();
+            sb.AppendLine("| model | lr | seeds | diverged | validation perplexity (mean ± std) | variance at the deepest block | removal-drop uniformity (min/mean) |"
+                + string.Concat(taskNames.Select(t => $" {t} acc / acc_norm |")));
+            sb.AppendLine("| --- | --- | --- | --- | --- | --- | --- |" + string.Concat(taskNames.Select(_ => " --- |")));
             foreach (var r in rows.OrderBy(r => double.IsNaN(r.MeanPerplexity) ? double.PositiveInfinity : r.MeanPerplexity))
                 sb.AppendLine(string.Format(c, "| {0} | {1} | {2} | {3} | {4:F2} ± {5:F2} | {6:G4} | {7:F3} |", r.Model, r.Lr == 0 ? "imported" : r.Lr.ToString("G3", c),
-                    r.Seeds, r.Diverged, r.MeanPerplexity, r.StdPerplexity, r.DeepestVariance, r.RemovalUniformity));
+                    r.Seeds, r.Diverged, r.MeanPerplexity, r.StdPerplexity, r.DeepestVariance, r.RemovalUniformity)
+                    + string.Concat(taskNames.Select(t => r.Tasks.FirstOrDefault(x => x.Task == t) is { Task: not null } x
+                        ? string.Format(c, " {0:F3} / {1:F3} |", x.Acc, x.AccNorm) : " - |")));
             if (rows.Any(r => r.Lr == 0))
                 sb.AppendLine().AppendLine("Imported checkpoints are measured on the same text with their own tokenizers: their perplexity is per token of another vocabulary.");
             return sb.ToString();
@@ -191,9 +222,12 @@ namespace LnsDsl.Experiments
             var md = new StringBuilder(table).AppendLine().AppendLine("Ranking by mean validation loss at each evaluation (best first):").AppendLine();
             foreach (var (step, order) in ranking) md.AppendLine($"- step {step}: {string.Join(" < ", order)}");
             AtomicFile.WriteAllText(Path.Combine(_o.Out, "compare.md"), md.ToString());
-            var csv = new StringBuilder("model,lr,seeds,diverged,mean_perplexity,std_perplexity,deepest_variance,removal_uniformity\n");
+            var taskNames = rows.SelectMany(r => r.Tasks.Select(t => t.Task)).Distinct().ToList();
+            var csv = new StringBuilder("model,lr,seeds,diverged,mean_perplexity,std_perplexity,deepest_variance,removal_uniformity"
+                + string.Concat(taskNames.Select(t => $",{t}_acc,{t}_acc_norm")) + "\n");
             foreach (var r in rows)
-                csv.AppendLine(string.Format(c, "{0},{1:R},{2},{3},{4:R},{5:R},{6:R},{7:R}", r.Model, r.Lr, r.Seeds, r.Diverged, r.MeanPerplexity, r.StdPerplexity, r.DeepestVariance, r.RemovalUniformity));
+                csv.AppendLine(string.Format(c, "{0},{1:R},{2},{3},{4:R},{5:R},{6:R},{7:R}", r.Model, r.Lr, r.Seeds, r.Diverged, r.MeanPerplexity, r.StdPerplexity, r.DeepestVariance, r.RemovalUniformity)
+                    + string.Concat(taskNames.Select(t => r.Tasks.FirstOrDefault(x => x.Task == t) is { Task: not null } x ? string.Format(c, ",{0:R},{1:R}", x.Acc, x.AccNorm) : ",,")));
             AtomicFile.WriteAllText(Path.Combine(_o.Out, "compare.csv"), csv.ToString());
             var seed0 = runs.Where(r => r.Seed == 0 && r.Layers is not null).ToList();
             if (seed0.Count > 0)

@@ -208,8 +208,16 @@ namespace LnsDsl.IntegrationTests
         public void Compare_takes_the_whole_training_recipe_document_packing_included()
         {
             string root = Path.Combine(_dir, "compare-doc");
+            // A tiny PIQA-layout task every run is scored on.
+            string piqa = Path.Combine(_dir, "piqa.jsonl");
+            File.WriteAllLines(piqa, new[]
+            {
+                "{\"goal\": \"the deep\", \"sol1\": \"layers\", \"sol2\": \"zzzz\", \"label\": 0}",
+                "{\"goal\": \"scaled by\", \"sol1\": \"qqqq\", \"sol2\": \"depth\", \"label\": 1}",
+                "{\"goal\": \"the norm\", \"sol1\": \"output\", \"sol2\": \"xxxx\", \"label\": 0}",
+            });
             // 48 documents: two validation documents, enough for document batches of 2.
-            var r = Cli("compare", "TinyByteLns", "--data", Corpus(48), "--tokenizer", "bytes", "--compact", "0", "--packing", "document",
+            var r = Cli("compare", "TinyByteLns", "--tasks", piqa, "--data", Corpus(48), "--tokenizer", "bytes", "--compact", "0", "--packing", "document",
                 "--steps", "4", "--batch", "4", "--micro-batch", "2", "--seq", "32", "--warmup", "1", "--clip", "0.5", "--min-lr-ratio", "0.2",
                 "--eval-every", "2", "--eval-batches", "1", "--checkpoint-every", "2", "--analysis-batches", "1", "--out", root);
             Assert.Equal(0, r.Code);
@@ -219,6 +227,12 @@ namespace LnsDsl.IntegrationTests
             Assert.Equal(("bytes", 0, 2, 0.5, 0.2, 1), (o.Tokenizer, o.Compact, o.MicroBatch, o.Clip, o.MinLrRatio, o.EvalBatches));
             Assert.Equal(new[] { 2, 4 }, run.ReadEvaluations().Select(e => e.Step).ToArray());
             Assert.Equal(4, run.ReadSteps().Count);
+            // The task's columns: acc and acc_norm in the table and the CSV.
+            Assert.Contains("| piqa acc / acc_norm |", File.ReadAllText(Path.Combine(root, "compare.md")));
+            var csv = File.ReadAllLines(Path.Combine(root, "compare.csv"));
+            Assert.Contains("piqa_acc,piqa_acc_norm", csv[0]);
+            double acc = double.Parse(csv[1].Split(',')[^2], System.Globalization.CultureInfo.InvariantCulture);
+            Assert.Contains(acc, new[] { 0.0, 1.0 / 3, 2.0 / 3, 1.0 });
         }
 
         [Theory]

@@ -140,4 +140,17 @@ namespace LnsDsl.Cli.Options
         [Option("hf", HelpText = "A Hugging Face checkpoint directory (config.json + safetensors): Llama, Mistral, Qwen2, Qwen3, Gemma-2, OLMo-2.")]
         string? Hf { get; set; }
     }
+
+    /// <summary>Multiple-choice tasks to score: eval and compare.</summary>
+    public interface ITaskOptions
+    {
+        [Option("tasks", Separator = ',', HelpText = "Multiple-choice task files (JSON lines: ARC, PIQA, HellaSwag, BoolQ, MMLU; docs/TASKS.md), comma-separated: acc, acc_norm and stderr per task (eval: instead of the perplexity; compare: columns of the table).")]
+        System.Collections.Generic.IEnumerable<string> Tasks { get; set; }
+
+        [Option("shots", HelpText = "Examples from the same file before each task item (default 0: zero-shot).")]
+        int? Shots { get; set; }
+
+        [Option("task-format", HelpText = "The task files' layout: arc, piqa, hellaswag, boolq or mmlu (default: recognised from the fields).")]
+        string? TaskFormat { get; set; }
+    }
 }

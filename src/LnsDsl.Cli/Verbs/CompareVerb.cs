@@ -9,7 +9,7 @@ using LnsDsl.Experiments;
 namespace LnsDsl.Cli.Verbs
 {
     [Verb("compare", HelpText = "Train (or reuse) several models on the same data, recipe and seeds; table, ranking over the token budget, plots. Resumable.")]
-    public sealed class CompareVerb : RecipeVerb
+    public sealed class CompareVerb : RecipeVerb, ITaskOptions
     {
         [Value(0, MetaName = "MODELS", HelpText = "Model class names (or --preset).")]
         public IEnumerable<string> Models { get; set; } = Array.Empty<string>();
@@ -22,6 +22,10 @@ namespace LnsDsl.Cli.Verbs
 
         [Option("hf", HelpText = "Hugging Face checkpoint directories to measure beside the runs (the same text with their own tokenizers; imported, not trained).")]
         public IEnumerable<string> Imported { get; set; } = Array.Empty<string>();
+
+        public IEnumerable<string> Tasks { get; set; } = Array.Empty<string>();
+        public int? Shots { get; set; }
+        public string? TaskFormat { get; set; }
 
         [Option("seeds", HelpText = "Seeds per model and learning rate (0, 1, ...).")]
         public int? Seeds { get; set; }

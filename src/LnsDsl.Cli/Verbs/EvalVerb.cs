@@ -9,7 +9,7 @@ using LnsDsl.Interop;
 namespace LnsDsl.Cli.Verbs
 {
     [Verb("eval", HelpText = "Held-out loss and perplexity of a checkpoint (a run's, or a Hugging Face one with --hf) on a fixed validation split; with --tasks, multiple-choice accuracy instead (docs/TASKS.md).")]
-    public sealed class EvalVerb : DeviceVerb, IModelSourceOptions, IBatchesOption, IBatchOption, IDataOption, ITokenizerOption, ISeqOption, IPackingOption
+    public sealed class EvalVerb : DeviceVerb, IModelSourceOptions, IBatchesOption, IBatchOption, IDataOption, ITokenizerOption, ISeqOption, IPackingOption, ITaskOptions
     {
         [Value(0, MetaName = "MODEL", HelpText = "Model class name (default: the one the checkpoint records).")]
         public string? Model { get; set; }
@@ -23,13 +23,10 @@ namespace LnsDsl.Cli.Verbs
         public int? Seq { get; set; }
         public Packing? Packing { get; set; }
 
-        [Option("tasks", Separator = ',', HelpText = "Multiple-choice task files (JSON lines: ARC, PIQA, HellaSwag, BoolQ, MMLU; docs/TASKS.md), comma-separated: prints acc, acc_norm and stderr per task instead of the perplexity.")]
         public System.Collections.Generic.IEnumerable<string> Tasks { get; set; } = Array.Empty<string>();
 
-        [Option("shots", HelpText = "Examples from the same file before each task item (default 0: zero-shot).")]
         public int? Shots { get; set; }
 
-        [Option("task-format", HelpText = "The task files' layout: arc, piqa, hellaswag, boolq or mmlu (default: recognised from the fields).")]
         public string? TaskFormat { get; set; }
 
         [Option("json", HelpText = "With --tasks: also write the results to this JSON file.")]
