@@ -417,6 +417,40 @@ namespace LnsDsl.IntegrationTests
         }
 
         [Fact]
+        public void A_fine_tuned_model_solves_a_synthetic_task_the_pre_trained_one_does_not()
+        {
+            // Pre-train briefly on the corpus (bytes: the instruction text is in the vocabulary), then fine-tune on a
+            // copying task and score both on a multiple-choice version of it: the right word against each other word.
+            string run = Path.Combine(_dir, "run-bytes");
+            Assert.Equal(0, Cli(Train(run, "--tokenizer", "bytes")).Code);
+            var words = new[] { "alpha", "beta", "gamma", "delta" };
+            string sft = Path.Combine(_dir, "copy.jsonl");
+            File.WriteAllLines(sft, Enumerable.Range(0, 40).Select(i => $"{{\"prompt\": \"repeat: {words[i % 4]}\", \"response\": \"{words[i % 4]}\"}}"));
+            string task = Path.Combine(_dir, "copy-task.jsonl");
+            // LnsDsl's plain layout: the context in the fine-tuning template, the right word first or second in turn.
+            File.WriteAllLines(task, words.SelectMany(w => words.Where(o => o != w).Select((o, k) =>
+                $"{{\"context\": \"User: repeat: {w}\\nAssistant:\", \"choices\": [\"{(k % 2 == 0 ? w : o)}\", \"{(k % 2 == 0 ? o : w)}\"], \"label\": {k % 2}}}")));
+            double Accuracy(string checkpoint)
+            {
+                string json = Path.Combine(_dir, Path.GetFileName(checkpoint) + "-tasks.json");
+                var r = Cli("eval", "--checkpoint", checkpoint, "--tasks", task, "--json", json);
+                Assert.True(r.Code == 0, r.Err);
+                using var doc = JsonDocument.Parse(File.ReadAllText(json));
+                return doc.RootElement.GetProperty("tasks").EnumerateObject().First().Value.GetProperty("acc").GetDouble();
+            }
+            string tuned = Path.Combine(_dir, "tuned");
+            var r = Cli("finetune", "--checkpoint", run, "--data", sft, "--steps", "200", "--batch", "8", "--seq", "48", "--warmup", "10",
+                "--lr", "5e-3", "--eval-every", "0", "--checkpoint-every", "200", "--out", tuned);
+            Assert.True(r.Code == 0, r.Err);
+            var tunedLosses = Losses(tuned);
+            _output.WriteLine($"fine-tuning loss {tunedLosses[0]:F3} -> {tunedLosses[^1]:F3}");
+            double before = Accuracy(run), after = Accuracy(tuned);
+            _output.WriteLine($"copy task (12 items, 2 choices): pre-trained acc {before:F3}, fine-tuned acc {after:F3}");
+            Assert.True(after >= 0.9, $"fine-tuned acc {after}");
+            Assert.True(before <= 0.75, $"pre-trained acc {before}");
+        }
+
+        [Fact]
         public void A_stopped_and_resumed_run_reproduces_the_uninterrupted_losses_exactly()
         {
             string whole = Path.Combine(_dir, "whole");

@@ -45,7 +45,7 @@ namespace LnsDsl.Evaluation
     public static class TaskReader
     {
         /// <summary>The format names <see cref="Read"/> accepts.</summary>
-        public static readonly IReadOnlyList<string> Formats = new[] { "arc", "piqa", "hellaswag", "boolq", "mmlu" };
+        public static readonly IReadOnlyList<string> Formats = new[] { "arc", "piqa", "hellaswag", "boolq", "mmlu", "plain" };
 
         /// <summary>Reads <paramref name="path"/> (null or empty <paramref name="format"/>: recognised from the fields).</summary>
         public static TaskSet Read(string path, string? format = null)
@@ -84,6 +84,7 @@ namespace LnsDsl.Evaluation
                         "piqa" => Piqa(root, at),
                         "hellaswag" => HellaSwag(root, at),
                         "boolq" => BoolQ(root, at),
+                        "plain" => Plain(root, at),
                         _ => Mmlu(root, at),
                     };
                     if (item.Choices.Count == 0) throw at.Error("no choices");
@@ -106,6 +107,7 @@ namespace LnsDsl.Evaluation
             if (Has("endings")) return "hellaswag";
             if (Has("passage")) return "boolq";
             if (Is("question", JsonValueKind.Object) || Is("choices", JsonValueKind.Object) || Has("answerKey")) return "arc";
+            if (Has("context") && Is("choices", JsonValueKind.Array)) return "plain";
             if (Is("choices", JsonValueKind.Array)) return "mmlu";
             return null;
         }
@@ -142,6 +144,16 @@ namespace LnsDsl.Evaluation
             int gold = labels.IndexOf(key);
             if (gold < 0) throw at.Error($"the answerKey '{key}' is not one of the labels {string.Join(", ", labels)}");
             return new TaskItem($"Question: {question}\nAnswer:", texts.Select(t => " " + t).ToList(), gold);
+        }
+
+        /// <summary>LnsDsl's own layout for tasks of any prompt format (e.g. the fine-tuning template):
+        /// <c>{"context", "choices": [...], "label"}</c>; the context verbatim, each continuation " {choice}".</summary>
+        private static TaskItem Plain(JsonElement root, Where at)
+        {
+            string context = at.String(root, "context");
+            if (!root.TryGetProperty("choices", out var list) || list.ValueKind != JsonValueKind.Array) throw at.Error("field \"choices\" is not an array");
+            var choices = list.EnumerateArray().Select(c => c.ValueKind == JsonValueKind.String ? " " + c.GetString() : throw at.Error("a choice is not a string")).ToList();
+            return new TaskItem(context, choices, at.Index(root, "label"));
         }
 
         private static TaskItem Piqa(JsonElement root, Where at)
