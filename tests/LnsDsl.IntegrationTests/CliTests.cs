@@ -451,6 +451,30 @@ namespace LnsDsl.IntegrationTests
         }
 
         [Fact]
+        public void Finetune_starts_from_a_hugging_face_checkpoint_too()
+        {
+            var config = LnsDsl.Tests.HfCheckpoints.Config("llama", c => c["vocab_size"] = 300);
+            string hf = LnsDsl.Tests.HfCheckpoints.Write(Path.Combine(_dir, "tiny-llama-sft"), config, LnsDsl.Tests.HfCheckpoints.Weights(config));
+            LnsDsl.Tests.HfCheckpoints.WriteByteLevelTokenizer(hf, "t h", "th e");
+            string[] Tune(string out_, params string[] extra) => new[] { "finetune", "--hf", hf, "--data", Instructions(), "--steps", "8", "--batch", "4",
+                "--seq", "48", "--warmup", "1", "--lr", "3e-3", "--eval-every", "4", "--eval-batches", "1", "--checkpoint-every", "4", "--out", out_ }.Concat(extra).ToArray();
+            string whole = Path.Combine(_dir, "hf-sft");
+            var r = Cli(Tune(whole));
+            Assert.True(r.Code == 0, r.Err);
+            var options = new RunDirectory(whole).ReadConfig().Options;
+            Assert.Equal("hf:" + Path.GetFullPath(hf), options.StartFrom); // the run records where it started
+            Assert.Equal("tiny_llama_sft", options.Model);
+            var losses = Losses(whole);
+            Assert.Equal(8, losses.Length);
+            Assert.True(losses[^1] < losses[0], "fine-tuning should lower the response loss");
+            // Stopped and resumed (in process: the imported model is compiled again from the same config): the same losses.
+            string split = Path.Combine(_dir, "hf-sft-split");
+            Assert.Equal(0, Cli(Tune(split, "--stop-at", "3")).Code);
+            Assert.Equal(0, Cli(Tune(split, "--resume")).Code);
+            Assert.Equal(losses, Losses(split));
+        }
+
+        [Fact]
         public void A_stopped_and_resumed_run_reproduces_the_uninterrupted_losses_exactly()
         {
             string whole = Path.Combine(_dir, "whole");

@@ -12,16 +12,28 @@ namespace LnsDsl.Cli.Verbs
         [Option("checkpoint", HelpText = "The run (its latest checkpoint) or checkpoints/step-* directory to start from: its weights and tokenizer, a fresh optimiser.")]
         public string? Checkpoint { get; set; }
 
-        [Option("hf", HelpText = "A Hugging Face checkpoint directory to start from (not yet supported: fine-tune a run's checkpoint).")]
+        [Option("hf", HelpText = "A Hugging Face checkpoint directory to start from (its weights, and its tokenizer unless --tokenizer names one).")]
         public string? Hf { get; set; }
 
         public override IReadOnlyCollection<string> Inputs => new[] { "Checkpoint", "Hf" };
 
+        protected override Trainer CreateTrainer(TrainOptions options)
+            => Hf is null ? base.CreateTrainer(options) : new Trainer(options) { LoadStartingWeights = model => LnsDsl.Interop.HuggingFace.LoadInto(model, Hf) };
+
         protected override TrainOptions Options()
         {
+            if ((Checkpoint is null) == (Hf is null)) throw new UserError("finetune starts from one checkpoint: --checkpoint RUN or --hf DIR");
             if (Hf is not null)
-                throw new UserError("finetune --hf is not supported yet: fine-tuning starts from a run's checkpoint (--checkpoint RUN)");
-            if (Checkpoint is null) throw new UserError("finetune needs the checkpoint to start from: --checkpoint RUN");
+            {
+                // The imported model is compiled (and registered) from its config; its weights load into the new model.
+                var (_, entry) = LnsDsl.Interop.HuggingFace.Declare(Hf);
+                string directory = System.IO.Path.GetFullPath(Hf);
+                return Settings.Apply(this, new TrainOptions()) with
+                {
+                    Model = entry.Name, FineTune = true, StartFrom = Trainer.ImportedPrefix + directory,
+                    Tokenizer = Tokenizer ?? "hf:" + directory, Compact = 0,
+                };
+            }
             string start = Runs.Checkpoint.Resolve(Checkpoint);
             var recorded = Runs.Checkpoint.ReadState(start);
             return Settings.Apply(this, new TrainOptions()) with { Model = Model ?? recorded.Model, FineTune = true, StartFrom = start };

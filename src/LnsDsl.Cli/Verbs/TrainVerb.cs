@@ -31,12 +31,15 @@ namespace LnsDsl.Cli.Verbs
         /// <summary>The run's options: the given ones over the library's defaults.</summary>
         protected virtual TrainOptions Options() => Settings.Apply(this, new TrainOptions()) with { Model = Model ?? Zoo.Default };
 
+        /// <summary>The trainer of the run.</summary>
+        protected virtual Trainer CreateTrainer(TrainOptions options) => new(options);
+
         public override int Run()
         {
             var options = Options();
             return WithCtrlC("finishing this step and writing a checkpoint", cancel =>
             {
-                var result = new Trainer(options).Run(cancel);
+                var result = CreateTrainer(options).Run(cancel);
                 return result.Interrupted && cancel.IsCancellationRequested ? 130 : 0;
             });
         }

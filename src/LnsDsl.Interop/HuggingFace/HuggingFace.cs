@@ -81,6 +81,15 @@ namespace LnsDsl.Interop
             }
         }
 
+        /// <summary>Loads a checkpoint directory's weights into <paramref name="model"/> (an instance of the model
+        /// <see cref="Declare"/> compiled for it), converting to the model's dtype: fine-tuning an imported model.</summary>
+        public static void LoadInto(TransformerModule model, string directory)
+        {
+            var config = HfConfig.Read(Path.Combine(directory, "config.json"));
+            using var checkpoint = SafeTensors.OpenCheckpoint(directory);
+            LoadWeights(model, checkpoint, directory, config.TieEmbeddings);
+        }
+
         /// <summary>The config and the compiled LnsDsl model that computes it (no weights read).</summary>
         public static (HfConfig Config, ModelEntry Entry) Declare(string directory)
         {

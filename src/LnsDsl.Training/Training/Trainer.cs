@@ -31,6 +31,13 @@ namespace LnsDsl.Training
         /// step (false). Null (the default): late on CUDA, where reading at once would make the host wait for the GPU.</summary>
         public bool? DeferStatistics { get; init; }
 
+        /// <summary>
+        /// Loads starting weights that are not a run's checkpoint into the new model (fine-tuning an imported model:
+        /// <see cref="TrainOptions.StartFrom"/> is then <c>hf:DIRECTORY</c> and the front end that registered the
+        /// imported model supplies this). Not called when a run is resumed: its checkpoint has the weights.
+        /// </summary>
+        public Action<TransformerModule>? LoadStartingWeights { get; init; }
+
         /// <summary>Whether to draw the progress line on the console (the run directory's records are always written).</summary>
         public bool Console { get; init; } = true;
 
@@ -55,10 +62,18 @@ namespace LnsDsl.Training
             // Resumed weights are loaded on the CPU, before the move and before the optimiser exists: the optimiser
             // keys its state by the parameters it is given, so it must see the parameters that will train.
             if (plan.ResumeFrom is not null) Checkpoint.LoadModel(plan.ResumeFrom, model);
-            else if (_o.StartFrom is not null) // fine-tuning: the pre-trained weights, a fresh optimiser
+            else if (_o.StartFrom is { } from) // fine-tuning: the pre-trained weights, a fresh optimiser
             {
-                var start = Checkpoint.LoadModel(Checkpoint.Resolve(_o.StartFrom), model);
-                _log($"starting from {Checkpoint.Resolve(_o.StartFrom)} ({start.Model} at step {start.Step})");
+                if (from.StartsWith(ImportedPrefix, StringComparison.Ordinal))
+                {
+                    (LoadStartingWeights ?? throw new UserError($"{from}: an imported model's weights need a loader (lnsrun finetune --hf supplies it)"))(model);
+                    _log($"starting from {from[ImportedPrefix.Length..]} (imported)");
+                }
+                else
+                {
+                    var start = Checkpoint.LoadModel(Checkpoint.Resolve(from), model);
+                    _log($"starting from {Checkpoint.Resolve(from)} ({start.Model} at step {start.Step})");
+                }
             }
             model.to(plan.Device);
             plan.Precision.Apply(model); // bf16: fp32 parameters computing in bf16 (mixed precision); bf16-pure: cast to bf16
@@ -67,6 +82,9 @@ namespace LnsDsl.Training
             var session = new Session(this, plan, data, model, optimizer, startStep);
             return session.Train(cancel);
         }
+
+        /// <summary>How <see cref="TrainOptions.StartFrom"/> names an imported (Hugging Face) checkpoint directory.</summary>
+        public const string ImportedPrefix = "hf:";
 
         /// <summary>The optimisers {Optimizer} names.</summary>
         public static readonly string[] Optimizers = { "adam", "adamw", "torch-adam" };
@@ -179,8 +197,8 @@ namespace LnsDsl.Training
         private static InstructionTrainingData OpenInstructions(TrainOptions o, ModelSpec spec)
         {
             if (o.Data is null) throw new SettingError("fine-tuning needs {Data}: a .jsonl file of instruction examples");
-            var tokenizer = o.StartFrom is not null
-                ? Tokenizers.Load(Path.Combine(Checkpoint.Resolve(o.StartFrom), "tokenizer.json"))
+            var tokenizer = o.StartFrom is { } from && !from.StartsWith(ImportedPrefix, StringComparison.Ordinal)
+                ? Tokenizers.Load(Path.Combine(Checkpoint.Resolve(from), "tokenizer.json"))
                 : Tokenizers.Create(o.Tokenizer);
             return new InstructionTrainingData(o.Data, tokenizer, o.Seq);
         }
