@@ -28,6 +28,9 @@ namespace LnsDsl.Cli.Verbs
                 // The imported model is compiled (and registered) from its config; its weights load into the new model.
                 var (_, entry) = LnsDsl.Interop.HuggingFace.Declare(Hf);
                 string directory = System.IO.Path.GetFullPath(Hf);
+                string tokenizerConfig = System.IO.Path.Combine(directory, "tokenizer_config.json");
+                if (System.IO.File.Exists(tokenizerConfig) && System.IO.File.ReadAllText(tokenizerConfig).Contains("\"chat_template\"", System.StringComparison.Ordinal))
+                    System.Console.Error.WriteLine($"note: {tokenizerConfig} carries a chat template; LnsDsl does not run chat templates (Jinja), so the examples use its plain template (User: ... / Assistant: ...)");
                 return Settings.Apply(this, new TrainOptions()) with
                 {
                     Model = entry.Name, FineTune = true, StartFrom = Trainer.ImportedPrefix + directory,
