@@ -37,7 +37,7 @@ namespace LnsDsl.Cli.Verbs
                     Tokenizer = Tokenizer ?? "hf:" + directory, Compact = 0,
                 };
             }
-            string start = Runs.Checkpoint.Resolve(Checkpoint);
+            string start = Runs.Checkpoint.Resolve(Checkpoint!);
             var recorded = Runs.Checkpoint.ReadState(start);
             return Settings.Apply(this, new TrainOptions()) with { Model = Model ?? recorded.Model, FineTune = true, StartFrom = start };
         }

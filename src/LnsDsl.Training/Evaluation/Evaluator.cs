@@ -24,7 +24,7 @@ namespace LnsDsl.Evaluation
                 throw new UserError($"the data's tokenizer ({data.Tokenizer.Name}) differs from the model's ({trained.Tokenizer.Name})");
             var o = trained.Options;
             var spec = trained.Model.Spec;
-            double loss = Losses.Evaluate(trained.Model, data.Valid, o.Packing, options.Batches, options.Batch, o.Seq, data.Tokenizer.EndOfText, spec.Vocab, device);
+            double loss = Losses.Evaluate(trained.Model, data.Valid, o.Packing, options.Batches, options.Batch, o.Seq, data.Tokenizer.EndOfText, device);
             return new EvalResult(trained.Label, trained.Step, data.Description, trained.Tokenizer.Name, trained.Tokenizer.VocabSize, loss);
         }
 

@@ -19,20 +19,27 @@ namespace LnsDsl.Evaluation
         public static double SumLoss(Tensor logits, Tensor targets, int vocab) => CrossEntropy(logits, targets, vocab, nn.Reduction.Sum).item<float>();
 
         /// <summary>Mean next-token loss over the fixed validation batches (the first <paramref name="batches"/>).</summary>
-        public static double Evaluate(TransformerModule model, TokenStream valid, Packing packing, int batches, int batch, int seq, int endOfText, int vocab, Device device)
+        public static double Evaluate(TransformerModule model, TokenStream valid, Packing packing, int batches, int batch, int seq, int endOfText, Device device)
         {
-            using var noGrad = no_grad();
             int available = Batches.FixedCount(valid, packing, batch, seq);
             if (available == 0) { batch = 1; available = Batches.FixedCount(valid, packing, 1, seq); }
             int n = Math.Max(1, Math.Min(batches, available));
+            return Evaluate(model, n, i => Batches.Fixed(valid, packing, i, batch, seq, endOfText), device);
+        }
+
+        /// <summary>Mean next-token loss over batches 0..<paramref name="batches"/>-1 that <paramref name="batch"/> builds
+        /// (on the CPU; moved to <paramref name="device"/> here), padding left out.</summary>
+        public static double Evaluate(TransformerModule model, int batches, Func<int, (Tensor Input, Tensor Target)> batch, Device device)
+        {
+            using var noGrad = no_grad();
             double total = 0;
             long count = 0;
-            for (int i = 0; i < n; i++)
+            for (int i = 0; i < batches; i++)
             {
                 using var scope = NewDisposeScope();
-                var (x, y) = Batches.Fixed(valid, packing, i, batch, seq, endOfText);
+                var (x, y) = batch(i);
                 var targets = y.to(device).reshape(-1);
-                total += SumLoss(model.forward(x.to(device)), targets, vocab);
+                total += SumLoss(model.forward(x.to(device)), targets, model.Spec.Vocab);
                 count += targets.ne(Batches.Ignore).sum().item<long>();
             }
             return total / Math.Max(1, count);

@@ -56,7 +56,7 @@ namespace LnsDsl.Training
             => Batches.Sample(Data.Train, _packing, batch, seq, Data.Tokenizer.EndOfText, random);
 
         public double Evaluate(TransformerModule model, int batches, int batch, int seq, Device device)
-            => Losses.Evaluate(model, Data.Valid, _packing, batches, batch, seq, Data.Tokenizer.EndOfText, model.Spec.Vocab, device);
+            => Losses.Evaluate(model, Data.Valid, _packing, batches, batch, seq, Data.Tokenizer.EndOfText, device);
 
         public void Dispose() => Data.Dispose();
     }
@@ -103,19 +103,8 @@ namespace LnsDsl.Training
         public double Evaluate(TransformerModule model, int batches, int batch, int seq, Device device)
         {
             var items = _valid.Count > 0 ? _valid : _train; // no held-out examples (under 20): the training loss, said in Summary
-            using var noGrad = no_grad();
-            double total = 0;
-            long count = 0;
-            for (int i = 0; i < batches && i * batch < items.Count; i++)
-            {
-                using var scope = NewDisposeScope();
-                var rows = items.Skip(i * batch).Take(batch).ToList();
-                var (x, y) = InstructionData.Batch(rows, seq, Tokenizer.EndOfText, out _);
-                var targets = y.to(device).reshape(-1);
-                total += Losses.SumLoss(model.forward(x.to(device)), targets, model.Spec.Vocab);
-                count += targets.ne(Batches.Ignore).sum().item<long>();
-            }
-            return total / Math.Max(1, count);
+            int n = Math.Min(batches, (items.Count + batch - 1) / batch);
+            return Losses.Evaluate(model, n, i => InstructionData.Batch(items.Skip(i * batch).Take(batch).ToList(), seq, Tokenizer.EndOfText, out _), device);
         }
 
         public void Dispose() { }
