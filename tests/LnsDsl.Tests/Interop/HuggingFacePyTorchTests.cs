@@ -21,7 +21,7 @@ namespace LnsDsl.Tests
     [Collection("Console")] // they set LNSDSL_CACHE, a process-wide variable other tests of that collection set too
     public sealed class HuggingFacePyTorchTests : IDisposable
     {
-        private const string Python = "/usr/bin/python3";
+        private const string Python = PythonProcess.Executable;
         private readonly ITestOutputHelper _output;
         private readonly string _dir = Path.Combine(Path.GetTempPath(), "lnsdsl-hfpt-" + Guid.NewGuid().ToString("N"));
         private readonly string? _previousCache = Environment.GetEnvironmentVariable("LNSDSL_CACHE");
@@ -82,13 +82,9 @@ namespace LnsDsl.Tests
 
         private int Run(string arguments)
         {
-            var psi = new ProcessStartInfo(Python, arguments) { RedirectStandardOutput = true, RedirectStandardError = true };
-            using var p = Process.Start(psi)!;
-            var err = p.StandardError.ReadToEndAsync();
-            string stdout = p.StandardOutput.ReadToEnd();
-            p.WaitForExit();
-            if (p.ExitCode != 0) _output.WriteLine($"python3 {arguments} -> {p.ExitCode}\n{stdout}{err.Result}");
-            return p.ExitCode;
+            var (code, stdout, errors) = PythonProcess.Run(arguments);
+            if (code != 0) _output.WriteLine($"python3 {arguments} -> {code}\n{stdout}{errors}");
+            return code;
         }
     }
 }

@@ -23,7 +23,7 @@ namespace LnsDsl.Tests
     /// </summary>
     public sealed class PyTorchModelTests : IDisposable
     {
-        private const string Python = "/usr/bin/python3";
+        private const string Python = PythonProcess.Executable;
         private static readonly string[] Zoo = { "PreLn6x128", "Lns6x128", "PostLn6x128", "MixLn6x128", "PeriLn6x128", "DeepNorm6x128", "LnsScaledInit6x128" };
         private readonly ITestOutputHelper _output;
         private readonly string _dir = Path.Combine(Path.GetTempPath(), "lnsdsl-ptm-" + Guid.NewGuid().ToString("N"));
@@ -235,26 +235,13 @@ for i, job in enumerate(spec["jobs"]):
             public int GetHashCode(float value) => 0;
         }
 
-        private static bool PythonHasTorch()
-        {
-            if (!File.Exists(Python)) return false;
-            var psi = new ProcessStartInfo(Python, "-c \"import torch\"") { RedirectStandardOutput = true, RedirectStandardError = true };
-            using var p = Process.Start(psi)!;
-            p.StandardOutput.ReadToEnd();
-            p.StandardError.ReadToEnd();
-            p.WaitForExit();
-            return p.ExitCode == 0;
-        }
+        private static bool PythonHasTorch() => PythonProcess.Imports("torch");
 
         private int Run(string arguments)
         {
-            var psi = new ProcessStartInfo(Python, arguments) { RedirectStandardOutput = true, RedirectStandardError = true };
-            using var p = Process.Start(psi)!;
-            var err = p.StandardError.ReadToEndAsync();
-            string stdout = p.StandardOutput.ReadToEnd();
-            p.WaitForExit();
-            if (p.ExitCode != 0) _output.WriteLine($"python3 {arguments} -> {p.ExitCode}\n{stdout}{err.Result}");
-            return p.ExitCode;
+            var (code, stdout, errors) = PythonProcess.Run(arguments);
+            if (code != 0) _output.WriteLine($"python3 {arguments} -> {code}\n{stdout}{errors}");
+            return code;
         }
     }
 }

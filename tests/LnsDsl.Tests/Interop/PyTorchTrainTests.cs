@@ -31,7 +31,7 @@ namespace LnsDsl.Tests
     [Collection("Console")] // they set LNSDSL_CACHE, a process-wide variable other tests of that collection set too
     public sealed class PyTorchTrainTests : IDisposable
     {
-        private const string Python = "/usr/bin/python3";
+        private const string Python = PythonProcess.Executable;
         private const string ModelName = "TinyByteLns";
         // --redirects/--tee given explicitly: torchrun of PyTorch 1.13 on Python 3.11 fails on their default "0"
         // (its Std flag parsing iterates an IntFlag, which no longer yields the zero member); 1 tees stdout.
@@ -367,19 +367,10 @@ namespace LnsDsl.Tests
 
         private (int Code, string Output) Run(string arguments, int seconds)
         {
-            var psi = new ProcessStartInfo(Python, arguments) { RedirectStandardOutput = true, RedirectStandardError = true };
-            using var p = Process.Start(psi)!;
-            var err = p.StandardError.ReadToEndAsync();
-            var @out = p.StandardOutput.ReadToEndAsync();
-            if (!p.WaitForExit(seconds * 1000))
-            {
-                p.Kill(entireProcessTree: true);
-                return (-1, $"python3 {arguments}: no exit within {seconds} s\n{@out.Result}{err.Result}");
-            }
-            p.WaitForExit();
-            string text = @out.Result + err.Result;
-            if (p.ExitCode != 0) _output.WriteLine($"python3 {arguments} -> {p.ExitCode}\n{text}");
-            return (p.ExitCode, text);
+            var (code, stdout, errors) = PythonProcess.Run(arguments, seconds);
+            string text = stdout + errors;
+            if (code != 0) _output.WriteLine($"python3 {arguments} -> {code}\n{text}");
+            return (code, text);
         }
     }
 }

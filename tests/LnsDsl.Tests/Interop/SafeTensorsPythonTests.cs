@@ -17,7 +17,7 @@ namespace LnsDsl.Tests
     /// </summary>
     public sealed class SafeTensorsPythonTests : IDisposable
     {
-        private const string Python = "/usr/bin/python3";
+        private const string Python = PythonProcess.Executable;
         private readonly ITestOutputHelper _output;
         private readonly string _dir = Path.Combine(Path.GetTempPath(), "lnsdsl-stp-" + Guid.NewGuid().ToString("N"));
 
@@ -100,13 +100,8 @@ print('metadata', json.dumps(meta, sort_keys=True))
 
         private static int Run(string arguments, out string output, out string errors)
         {
-            var info = new ProcessStartInfo(Python, arguments) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            using var process = Process.Start(info)!;
-            var stderr = process.StandardError.ReadToEndAsync();
-            output = process.StandardOutput.ReadToEnd();
-            process.WaitForExit();
-            errors = stderr.Result;
-            return process.ExitCode;
+            (int code, output, errors) = PythonProcess.Run(arguments);
+            return code;
         }
     }
 }
