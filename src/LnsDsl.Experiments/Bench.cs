@@ -208,12 +208,14 @@ namespace LnsDsl.Experiments
             using var fused = entry.Create(o.Seed);
             fused.to(device);
             precision.Apply(fused);
-            using var fusedOptimizer = optim.Adam(fused.parameters(), lr: 1e-4);
+            // The generated model trains as lnsrun train trains it (the flat Adam); the unfused composition with
+            // TorchSharp's optim.Adam, as a straightforward TorchSharp program would.
+            using ITrainingOptimizer fusedOptimizer = FlatAdam.For(fused, 1e-4, 0, decoupled: false, decayEmbeddings: false);
             var fusedRunner = new Runner(fused, fusedOptimizer, x, y, spec.Vocab);
 
             UnfusedTransformer? unfused = null;
             Runner? unfusedRunner = null;
-            optim.Optimizer? unfusedOptimizer = null;
+            ITrainingOptimizer? unfusedOptimizer = null;
             try
             {
                 for (int i = 0; i < o.Warmup; i++) fusedRunner.TrainStep();
@@ -228,7 +230,7 @@ namespace LnsDsl.Experiments
                     unfused.to(device);
                     // The unfused baseline has no mixed-precision path: under bf16 it runs all-bf16 (as bf16-pure).
                     if (dtype != ScalarType.Float32) unfused.to(dtype);
-                    unfusedOptimizer = optim.Adam(unfused.parameters(), lr: 1e-4);
+                    unfusedOptimizer = new TorchOptimizer(optim.Adam(unfused.parameters(), lr: 1e-4));
                     unfusedRunner = new Runner(unfused, unfusedOptimizer, x, y, spec.Vocab);
                     for (int i = 0; i < o.Warmup; i++) unfusedRunner.TrainStep();
                     unfusedRunner.Forward();
@@ -354,11 +356,11 @@ namespace LnsDsl.Experiments
         private sealed class Runner
         {
             private readonly nn.Module<Tensor, Tensor> _model;
-            private readonly optim.Optimizer _optimizer;
+            private readonly ITrainingOptimizer _optimizer;
             private readonly Tensor _x, _y;
             private readonly int _vocab;
 
-            public Runner(nn.Module<Tensor, Tensor> model, optim.Optimizer optimizer, Tensor x, Tensor y, int vocab)
+            public Runner(nn.Module<Tensor, Tensor> model, ITrainingOptimizer optimizer, Tensor x, Tensor y, int vocab)
             {
                 _model = model;
                 _optimizer = optimizer;
@@ -372,9 +374,9 @@ namespace LnsDsl.Experiments
             /// <summary>Forward, backward and the Adam step, with no host-device synchronisation.</summary>
             public void TrainStep()
             {
-                _optimizer.zero_grad();
+                _optimizer.ZeroGrad();
                 Backward();
-                _optimizer.step();
+                _optimizer.Step();
             }
 
             public void ForwardLoss()
@@ -389,9 +391,9 @@ namespace LnsDsl.Experiments
                 Loss(_model.forward(_x)).backward();
             }
 
-            public void Step() => _optimizer.step();
+            public void Step() => _optimizer.Step();
 
-            public void ZeroGrad() => _optimizer.zero_grad();
+            public void ZeroGrad() => _optimizer.ZeroGrad();
 
             public void Forward()
             {

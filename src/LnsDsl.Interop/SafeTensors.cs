@@ -116,7 +116,7 @@ namespace LnsDsl.Interop
             try
             {
                 if (e.ByteLength > 0)
-                    unsafe { ReadExactly(path, handle, (byte*)DataPointer(tensor), e.ByteLength, header.DataStart + e.Begin, e.Name); }
+                    unsafe { ReadExactly(path, handle, (byte*)TensorMemory.DataPointer(tensor), e.ByteLength, header.DataStart + e.Begin, e.Name); }
                 return tensor;
             }
             catch
@@ -145,7 +145,7 @@ namespace LnsDsl.Interop
                     var tensor = torch.empty(e.Shape.ToArray(), kind.Torch!.Value);
                     result.Add(e.Name, tensor);
                     if (e.ByteLength > 0)
-                        unsafe { ReadExactly(path, handle, (byte*)DataPointer(tensor), e.ByteLength, header.DataStart + e.Begin, e.Name); }
+                        unsafe { ReadExactly(path, handle, (byte*)TensorMemory.DataPointer(tensor), e.ByteLength, header.DataStart + e.Begin, e.Name); }
                 }
                 return result;
             }
@@ -205,7 +205,7 @@ namespace LnsDsl.Interop
                 long[] shape = tensor.shape;
                 long bytes = SafeTensorsHeaderParser.ByteLength(kind, shape)
                     ?? throw new UserError($"tensor '{name}' of shape {SafeTensorsHeaderParser.Shape(shape)} is too large to store");
-                IntPtr storage = StoragePointer(tensor);
+                IntPtr storage = TensorMemory.StoragePointer(tensor);
                 if (storage != IntPtr.Zero && bytes > 0)
                 {
                     var key = (tensor.device.ToString(), storage);
@@ -282,7 +282,7 @@ namespace LnsDsl.Interop
                 {
                     unsafe
                     {
-                        byte* data = (byte*)DataPointer(dense);
+                        byte* data = (byte*)TensorMemory.DataPointer(dense);
                         for (long done = 0; done < p.Bytes;)
                         {
                             int chunk = (int)Math.Min(Chunk, p.Bytes - done);
@@ -297,28 +297,6 @@ namespace LnsDsl.Interop
                     if (!ReferenceEquals(cpu, tensor)) cpu.Dispose();
                 }
             }
-        }
-
-        // ---- LibTorch pointers ----
-
-        /// <summary>The address of a tensor's first element.</summary>
-        private static IntPtr DataPointer(Tensor tensor)
-        {
-            IntPtr p = Native.THSTensor_data(tensor.Handle);
-            if (p == IntPtr.Zero) throw new InvalidOperationException("LibTorch gave no data pointer for a tensor with elements");
-            return p;
-        }
-
-        /// <summary>The address of the start of a tensor's storage (shared by all views of it); zero for none.</summary>
-        private static IntPtr StoragePointer(Tensor tensor) => Native.THSStorage_data_ptr(tensor.Handle);
-
-        private static class Native
-        {
-            [DllImport("LibTorchSharp")]
-            internal static extern IntPtr THSTensor_data(IntPtr tensor);
-
-            [DllImport("LibTorchSharp")]
-            internal static extern IntPtr THSStorage_data_ptr(IntPtr tensor);
         }
     }
 }

@@ -97,16 +97,18 @@ namespace LnsDsl.Tests
         }
 
         [Theory]
-        [InlineData(0.5, 1e-6)] // clipping: the flat norm is another summation order (fp32 rounding of the coefficient)
-        [InlineData(0.0, 1e-7)] // no clipping: bit for bit in practice (reported), fp32 rounding allowed (vectorised vs scalar remainders)
-        public void FlatAdam_reproduces_TorchSharps_Adam_with_weight_decay_and_clipping(double clip, double tolerance)
+        [InlineData(0.5, true, 1e-6)] // clipping: the flat norm is another summation order (fp32 rounding of the coefficient)
+        [InlineData(0.0, true, 1e-6)] // the CPU kernel: a correctly rounded square root where LibTorch's vectorised one may be off by one ulp
+        [InlineData(0.0, false, 1e-7)] // the tensor operations: bit for bit in practice (reported), fp32 rounding allowed (vectorised vs scalar remainders)
+        public void FlatAdam_reproduces_TorchSharps_Adam_with_weight_decay_and_clipping(double clip, bool cpuKernel, double tolerance)
         {
             using var a = new TinyLns(3);
             using var b = new TinyLns(3);
             var want = Train(a, Torch(a, m => optim.Adam(m.parameters(), lr: 1e-3, weight_decay: 0.05)), 1, 50, clip);
             using var flat = FlatAdam.For(b, 1e-3, 0.05, decoupled: false, decayEmbeddings: false);
+            flat.CpuKernel = cpuKernel;
             var got = Train(b, Flat(flat), 1, 50, clip);
-            AssertClose(want, got, tolerance, _output, $"flat Adam vs optim.Adam, clip {clip}");
+            AssertClose(want, got, tolerance, _output, $"flat Adam ({(cpuKernel ? "CPU kernel" : "tensor operations")}) vs optim.Adam, clip {clip}");
             MaxParameterDifference(a, b, "Adam");
         }
 
@@ -344,7 +346,9 @@ namespace LnsDsl.Tests
             var a = Lns12x256Shapes(1);
             var b = Lns12x256Shapes(1);
             using var torchAdam = optim.Adam(a.Select(p => p.Parameter), lr: 1e-3, weight_decay: 0.01);
+            var c = Lns12x256Shapes(1);
             using var flat = new FlatAdam(b, 1e-3, 0.01, layers: 12);
+            using var flatOps = new FlatAdam(c, 1e-3, 0.01, layers: 12) { CpuKernel = false };
             double Time(Action step, int times)
             {
                 var clock = Stopwatch.StartNew();
@@ -352,20 +356,28 @@ namespace LnsDsl.Tests
                 return clock.Elapsed.TotalMilliseconds / times;
             }
             var flatMs = new List<double>();
+            var opsMs = new List<double>();
             var torchMs = new List<double>();
             for (int r = 0; r < 3; r++)
             {
                 torchMs.Add(Time(() => torchAdam.step(), 3));
                 flatMs.Add(Time(flat.Step, 3));
+                opsMs.Add(Time(flatOps.Step, 3));
             }
-            double f = flatMs.Order().ElementAt(1), t = torchMs.Order().ElementAt(1);
+            double f = flatMs.Order().ElementAt(1), o = opsMs.Order().ElementAt(1), t = torchMs.Order().ElementAt(1);
             _output.WriteLine($"Lns12x256 shapes ({a.Count} tensors, {a.Sum(p => p.Parameter.numel()):N0} parameters), {get_num_threads()} threads: " +
-                              $"optimizer step, flat {f:F1} ms; TorchSharp Adam {t:F1} ms: flat {t / f:F1}x faster (medians of 3 x 3 steps)");
-            // The same numbers after the 1 + 9 steps each took (to fp32 rounding: the flat step runs LibTorch's element-wise
-            // kernels over chunks rather than per tensor, which may split vectorised bodies and remainders differently).
-            foreach (var (pa, pb) in a.Zip(b))
-                Assert.True(pa.Parameter.detach().allclose(pb.Parameter.detach(), rtol: 1e-6, atol: 1e-9), $"{pa.Name} differs");
-            foreach (var p in a.Concat(b)) p.Parameter.Dispose();
+                              $"optimizer step, flat with the CPU kernel {f:F1} ms, flat with tensor operations {o:F1} ms; TorchSharp Adam {t:F1} ms: " +
+                              $"{t / f:F1}x and {t / o:F1}x faster (medians of 3 x 3 steps)");
+            // The same numbers after the 1 + 9 steps each took, to fp32 rounding: the tensor operations run LibTorch's
+            // element-wise kernels over chunks rather than per tensor (vectorised bodies and remainders split
+            // differently); the CPU kernel's correctly rounded square root may move an update (about lr = 1e-3) by an
+            // ulp, about 1e-10 a step, which shows where a parameter crosses zero: hence atol 1e-8 there.
+            foreach (var (pa, pb, pc) in a.Zip(b, c))
+            {
+                Assert.True(pa.Parameter.detach().allclose(pb.Parameter.detach(), rtol: 1e-6, atol: 1e-8), $"{pa.Name} differs (CPU kernel): largest difference {(pa.Parameter - pb.Parameter).abs().max().item<float>():E2}, failing {((pa.Parameter - pb.Parameter).abs() > pb.Parameter.abs() * 1e-6 + 1e-9).sum().item<long>()}, nan {pb.Parameter.isnan().sum().item<long>()}, where the value is {pa.Parameter.flatten()[(pa.Parameter - pb.Parameter).abs().argmax()].item<float>():E2}");
+                Assert.True(pa.Parameter.detach().allclose(pc.Parameter.detach(), rtol: 1e-6, atol: 1e-9), $"{pa.Name} differs (tensor operations)");
+            }
+            foreach (var p in a.Concat(b).Concat(c)) p.Parameter.Dispose();
         }
 
         [Fact]
@@ -374,7 +386,7 @@ namespace LnsDsl.Tests
             List<Tensor> Run(long chunk, bool decoupled)
             {
                 var list = Lns12x256Shapes(2).Take(8).ToList();
-                using var flat = new FlatAdam(list, 1e-3, 0.05, decoupled, layers: 12) { ChunkElements = chunk };
+                using var flat = new FlatAdam(list, 1e-3, 0.05, decoupled, layers: 12) { ChunkElements = chunk, CpuKernel = false };
                 for (int i = 0; i < 3; i++) flat.Step();
                 return list.Select(p => p.Parameter.detach().clone()).ToList();
             }
@@ -384,6 +396,32 @@ namespace LnsDsl.Tests
                 foreach (long chunk in new long[] { FlatAdam.CpuChunk, 1000, 77 })
                     // Chunks may change only which elements a vectorised body or a scalar remainder computes (fp32 rounding).
                     Assert.All(whole.Zip(Run(chunk, decoupled)), x => Assert.True(x.First.allclose(x.Second, rtol: 1e-6, atol: 1e-9), $"chunk {chunk}, decoupled {decoupled}"));
+            }
+        }
+
+        [Fact]
+        public void The_CPU_kernel_matches_the_tensor_operations_for_Adam_and_masked_AdamW_and_ignores_the_thread_count()
+        {
+            List<Tensor> Run(bool decoupled, bool kernel, int threads)
+            {
+                // The first block, the final norm and the head: matrices and a norm, so AdamW's mask has both values;
+                // 300K+ elements, so that two threads split the buffer.
+                var list = Lns12x256Shapes(5).Where(p => p.Block <= 0).ToList();
+                using var flat = new FlatAdam(list, 1e-3, 0.05, decoupled, layers: 12) { CpuKernel = kernel, CpuThreads = threads };
+                Assert.Equal(decoupled, flat.Groups[0].Mask is not null);
+                for (int i = 0; i < 4; i++) flat.Step();
+                return list.Select(p => p.Parameter.detach().clone()).ToList();
+            }
+            foreach (bool decoupled in new[] { false, true })
+            {
+                var ops = Run(decoupled, kernel: false, threads: 0);
+                var one = Run(decoupled, kernel: true, threads: 1);
+                var two = Run(decoupled, kernel: true, threads: 2);
+                Assert.All(ops.Zip(one), x => Assert.True(x.First.allclose(x.Second, rtol: 1e-6, atol: 1e-9), $"decoupled {decoupled}: kernel vs tensor operations"));
+                Assert.All(one.Zip(two), x => Assert.True(x.First.eq(x.Second).all().item<bool>(), $"decoupled {decoupled}: the thread count changed a number"));
+                // The update is not trivially equal: the parameters moved.
+                var start = Lns12x256Shapes(5).Where(p => p.Block <= 0).Select(p => p.Parameter.detach()).ToList();
+                Assert.All(start.Zip(one), x => Assert.False(x.First.eq(x.Second).all().item<bool>()));
             }
         }
     }

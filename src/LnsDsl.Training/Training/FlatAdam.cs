@@ -17,7 +17,8 @@ namespace LnsDsl.Training
     /// dtype and device, so a step is a handful of kernels over the whole model instead of about ten per parameter.
     /// The arithmetic is LibTorch's / TorchSharp's single-tensor Adam, operation for operation (bias corrections on
     /// the host in double from the step count; <c>denom = sqrt(v) / sqrt(bc2) + eps</c>; <c>p += -lr / bc1 * m / denom</c>),
-    /// so it reproduces <c>optim.Adam</c> / <c>optim.AdamW</c> bit for bit.
+    /// so it reproduces <c>optim.Adam</c> / <c>optim.AdamW</c>: bit for bit through the tensor operations (CUDA, bf16),
+    /// to fp32 rounding through <see cref="CpuAdamKernel"/> (fp32 on the CPU: one pass over memory instead of ten).
     /// <para>Build it after the model is on its device and dtype and after its weights are loaded
     /// (<c>Module.to</c> and <c>Module.load</c> replace parameters). Clear gradients with <see cref="ZeroGrad"/>, never
     /// with <c>Module.zero_grad()</c>, which drops the gradient views.</para>
@@ -155,7 +156,16 @@ namespace LnsDsl.Training
         }
 
         /// <summary>
-        /// Elements updated together. On the CPU the step runs chunk by chunk so that its operations find their
+        /// fp32 buffers in CPU memory are updated by <see cref="CpuAdamKernel"/> in one pass (the default); false runs
+        /// the tensor operations chunk by chunk as on other devices and dtypes (for comparisons).
+        /// </summary>
+        public bool CpuKernel { get; set; } = true;
+
+        /// <summary>Threads of <see cref="CpuAdamKernel"/>; 0: LibTorch's intra-op thread count. No number depends on it.</summary>
+        public int CpuThreads { get; set; }
+
+        /// <summary>
+        /// Elements updated together by the tensor operations. On the CPU the step runs chunk by chunk so that its operations find their
         /// operands in the cache (the whole-buffer form streams each of them through memory once per operation);
         /// on CUDA the whole buffer is one chunk. Elementwise operations, so the numbers do not depend on it.
         /// </summary>
@@ -176,6 +186,17 @@ namespace LnsDsl.Training
             foreach (var g in _groups)
             {
                 long count = g.Parameters.numel();
+                if (CpuKernel && g.Parameters.device_type == DeviceType.CPU && g.Parameters.dtype == ScalarType.Float32)
+                {
+                    unsafe
+                    {
+                        var constants = new CpuAdamKernel.Step(lr, wd, _decoupled, StepCount, Beta1, Beta2, Eps);
+                        CpuAdamKernel.Update((float*)TensorMemory.DataPointer(g.Parameters), (float*)TensorMemory.DataPointer(g.Gradients),
+                            (float*)TensorMemory.DataPointer(g.ExpAvg), (float*)TensorMemory.DataPointer(g.ExpAvgSq),
+                            g.Mask is null ? null : (float*)TensorMemory.DataPointer(g.Mask), count, constants, CpuThreads > 0 ? CpuThreads : get_num_threads());
+                    }
+                    continue;
+                }
                 long chunk = ChunkElements > 0 ? Math.Min(ChunkElements, count) : g.Parameters.device_type == DeviceType.CPU ? Math.Min(CpuChunk, count) : count;
                 if (wd != 0 && (g.Scratch is null || g.Scratch.numel() < chunk))
                 {
