@@ -564,6 +564,32 @@ namespace LnsDsl.IntegrationTests
         }
 
         [Fact]
+        public void Data_continuation_writes_the_fine_tuning_examples_and_the_task_and_refuses_a_missing_out_or_a_one_line_corpus()
+        {
+            string dir = Path.Combine(_dir, "sentences");
+            Directory.CreateDirectory(dir);
+            for (int d = 0; d < 40; d++)
+                File.WriteAllText(Path.Combine(dir, $"doc{d:D2}.txt"), string.Join("\n", Enumerable.Range(0, 8).Select(k => $"Document {d} has sentence number {k} in it" + new string('!', (d + k) % 7))));
+            string task = Path.Combine(_dir, "task");
+            var ok = Cli("data", "continuation", "--data", dir, "--out", task, "--examples", "30", "--items", "12", "--choices", "3");
+            Assert.Equal(0, ok.Code);
+            Assert.Contains("12 items of 12 windows", ok.Out); // 2 held-out documents x 6 windows: all used
+            Assert.Equal(30, File.ReadAllLines(Path.Combine(task, "continuation-sft.jsonl")).Length);
+            var items = LnsDsl.Evaluation.TaskReader.Read(Path.Combine(task, "continuation-task.jsonl")).Items;
+            Assert.Equal(12, items.Count);
+            Assert.All(items, i => Assert.Equal(3, i.Choices.Count));
+
+            var noOut = Cli("data", "continuation", "--data", dir);
+            Assert.NotEqual(0, noOut.Code);
+            Assert.Contains("--out DIR", noOut.Err);
+            string other = Path.Combine(_dir, "task-from-words");
+            var words = Cli("data", "continuation", "--data", Corpus(), "--out", other);
+            Assert.NotEqual(0, words.Code);
+            Assert.Contains("one sentence per line", words.Err);
+            Assert.False(Directory.Exists(other));
+        }
+
+        [Fact]
         public void Without_npm_the_built_in_corpus_names_the_fix()
         {
             string path = Environment.GetEnvironmentVariable("PATH") ?? "";

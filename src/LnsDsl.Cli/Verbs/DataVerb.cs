@@ -6,17 +6,35 @@ using LnsDsl.Data;
 
 namespace LnsDsl.Cli.Verbs
 {
-    [Verb("data", HelpText = "fetch | prepare | stats: get the built-in corpora, tokenise a corpus into the cache, report token counts.")]
-    public sealed class DataVerb : Verb, IDataOptions
+    [Verb("data", HelpText = "fetch | prepare | stats | continuation: get the built-in corpora, tokenise a corpus into the cache, report token counts, build the next-sentence fine-tuning data and task (docs/TASKS.md).")]
+    public sealed class DataVerb : Verb, IDataOptions, ISeedOption
     {
-        [Value(0, MetaName = "ACTION", Required = true, HelpText = "fetch, prepare or stats.")]
+        [Value(0, MetaName = "ACTION", Required = true, HelpText = "fetch, prepare, stats or continuation.")]
         public string Action { get; set; } = "";
 
         public string? Data { get; set; }
         public string? Tokenizer { get; set; }
         public int? Compact { get; set; }
+        public long? Seed { get; set; }
 
-        public override object[] Records() => new object[] { new DataOptions() };
+        [Option("out", HelpText = "continuation: the directory for continuation-sft.jsonl and continuation-task.jsonl.")]
+        public string? Out { get; set; }
+
+        [Option("examples", HelpText = "continuation: fine-tuning examples to write (from the training documents).")]
+        public int? Examples { get; set; }
+
+        [Option("items", HelpText = "continuation: task items to write (from the validation documents).")]
+        public int? Items { get; set; }
+
+        [Option("choices", HelpText = "continuation: choices per task item (the true next sentence and distractors).")]
+        public int? Choices { get; set; }
+
+        [Option("context", HelpText = "continuation: sentences of context before the one to choose.")]
+        public int? Context { get; set; }
+
+        public override System.Collections.Generic.IReadOnlyCollection<string> Inputs => new[] { "Out" };
+
+        public override object[] Records() => new object[] { new DataOptions(), new ContinuationTaskOptions() };
 
         public override int Run()
         {
@@ -39,8 +57,19 @@ namespace LnsDsl.Cli.Verbs
                         Console.WriteLine(string.Format(c, "valid:     {0,12:N0} tokens in {1,6:N0} documents", data.Valid.Count, data.Valid.Documents));
                     }
                     return 0;
+                case "continuation":
+                {
+                    if (Out is null) throw new UserError("data continuation writes two files: give --out DIR");
+                    var task = Settings.Apply(this, new ContinuationTaskOptions());
+                    var corpus = Corpus.Load(o.Data ?? "brown");
+                    var files = ContinuationTask.Write(corpus, Out, task);
+                    Console.WriteLine($"data:     {corpus.Description} ({corpus.Documents.Count} documents)");
+                    Console.WriteLine($"examples: {files.ExamplesPath}: {files.Examples} of {files.TrainWindows} windows of the training documents");
+                    Console.WriteLine($"task:     {files.TaskPath}: {files.Items} items of {files.ValidWindows} windows of the validation documents, {task.Choices} choices each");
+                    return 0;
+                }
                 default:
-                    throw new UserError($"unknown data action '{Action}'; use fetch, prepare or stats");
+                    throw new UserError($"unknown data action '{Action}'; use fetch, prepare, stats or continuation");
             }
         }
     }

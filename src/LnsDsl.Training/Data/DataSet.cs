@@ -71,10 +71,10 @@ namespace LnsDsl.Data
             var encoded = new int[corpus.Documents.Count][];
             Parallel.For(0, encoded.Length, i => encoded[i] = baseTokenizer.Encode(corpus.Documents[i]));
             List<int[]> train, valid;
-            if (encoded.Length >= 20)
+            if (encoded.Length >= HeldOut.Every)
             {
-                train = encoded.Where((_, i) => i % 20 != 19).ToList();
-                valid = encoded.Where((_, i) => i % 20 == 19).ToList();
+                train = encoded.Where((_, i) => !HeldOut.Is(i)).ToList();
+                valid = encoded.Where((_, i) => HeldOut.Is(i)).ToList();
             }
             else
             {

@@ -29,6 +29,22 @@ namespace LnsDsl.Data
     /// </summary>
     public static class InstructionData
     {
+        /// <summary>What precedes every response in the template.</summary>
+        private const string Cue = "Assistant:";
+
+        /// <summary>One turn of the template: <c>{Role}: {content}\n</c>.</summary>
+        private static string Turn(string role, string content) => $"{role}: {content}\n";
+
+        /// <summary>A response as the template writes it after <see cref="Cue"/> (a space first).</summary>
+        private static string ResponseText(string response) => " " + response;
+
+        /// <summary>
+        /// The text a single-turn example's response follows, exactly as fine-tuning renders it:
+        /// <c>User: {prompt}\nAssistant:</c>. A task item in LnsDsl's <c>plain</c> layout with this context (its choices
+        /// get the template's leading space) scores responses the way fine-tuning trained them.
+        /// </summary>
+        public static string PromptContext(string prompt) => Turn("User", prompt) + Cue;
+
         /// <summary>Reads every example of a JSON-lines file; a bad line is reported with its number.</summary>
         public static IReadOnlyList<InstructionExample> Read(string path)
         {
@@ -79,8 +95,8 @@ namespace LnsDsl.Data
                         string role = Required(Text(m, "role"), "role"), content = Required(Text(m, "content"), "content");
                         switch (role)
                         {
-                            case "system": prompt.Append("System: ").Append(content).Append('\n'); break;
-                            case "user": prompt.Append("User: ").Append(content).Append('\n'); break;
+                            case "system": prompt.Append(Turn("System", content)); break;
+                            case "user": prompt.Append(Turn("User", content)); break;
                             case "assistant":
                                 if (string.IsNullOrWhiteSpace(content)) throw Bad("an assistant message is empty");
                                 turns.Add((prompt.ToString(), content));
@@ -97,10 +113,10 @@ namespace LnsDsl.Data
                     string instruction = Required(Text(root, "instruction"), "instruction");
                     string? input = Text(root, "input");
                     string user = string.IsNullOrEmpty(input) ? instruction : instruction + "\n\n" + input;
-                    return new InstructionExample(number, new[] { ($"User: {user}\n", NonEmptyResponse(Text(root, "output"), "output")) });
+                    return new InstructionExample(number, new[] { (Turn("User", user), NonEmptyResponse(Text(root, "output"), "output")) });
                 }
                 if (root.TryGetProperty("prompt", out _))
-                    return new InstructionExample(number, new[] { ($"User: {Required(Text(root, "prompt"), "prompt")}\n", NonEmptyResponse(Text(root, "response"), "response")) });
+                    return new InstructionExample(number, new[] { (Turn("User", Required(Text(root, "prompt"), "prompt")), NonEmptyResponse(Text(root, "response"), "response")) });
                 throw Bad("none of the layouts: give \"prompt\" and \"response\", \"messages\", or \"instruction\" and \"output\"");
             }
         }
@@ -113,8 +129,8 @@ namespace LnsDsl.Data
             var learn = new List<bool>(); // whether the token is to be predicted (a response token)
             foreach (var (prompt, response) in example.Turns)
             {
-                foreach (var t in tokenizer.Encode(prompt + "Assistant:")) { tokens.Add(t); learn.Add(false); }
-                foreach (var t in tokenizer.Encode(" " + response)) { tokens.Add(t); learn.Add(true); }
+                foreach (var t in tokenizer.Encode(prompt + Cue)) { tokens.Add(t); learn.Add(false); }
+                foreach (var t in tokenizer.Encode(ResponseText(response))) { tokens.Add(t); learn.Add(true); }
                 tokens.Add(tokenizer.EndOfText);
                 learn.Add(true);
             }
@@ -148,8 +164,8 @@ namespace LnsDsl.Data
 
         /// <summary>The held-out split, as the corpora's: every 20th example (index 19, 39, ...) with 20 or more, else none.</summary>
         public static (IReadOnlyList<InstructionExample> Train, IReadOnlyList<InstructionExample> Valid) Split(IReadOnlyList<InstructionExample> examples)
-            => examples.Count >= 20
-                ? (examples.Where((_, i) => i % 20 != 19).ToList(), examples.Where((_, i) => i % 20 == 19).ToList())
+            => examples.Count >= HeldOut.Every
+                ? (examples.Where((_, i) => !HeldOut.Is(i)).ToList(), examples.Where((_, i) => HeldOut.Is(i)).ToList())
                 : (examples, Array.Empty<InstructionExample>());
     }
 }
