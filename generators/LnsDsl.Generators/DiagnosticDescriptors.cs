@@ -83,6 +83,10 @@ namespace LnsDsl.Generators
             "Llama3 RoPE scaling needs RopeHighFreqFactor > RopeLowFreqFactor",
             "RopeHighFreqFactor = {0} is not greater than RopeLowFreqFactor = {1}; Llama3 RoPE scaling ramps between the two wavelengths they define (Llama 3.1: 4 and 1)");
 
+        public static readonly DiagnosticDescriptor CompressedStreamNeedsPreLn = Error("LNS018", Architecture,
+            "NormType.CRmsNorm needs a Pre-LN stream read only through norms",
+            "NormType.CRmsNorm keeps the residual stream zero-mean in Hidden - 1 coordinates, exact only when every block is Pre-LN and nothing else reads or rescales the stream, but {0}; use Kind.Pre without it, or NormType.RmsNormBias");
+
         public static readonly DiagnosticDescriptor LnsWithScaledInit = Warning("LNS101", Architecture,
             "LayerNorm Scaling combined with depth-scaled initialisation",
             "Scale = {0} is combined with Output = OutputInit.{1}: the paper (Sun et al. 2025, Sec. 5) finds that scaled initialisation diminishes LNS's benefit; use OutputInit.Plain with LNS");
@@ -130,6 +134,10 @@ namespace LnsDsl.Generators
         public static readonly DiagnosticDescriptor DeepPreLnWithoutDepthControl = Info("LNS202", Architecture,
             "Deep Pre-LN model without depth control",
             "Pre-LN with {0} blocks and no depth control: this is the curse of depth (deep blocks collapse towards identity maps); add Scale = ScaleRule.InvSqrtDepth to [Norm]");
+
+        public static readonly DiagnosticDescriptor PreLayerNormIsRmsNorm = Info("LNS203", Architecture,
+            "Pre-LN with LayerNorm is Pre-RMSNorm in disguise",
+            "Pre-LN with LayerNorm computes exactly the function of a Pre-RMSNorm model (RMSNorm with a bias, NormType.RmsNormBias) whose residual stream is made zero-mean (Jiang et al. 2023), and RMSNorm skips the mean: 'lnsrun convert {0} --checkpoint RUN --to rmsnorm' (or crmsnorm) converts a trained checkpoint exactly{1}");
 
         /// <summary>All descriptors by ID.</summary>
         public static readonly IReadOnlyDictionary<string, DiagnosticDescriptor> ById = typeof(DiagnosticDescriptors)

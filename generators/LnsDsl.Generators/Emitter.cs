@@ -105,7 +105,7 @@ namespace LnsDsl.Generators
         /// <summary>The model's placement label (<see cref="Placements.Label(Kind, ScaleRule, int, bool, bool)"/>, detailed) and norm type.</summary>
         private static string Label(ModelDeclaration m)
             => Placements.Label(m.Norm, m.Scale, m.PostLayers, m.LayerScale, detailed: true)
-               + (m.NormType switch { NormType.LayerNorm => ", LayerNorm", NormType.RmsNormPlusOne => ", RMSNorm (1 + w)", _ => ", RMSNorm" });
+               + ", " + Norms.Label(m.NormType);
 
         private static void WriteSpec(SourceWriter w, ModelDeclaration m)
         {
@@ -407,7 +407,13 @@ namespace LnsDsl.Generators
         private static void WriteNorm(SourceWriter w, ModelDeclaration m)
         {
             string fn = NormFunction(m.NormType);
-            w.Line($"/// <summary>{fn} with eps {m.Eps.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}; <paramref name=\"scale\"/> multiplies the output (folded into the weight).</summary>");
+            string what = m.NormType switch
+            {
+                NormType.RmsNormBias => "RMSNorm with a bias",
+                NormType.CRmsNorm => $"Compressed RMSNorm (the residual stream <paramref name=\"x\"/> holds {m.Hidden - 1} of {m.Hidden} coordinates of a zero-mean vector, the last being minus their sum; the output is the whole {m.Hidden}-wide vector, normalised, with a bias)",
+                _ => fn,
+            };
+            w.Line($"/// <summary>{what} with eps {m.Eps.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}; <paramref name=\"scale\"/> multiplies the output (folded into the weight{(Norms.HasBias(m.NormType) ? " and bias" : "")}).</summary>");
             w.Line(GeneratedCode);
             w.Line($"private static {Tensor} Norm({Tensor} x, global::LnsDsl.NormWeight weight, double scale = 1D) => global::LnsDsl.Fused.{fn}(x, weight, {SourceWriter.Literal(m.Eps)}, scale);");
         }
@@ -416,6 +422,8 @@ namespace LnsDsl.Generators
         {
             NormType.LayerNorm => "LayerNorm",
             NormType.RmsNormPlusOne => "RmsNormPlusOne",
+            NormType.RmsNormBias => "RmsNormBias",
+            NormType.CRmsNorm => "CRmsNorm",
             _ => "RmsNorm",
         };
 
@@ -434,7 +442,10 @@ namespace LnsDsl.Generators
             w.Line($"/// <summary>Initialisation: embedding N(0, {m.EmbeddingStd.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}), projections {scheme}{output}; {(m.NormType == NormType.RmsNormPlusOne ? "norm weights 0 (gain 1 + w = 1)" : "norm weights 1")}{(m.QkvBias || m.OutputBias || m.MlpBias ? ", biases 0" : "")}{(m.LayerScale ? ", LayerScale gains " + m.LayerScaleInit.ToString("R", System.Globalization.CultureInfo.InvariantCulture) : "")}.</summary>");
             w.Line(GeneratedCode);
             w.Open("protected override void Initialize(global::TorchSharp.torch.Generator generator)");
-            w.Line($"global::LnsDsl.Fused.InitNormal(embed_tokens.weight, {L(m.EmbeddingStd)}, generator);");
+            if (m.NormType == NormType.CRmsNorm)
+                w.Line($"global::LnsDsl.Fused.InitNormalCompressed(embed_tokens.weight, {L(m.EmbeddingStd)}, generator, 1); // zero-mean rows, Hidden - 1 stored");
+            else
+                w.Line($"global::LnsDsl.Fused.InitNormal(embed_tokens.weight, {L(m.EmbeddingStd)}, generator);");
             if (!m.TieEmbeddings) w.Line($"global::LnsDsl.Fused.InitNormal(lm_head!.weight, {L(m.Std)}, generator);");
             foreach (var b in m.Blocks)
             {

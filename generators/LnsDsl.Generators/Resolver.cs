@@ -112,17 +112,18 @@ namespace LnsDsl.Generators
 
         private static long CountParameters(ModelDeclaration m)
         {
-            long h = m.Hidden, norm = m.NormType == NormType.LayerNorm ? 2 * h : h; // RMSNorm, RmsNormPlusOne: weight only
-            long total = (long)m.Vocab * h;                                   // embed_tokens
+            long h = m.Hidden, norm = Norms.HasBias(m.NormType) ? 2 * h : h; // weight (and bias)
+            long w = Norms.StreamWidth(m.NormType, m.Hidden);                  // what embed_tokens, o_proj, down_proj write
+            long total = (long)m.Vocab * w;                                   // embed_tokens
             if (!m.TieEmbeddings) total += (long)m.Vocab * h;                 // lm_head
             total += norm;                                                    // final norm
             if (m.EmbeddingNorm) total += norm;                               // Peri-LN embed_norm
             long qRows = (long)m.Heads * m.HeadDim, kvRows = (long)m.KvHeads * m.HeadDim;
             long qkNorm = !m.QkNorm ? 0 : m.QkNormScope == QkNormScope.Projection ? qRows + kvRows : 2L * m.HeadDim;
-            long attention = (qRows + 2 * kvRows) * h + h * qRows + qkNorm
-                             + (m.QkvBias ? qRows + 2 * kvRows : 0) + (m.OutputBias ? h : 0);
+            long attention = (qRows + 2 * kvRows) * h + w * qRows + qkNorm
+                             + (m.QkvBias ? qRows + 2 * kvRows : 0) + (m.OutputBias ? w : 0);
             bool gated = Activations.IsGated(m.Activation);
-            long mlp = (gated ? 3L : 2L) * h * m.FeedForward + (m.MlpBias ? (gated ? 2L : 1L) * m.FeedForward + h : 0);
+            long mlp = (gated ? 2L : 1L) * h * m.FeedForward + w * m.FeedForward + (m.MlpBias ? (gated ? 2L : 1L) * m.FeedForward + w : 0);
             foreach (var b in m.Blocks)
             {
                 int norms = b.Placement == Placement.PeriLn ? 4 : 2;

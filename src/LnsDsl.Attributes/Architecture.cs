@@ -107,6 +107,35 @@ namespace LnsDsl
         }
     }
 
+    /// <summary>Facts about the norm types, shared by the generator and the runtime.</summary>
+#if LNSDSL_GENERATOR
+    internal
+#else
+    public
+#endif
+    static class Norms
+    {
+        /// <summary>Whether the block and final norms of <paramref name="type"/> have a bias (QK norms never do).</summary>
+        public static bool HasBias(NormType type) => type is NormType.LayerNorm or NormType.RmsNormBias or NormType.CRmsNorm;
+
+        /// <summary>Whether the gain is stored as <c>w</c> with the norm computing <c>1 + w</c> (initialised to 0).</summary>
+        public static bool PlusOne(NormType type) => type == NormType.RmsNormPlusOne;
+
+        /// <summary>The width of the residual stream: what the embedding, <c>o_proj</c> and <c>down_proj</c> write.
+        /// <paramref name="hidden"/> except for <see cref="NormType.CRmsNorm"/>, which keeps <c>hidden - 1</c> coordinates.</summary>
+        public static int StreamWidth(NormType type, int hidden) => type == NormType.CRmsNorm ? hidden - 1 : hidden;
+
+        /// <summary>"RMSNorm", "LayerNorm", "RMSNorm (1 + w)", "RMSNorm + bias", "CRMSNorm".</summary>
+        public static string Label(NormType type) => type switch
+        {
+            NormType.LayerNorm => "LayerNorm",
+            NormType.RmsNormPlusOne => "RMSNorm (1 + w)",
+            NormType.RmsNormBias => "RMSNorm + bias",
+            NormType.CRmsNorm => "CRMSNorm",
+            _ => "RMSNorm",
+        };
+    }
+
     /// <summary>Facts about the feed-forward activations, shared by the generator and the runtime.</summary>
 #if LNSDSL_GENERATOR
     internal

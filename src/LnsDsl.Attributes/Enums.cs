@@ -55,6 +55,14 @@ namespace LnsDsl
         LayerNorm = 1,
         /// <summary>Gemma's RMSNorm: <c>y = x * rsqrt(mean(x^2) + eps) * (1 + w)</c>, statistics in fp32; <c>w</c> initialised to 0.</summary>
         RmsNormPlusOne = 2,
+        /// <summary>RMSNorm with a bias: <c>y = w * x * rsqrt(mean(x^2) + eps) + b</c>, statistics in fp32. On a zero-mean
+        /// residual stream it is exactly a LayerNorm with the same <c>w</c>, <c>b</c> and eps (Pre-RMSNorm; docs/NORMS.md).</summary>
+        RmsNormBias = 3,
+        /// <summary>Compressed RMSNorm (Pre-CRMSNorm): the residual stream is zero-mean and kept in <c>Hidden - 1</c>
+        /// coordinates (the last is minus the sum of the others); the norm restores it and normalises:
+        /// <c>y = w * [x, -sum(x)] * rsqrt((sum(x^2) + sum(x)^2) / Hidden + eps) + b</c>, <c>Hidden</c> wide. The embedding,
+        /// <c>o_proj</c> and <c>down_proj</c> write <c>Hidden - 1</c> coordinates. Pre-LN only (docs/NORMS.md).</summary>
+        CRmsNorm = 4,
     }
 
     /// <summary>Feed-forward activation.</summary>

@@ -16,7 +16,7 @@ namespace LnsDsl.Cli
         public static readonly Type[] Verbs =
         {
             typeof(ListVerb), typeof(DescribeVerb), typeof(TrainVerb), typeof(FineTuneVerb), typeof(EvalVerb), typeof(GenerateVerb),
-            typeof(AnalyzeVerb), typeof(CompareVerb), typeof(BenchVerb), typeof(DataVerb), typeof(ImportVerb), typeof(ExportVerb),
+            typeof(AnalyzeVerb), typeof(CompareVerb), typeof(BenchVerb), typeof(DataVerb), typeof(ImportVerb), typeof(ExportVerb), typeof(ConvertVerb),
         };
 
         public static int Main(string[] args)

@@ -613,15 +613,23 @@ namespace LnsDsl.Experiments
             return PartMs(t => nn.functional.scaled_dot_product_attention(t[0], t[1], t[2], is_casual: true), sync, q, k, v);
         }
 
-        /// <summary>One norm (RMSNorm or LayerNorm with a folded scale, as generated) forward and backward, in milliseconds.</summary>
+        /// <summary>One norm (the model's type with a folded scale, as generated) forward and backward, in milliseconds.</summary>
         private static double NormMs(ModelSpec spec, BenchOptions o, ScalarType dtype, Device device, Action sync)
         {
             using var scope = NewDisposeScope();
-            var x = randn(new long[] { o.Batch, o.Seq, spec.Hidden }, dtype: dtype, device: device).requires_grad_();
-            using var weight = new NormWeight("n", spec.Hidden, spec.NormType == NormType.LayerNorm);
+            var x = randn(new long[] { o.Batch, o.Seq, Norms.StreamWidth(spec.NormType, spec.Hidden) }, dtype: dtype, device: device).requires_grad_();
+            using var weight = new NormWeight("n", spec.Hidden, Norms.HasBias(spec.NormType), Norms.PlusOne(spec.NormType));
             weight.to(device);
             if (dtype != ScalarType.Float32) weight.to(dtype);
-            return PartMs(t => spec.NormType == NormType.RmsNorm ? Fused.RmsNorm(t[0], weight, spec.Eps, 0.5) : Fused.LayerNorm(t[0], weight, spec.Eps, 0.5), sync, x);
+            Func<Tensor, Tensor> norm = spec.NormType switch
+            {
+                NormType.LayerNorm => t => Fused.LayerNorm(t, weight, spec.Eps, 0.5),
+                NormType.RmsNormPlusOne => t => Fused.RmsNormPlusOne(t, weight, spec.Eps, 0.5),
+                NormType.RmsNormBias => t => Fused.RmsNormBias(t, weight, spec.Eps, 0.5),
+                NormType.CRmsNorm => t => Fused.CRmsNorm(t, weight, spec.Eps, 0.5),
+                _ => t => Fused.RmsNorm(t, weight, spec.Eps, 0.5),
+            };
+            return PartMs(t => norm(t[0]), sync, x);
         }
 
         private static double Median(Action once, Action sync)

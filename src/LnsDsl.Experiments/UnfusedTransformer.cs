@@ -71,7 +71,7 @@ namespace LnsDsl.Experiments
             if (spec.SoftCap != 0 || spec.QueryScaleDim != 0) list.Add("explicit attention (SoftCap, QueryScaleDim)");
             if (spec.RopeScaling != RopeScaling.None) list.Add($"RopeScaling.{spec.RopeScaling}");
             if (spec.ScaleEmbeddings || spec.LogitSoftCap != 0) list.Add("ScaleEmbeddings / LogitSoftCap");
-            if (spec.NormType == NormType.RmsNormPlusOne) list.Add("NormType.RmsNormPlusOne");
+            if (spec.NormType is NormType.RmsNormPlusOne or NormType.RmsNormBias or NormType.CRmsNorm) list.Add($"NormType.{spec.NormType}");
             if (spec.Norm == Kind.OutputNorm) list.Add("Kind.OutputNorm");
             if (spec.EmbeddingNorm != (spec.Norm == Kind.Peri)) list.Add($"EmbeddingNorm = {(spec.EmbeddingNorm ? "true" : "false")}");
             return list;

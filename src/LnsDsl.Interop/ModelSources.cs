@@ -22,6 +22,7 @@ namespace LnsDsl.Interop
                 if (tokenizer is not null) throw new SettingError("{Tokenizer} applies to a Hugging Face checkpoint; a run keeps the tokenizer it trained with");
                 // A PyTorch export, or a checkpoint its train.py wrote: safetensors under LnsDsl's names.
                 if (PyTorch.PyTorchCheckpoint.Is(checkpoint)) return PyTorch.PyTorchCheckpoint.Open(checkpoint, model, resolved, dtype, log);
+                CheckpointModels.Resolve(checkpoint, model); // a class this process lacks is compiled from the recorded architecture
                 return TrainedModel.Load(checkpoint, model, resolved, dtype);
             }
             return HuggingFace.Open(huggingFace!, resolved, dtype, tokenizer, log);

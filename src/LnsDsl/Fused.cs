@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -56,6 +57,39 @@ namespace LnsDsl
             // dtype (type promotion would otherwise make the rest of the block fp32). Never taken in fp32 or pure bf16.
             if (w.dtype != y.dtype) w = w.to(y.dtype);
             return (y * w).MoveToOuterDisposeScope();
+        }
+
+        /// <summary>
+        /// RMSNorm with a bias and a folded output scale: <c>x * rsqrt(mean(x^2, -1) + eps) * (weight * scale) + bias * scale</c>.
+        /// On a zero-mean stream it is exactly <see cref="LayerNorm"/> with the same weight, bias and eps (docs/NORMS.md).
+        /// Statistics in fp32 whatever the input dtype; the result has the input's dtype.
+        /// </summary>
+        public static Tensor RmsNormBias(Tensor x, NormWeight norm, double eps, double scale = 1.0)
+        {
+            using var scope = NewDisposeScope();
+            var y = RmsNorm(x, norm, eps, scale);
+            var b = scale == 1.0 ? norm.bias! : norm.bias! * scale;
+            if (b.dtype != y.dtype) b = b.to(y.dtype);
+            return y.add_(b).MoveToOuterDisposeScope();
+        }
+
+        /// <summary>
+        /// Compressed RMSNorm with a folded output scale: <paramref name="x"/> holds the first <c>d - 1</c> coordinates of
+        /// a zero-mean vector (the last is minus their sum); the result is the whole vector's RMSNorm with bias,
+        /// <c>[x, -sum(x)] * rsqrt((sum(x^2) + sum(x)^2) / d + eps) * (weight * scale) + bias * scale</c>, <c>d</c> wide
+        /// (the width of <paramref name="norm"/>). Statistics in fp32; the result has the input's dtype.
+        /// </summary>
+        public static Tensor CRmsNorm(Tensor x, NormWeight norm, double eps, double scale = 1.0)
+        {
+            using var scope = NewDisposeScope();
+            return RmsNormBias(Decompress(x), norm, eps, scale).MoveToOuterDisposeScope();
+        }
+
+        /// <summary>A compressed stream's whole vector: <c>[x, -sum(x)]</c> along the last dimension.</summary>
+        public static Tensor Decompress(Tensor x)
+        {
+            using var scope = NewDisposeScope();
+            return cat(new[] { x, x.sum(new long[] { -1 }, keepdim: true).neg_() }, -1).MoveToOuterDisposeScope();
         }
 
         /// <summary>
@@ -199,5 +233,21 @@ namespace LnsDsl
         /// <summary>Fills a whole weight with N(0, std).</summary>
         public static void InitNormal(Tensor weight, double std, Generator generator)
             => InitNormal(weight, 0, weight.shape[0], std, generator);
+
+        /// <summary>
+        /// Initialises a weight that writes a compressed (CRMSNorm) stream, <paramref name="dim"/> being its <c>d - 1</c>
+        /// stream coordinates: draws the uncompressed <c>d</c>-wide weight from N(0, std), removes its mean along
+        /// <paramref name="dim"/> and keeps the first <c>d - 1</c> (what converting a freshly initialised Pre-LN model gives).
+        /// </summary>
+        public static void InitNormalCompressed(Tensor weight, double std, Generator generator, int dim)
+        {
+            using var noGrad = no_grad();
+            using var scope = NewDisposeScope();
+            var shape = weight.shape.ToArray();
+            shape[dim] += 1;
+            var full = empty(shape, dtype: weight.dtype).normal_(0.0, std, generator);
+            full.sub_(full.mean(new long[] { dim }, keepdim: true));
+            weight.copy_(full.narrow(dim, 0, shape[dim] - 1));
+        }
     }
 }

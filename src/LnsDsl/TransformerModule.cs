@@ -50,8 +50,8 @@ namespace LnsDsl
         protected TransformerModule(ModelSpec spec, long seed) : base(spec.Name)
         {
             Spec = spec ?? throw new ArgumentNullException(nameof(spec));
-            bool bias = spec.NormType == NormType.LayerNorm, plusOne = spec.NormType == NormType.RmsNormPlusOne;
-            embed_tokens = new EmbeddingWeight(nameof(embed_tokens), spec.Vocab, spec.Hidden);
+            bool bias = Norms.HasBias(spec.NormType), plusOne = Norms.PlusOne(spec.NormType);
+            embed_tokens = new EmbeddingWeight(nameof(embed_tokens), spec.Vocab, Norms.StreamWidth(spec.NormType, spec.Hidden));
             register_module(nameof(embed_tokens), embed_tokens);
             if (spec.EmbeddingNorm)
             {
@@ -147,17 +147,20 @@ namespace LnsDsl
             return _rope.For(like);
         }
 
-        /// <summary>Records a hidden state (an alias, moved out of the forward's dispose scope).</summary>
-        protected static void Record(List<Tensor>? states, Tensor x)
+        /// <summary>Records a hidden state (an alias, moved out of the forward's dispose scope); a compressed (CRMSNorm)
+        /// stream is recorded whole (<see cref="Fused.Decompress"/>), so that the layer metrics see the same vectors as
+        /// in the uncompressed model.</summary>
+        protected void Record(List<Tensor>? states, Tensor x)
         {
-            if (states is not null) states.Add(x.alias().MoveToOuterDisposeScope());
+            if (states is null) return;
+            states.Add((Spec.NormType == NormType.CRmsNorm ? Fused.Decompress(x) : x.alias()).MoveToOuterDisposeScope());
         }
 
-        /// <summary>Token embedding lookup: <c>[B, T]</c> → <c>[B, T, Hidden]</c>.</summary>
+        /// <summary>Token embedding lookup: <c>[B, T]</c> → <c>[B, T, StreamWidth]</c> (<see cref="Norms.StreamWidth"/>: Hidden, or Hidden - 1 for CRMSNorm).</summary>
         protected Tensor Embed(Tensor tokens)
         {
             using var flat = tokens.reshape(-1);
-            var x = embed_tokens.weight.index_select(0, flat).view(tokens.shape[0], tokens.shape[1], Spec.Hidden);
+            var x = embed_tokens.weight.index_select(0, flat).view(tokens.shape[0], tokens.shape[1], embed_tokens.weight.shape[1]);
             // Mixed precision: the rows looked up, not the whole table, are cast (the generated Run's dispose scope
             // holds the fp32 rows until the forward ends).
             return ComputeDtype is { } d && x.dtype != d ? x.to(d) : x;
@@ -173,7 +176,9 @@ namespace LnsDsl
             Fused.InitNormal(qkv, 0, qRows, q, generator);
             Fused.InitNormal(qkv, qRows, kvRows, k, generator);
             Fused.InitNormal(qkv, qRows + kvRows, kvRows, v, generator);
-            Fused.InitNormal(layer.self_attn.o_proj.weight, o, generator);
+            bool compressed = Spec.NormType == NormType.CRmsNorm; // o_proj and down_proj write Hidden - 1 coordinates
+            if (compressed) Fused.InitNormalCompressed(layer.self_attn.o_proj.weight, o, generator, 0);
+            else Fused.InitNormal(layer.self_attn.o_proj.weight, o, generator);
             if (layer.mlp.gate_up_proj is { } gateUp)
             {
                 Fused.InitNormal(gateUp.weight, 0, Spec.FeedForward, gate, generator);
@@ -183,7 +188,8 @@ namespace LnsDsl
             {
                 Fused.InitNormal(layer.mlp.up_proj!.weight, up, generator);
             }
-            Fused.InitNormal(layer.mlp.down_proj.weight, down, generator);
+            if (compressed) Fused.InitNormalCompressed(layer.mlp.down_proj.weight, down, generator, 0);
+            else Fused.InitNormal(layer.mlp.down_proj.weight, down, generator);
         }
 
         private void CheckTokens(Tensor tokens)

@@ -74,14 +74,14 @@ namespace LnsDsl
         {
             long q = (long)spec.Heads * spec.HeadDim, kv = (long)spec.KvHeads * spec.HeadDim;
             qkv_proj = new LinearWeight(nameof(qkv_proj), q + 2 * kv, spec.Hidden, spec.QkvBias);
-            o_proj = new LinearWeight(nameof(o_proj), spec.Hidden, q, spec.OutputBias);
+            o_proj = new LinearWeight(nameof(o_proj), Norms.StreamWidth(spec.NormType, spec.Hidden), q, spec.OutputBias);
             register_module(nameof(qkv_proj), qkv_proj);
             register_module(nameof(o_proj), o_proj);
             if (spec.QkNorm)
             {
                 // Per head: [HeadDim] each; over the projections (OLMo-2): [Heads * HeadDim] and [KvHeads * HeadDim].
                 bool projection = spec.QkNormScope == QkNormScope.Projection;
-                bool plusOne = spec.NormType == NormType.RmsNormPlusOne;
+                bool plusOne = Norms.PlusOne(spec.NormType);
                 q_norm = new NormWeight(nameof(q_norm), projection ? q : spec.HeadDim, withBias: false, plusOne);
                 k_norm = new NormWeight(nameof(k_norm), projection ? kv : spec.HeadDim, withBias: false, plusOne);
                 register_module(nameof(q_norm), q_norm);
@@ -112,7 +112,7 @@ namespace LnsDsl
                 up_proj = new LinearWeight(nameof(up_proj), spec.FeedForward, spec.Hidden, spec.MlpBias);
                 register_module(nameof(up_proj), up_proj);
             }
-            down_proj = new LinearWeight(nameof(down_proj), spec.Hidden, spec.FeedForward, spec.MlpBias);
+            down_proj = new LinearWeight(nameof(down_proj), Norms.StreamWidth(spec.NormType, spec.Hidden), spec.FeedForward, spec.MlpBias);
             register_module(nameof(down_proj), down_proj);
         }
     }
@@ -144,7 +144,7 @@ namespace LnsDsl
             mlp = new MlpWeights(spec);
             register_module(nameof(self_attn), self_attn);
             register_module(nameof(mlp), mlp);
-            bool bias = spec.NormType == NormType.LayerNorm, plusOne = spec.NormType == NormType.RmsNormPlusOne;
+            bool bias = Norms.HasBias(spec.NormType), plusOne = Norms.PlusOne(spec.NormType);
             NormWeight Norm(string name)
             {
                 var n = new NormWeight(name, spec.Hidden, bias, plusOne);

@@ -38,6 +38,8 @@ namespace LnsDsl.Generators.Tests
             new object[] { "LNS201", Model("[Norm(Kind.Pre, Scale = ScaleRule.InvDepth)]"), "Scale = ScaleRule.InvDepth", "too aggressive" },
             new object[] { "LNS202", Model("[Norm(Kind.Pre)]", layers: 24), "Kind.Pre", "Pre-LN with 24 blocks and no depth control" },
             new object[] { "LNS202", Model("", layers: 32), "Layers = 32", "Pre-LN with 32 blocks" },
+            new object[] { "LNS203", Model("[Norm(Kind.Pre, Type = NormType.LayerNorm)]"), "Type = NormType.LayerNorm", "lnsrun convert M --checkpoint RUN --to rmsnorm" },
+            new object[] { "LNS203", Model("[Norm(Kind.Pre, Type = NormType.LayerNorm, Scale = ScaleRule.InvSqrtDepth)]"), "Type = NormType.LayerNorm", "converts a trained checkpoint exactly" },
             new object[] { "LNS013", Usings + "[Norm(Kind.Pre)]\npublic partial class NotAModel { }", "Norm(Kind.Pre)", "[Norm] has no effect on 'NotAModel'" },
             new object[] { "LNS014", Model("", layers: 5000), "Layers = 5000", "exceeds the supported bound 1024" },
             new object[] { "LNS015", Usings + "[TransformerModel(Layers = 2, Hidden = 64, Heads = 4, FeedForward = 128, Vocab = \"many\")]\npublic partial class M { }", "Vocab = \"many\"", "The argument for Vocab is not a valid constant" },

@@ -51,6 +51,33 @@ namespace LnsDsl.Tests.Models
     [Attention(RopeTheta = 500)]
     public partial class TinyDeepNormOverrides { }
 
+    // Pre-LN with LayerNorm and its exact equivalents (lnsrun convert; docs/NORMS.md).
+
+    /// <summary>Pre-LN + LNS with LayerNorm, GQA, SwiGLU and a bias on every projection (a forgotten output bias shows).</summary>
+    [TransformerModel(Layers = 4, Hidden = 32, Heads = 4, FeedForward = 48, Vocab = 61, KvHeads = 2)]
+    [Norm(Kind.Pre, Scale = ScaleRule.InvSqrtDepth, Type = NormType.LayerNorm, Eps = 1e-5)]
+    [Attention(QkvBias = true, OutputBias = true)]
+    [FeedForward(Activation.SwiGlu, Bias = true)]
+    public partial class TinyLayerNormSwiGluBiases { }
+
+    /// <summary>Pre-LN with LayerNorm and a head tied to the embedding (converts only with --untie).</summary>
+    [TransformerModel(Layers = 3, Hidden = 32, Heads = 4, FeedForward = 48, Vocab = 61, TieEmbeddings = true)]
+    [Norm(Kind.Pre, Type = NormType.LayerNorm, Eps = 1e-5)]
+    [FeedForward(Activation.Gelu)]
+    public partial class TinyLayerNormTied { }
+
+    /// <summary>Pre-RMSNorm with a bias, declared (not converted).</summary>
+    [TransformerModel(Layers = 4, Hidden = 32, Heads = 4, FeedForward = 48, Vocab = 61, KvHeads = 2)]
+    [Norm(Kind.Pre, Scale = ScaleRule.InvSqrtDepth, Type = NormType.RmsNormBias, Eps = 1e-5)]
+    [Attention(OutputBias = true)]
+    public partial class TinyRmsNormBiasLns { }
+
+    /// <summary>Pre-CRMSNorm, declared (not converted): the stream is 31 wide.</summary>
+    [TransformerModel(Layers = 4, Hidden = 32, Heads = 4, FeedForward = 48, Vocab = 61)]
+    [Norm(Kind.Pre, Scale = ScaleRule.InvSqrtDepth, Type = NormType.CRmsNorm, Eps = 1e-5)]
+    [FeedForward(Activation.Gelu, Bias = true)]
+    public partial class TinyCRmsNormLns { }
+
     // The vocabulary of imported Hugging Face checkpoints, one tiny model per family's combination.
 
     /// <summary>Explicit head size (Hidden 30 is not divisible by 4 heads; q has 4 x 10 rows), every bias, GeGLU, per-head QK norm.</summary>

@@ -48,7 +48,12 @@ namespace LnsDsl.Tests
             ("OLMo-2-like: output norms, projection QK norm, Llama3 RoPE", () => new TinyOlmo2Like(1), Olmo2Like),
             ("Gemma-2-like", () => new TinyGemma2Like(1), Gemma2Like),
             ("Pre-LN + embedding norm + RmsNormPlusOne + QkNorm", () => new TinyPreEmbedNormPlusOne(1), PreEmbedNormPlusOne),
+            ("Pre-RMSNorm with bias + LNS, GQA, o_proj bias", () => new TinyRmsNormBiasLns(1), RmsNormBiasLns),
+            ("Pre-CRMSNorm + LNS, GELU with biases", () => new TinyCRmsNormLns(1), CRmsNormLns),
         };
+
+        private static readonly RefConfig RmsNormBiasLns = new(Kind.Pre, ScaleRule.InvSqrtDepth, NormType: NormType.RmsNormBias, Eps: 1e-5, KvHeads: 2, OutputBias: true);
+        private static readonly RefConfig CRmsNormLns = new(Kind.Pre, ScaleRule.InvSqrtDepth, NormType: NormType.CRmsNorm, Eps: 1e-5, Activation: Activation.Gelu, MlpBias: true);
 
         private static readonly RefConfig HeadDimBiases = new(Kind.Pre, Hidden: 30, KvHeads: 2, HeadDim: 10, QkvBias: true, OutputBias: true,
             QkNorm: true, Activation: Activation.Geglu, MlpBias: true);
@@ -86,6 +91,8 @@ namespace LnsDsl.Tests
             ("no Llama3 RoPE scaling", () => new TinyOlmo2Like(1), Olmo2Like with { RopeScaling = RopeScaling.None }, Bug.None),
             ("linear instead of Llama3 RoPE scaling", () => new TinyOlmo2Like(1), Olmo2Like with { RopeScaling = RopeScaling.Linear }, Bug.None),
             ("Post-LN instead of output norms", () => new TinyOlmo2Like(1), Olmo2Like with { Kind = Kind.Post }, Bug.None),
+            ("RMSNorm without its bias", () => new TinyRmsNormBiasLns(1), RmsNormBiasLns with { NormType = NormType.RmsNorm }, Bug.None),
+            ("RMSNorm + bias without LNS", () => new TinyRmsNormBiasLns(1), RmsNormBiasLns with { Scale = ScaleRule.None }, Bug.None),
         }.Select(c => new object[] { c.Item1, c.Item2, c.Item3, c.Item4 });
 
         /// <summary>The import tests have teeth: each plausible misreading of a Hugging Face option moves the logits

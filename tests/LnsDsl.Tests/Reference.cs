@@ -79,6 +79,13 @@ namespace LnsDsl.Tests
                 var ms = (x * x).mean(new long[] { -1 }, keepdim: true);
                 y = x / (ms + _c.Eps).sqrt() * P(prefix + ".weight");
             }
+            else if ((type ?? _c.NormType) is NormType.RmsNormBias or NormType.CRmsNorm)
+            {
+                // CRMSNorm: the stream holds d - 1 coordinates of a zero-mean vector; restore the last (minus the sum).
+                if ((type ?? _c.NormType) == NormType.CRmsNorm) x = Whole(x);
+                var ms = (x * x).mean(new long[] { -1 }, keepdim: true);
+                y = x / (ms + _c.Eps).sqrt() * P(prefix + ".weight") + P(prefix + ".bias");
+            }
             else if ((type ?? _c.NormType) == NormType.RmsNormPlusOne) // Gemma: x * rsqrt(mean(x^2) + eps) * (1 + w)
             {
                 var ms = (x * x).mean(new long[] { -1 }, keepdim: true);
@@ -93,6 +100,12 @@ namespace LnsDsl.Tests
             }
             return y * scale;
         }
+
+        /// <summary>A compressed stream's whole vector: the missing last coordinate is minus the sum of the others.</summary>
+        private static Tensor Whole(Tensor x) => cat(new[] { x, -x.sum(new long[] { -1 }, keepdim: true) }, -1);
+
+        /// <summary>A hidden state as the model records it: whole for a compressed stream.</summary>
+        private Tensor State(Tensor x) => _c.NormType == NormType.CRmsNorm ? Whole(x) : x;
 
         private Tensor Rope(Tensor x) // [B, H, T, D], rotate_half convention
         {
@@ -227,16 +240,17 @@ namespace LnsDsl.Tests
         /// <summary>Logits, and the hidden states (embedding output, then each block's output).</summary>
         public (Tensor Logits, List<Tensor> States) Forward(Tensor tokens, ISet<int>? skip = null)
         {
-            var x = P("embed_tokens.weight").index_select(0, tokens.reshape(-1)).view(tokens.shape[0], tokens.shape[1], _c.Hidden);
+            var table = P("embed_tokens.weight"); // [Vocab, Hidden], or [Vocab, Hidden - 1] for a compressed stream
+            var x = table.index_select(0, tokens.reshape(-1)).view(tokens.shape[0], tokens.shape[1], table.shape[1]);
             if (_c.ScaleEmbeddings) x = x * (_bug == Bug.EmbeddingScaleHidden ? _c.Hidden : Math.Sqrt(_c.Hidden)); // Gemma's normalizer
             if (_c.EmbeddingNorm ?? _c.Kind == Kind.Peri) x = Norm(x, "embed_norm");
-            var states = new List<Tensor> { x };
+            var states = new List<Tensor> { State(x) };
             double alpha = _c.Alpha ?? Math.Pow(2.0 * _c.Layers, 0.25);
             for (int l = 1; l <= _c.Layers; l++)
             {
                 if (skip?.Contains(l) == true)
                 {
-                    states.Add(x);
+                    states.Add(State(x));
                     continue;
                 }
                 string p = $"layers.{l - 1}";
@@ -269,7 +283,7 @@ namespace LnsDsl.Tests
                     x = x + Gain(Attention(Norm(x, p + ".input_layernorm", s), p + ".self_attn"), "attn");
                     x = x + Gain(Mlp(Norm(x, p + ".post_attention_layernorm", sMlp), p + ".mlp"), "mlp");
                 }
-                states.Add(x);
+                states.Add(State(x));
             }
             double finalScale = _bug == Bug.ScaledFinalNorm ? 1 / Math.Sqrt(_c.Layers) : 1;
             var head = _c.Tied ? P("embed_tokens.weight") : P("lm_head.weight");

@@ -28,6 +28,7 @@ namespace LnsDsl.Generators.Parsing
             RopeScalingArgumentUnused,
             InvDepthTooAggressive,
             DeepPreLnWithoutDepthControl,
+            PreLayerNormIsRmsNorm,
         };
 
         /// <summary>Adds the advice on the valid declaration <paramref name="d"/> to <paramref name="diagnostics"/>.</summary>
@@ -154,6 +155,14 @@ namespace LnsDsl.Generators.Parsing
         private static string ScaleText(RawDeclaration d) => "ScaleRule." + d.Scale;
 
         /// <summary>A diagnostic at <paramref name="location"/>, else at the class name.</summary>
+        /// <summary>LNS203: Pre-LN with LayerNorm, read only through its norms, converts exactly to Pre-RMSNorm (Jiang et al. 2023).</summary>
+        private static IEnumerable<DiagnosticInfo> PreLayerNormIsRmsNorm(RawDeclaration d)
+        {
+            if (d.Kind == Kind.Pre && d.NormType == NormType.LayerNorm && !d.EmbeddingNorm && d.LayerScale is null)
+                yield return At(d, DiagnosticDescriptors.PreLayerNormIsRmsNorm, d.Norm?.At(d.Norm.Type), d.ClassName,
+                    d.TieEmbeddings ? " (with --untie: the head keeps the original embedding)" : "");
+        }
+
         private static DiagnosticInfo At(RawDeclaration d, Microsoft.CodeAnalysis.DiagnosticDescriptor descriptor, LocationInfo? location, params object[] args)
             => DiagnosticInfo.Create(descriptor, location ?? d.NameLocation, args);
     }

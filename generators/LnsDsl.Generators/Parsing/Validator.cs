@@ -110,6 +110,17 @@ namespace LnsDsl.Generators.Parsing
                 Fail(DiagnosticDescriptors.RopeFreqFactorsOutOfOrder, d.Attention?.RopeHighFreqFactor.Location ?? d.Attention?.At(d.Attention.RopeScaling),
                     d.RopeHighFreqFactor, d.RopeLowFreqFactor);
 
+            // --- the compressed stream (CRMSNorm) ----------------------------------------------------------------
+            if (d.NormType == NormType.CRmsNorm)
+            {
+                string? why = d.Kind != Kind.Pre ? $"this model is Kind.{d.Kind}"
+                    : d.EmbeddingNorm ? "EmbeddingNorm = true normalises the embedding before the stream"
+                    : d.LayerScale is not null ? "[LayerScale] rescales each channel the branches write"
+                    : d.TieEmbeddings ? "TieEmbeddings = true would make the head read the compressed embedding"
+                    : null;
+                if (why is not null) Fail(DiagnosticDescriptors.CompressedStreamNeedsPreLn, d.Norm?.At(d.Norm.Type), why);
+            }
+
             // --- Mix-LN's split --------------------------------------------------------------------------------
             if (d.Kind == Kind.Mix && d.Layers > 0 && (d.PostLayers <= 0 || d.PostLayers >= d.Layers))
                 Fail(DiagnosticDescriptors.MixPostLayersOutOfRange, d.Norm?.PostLayers.Location ?? d.Norm?.At(d.Norm.Kind), d.PostLayers, d.Layers, Math.Max(1, d.Layers / 4));

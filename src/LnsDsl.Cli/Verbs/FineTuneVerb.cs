@@ -38,8 +38,8 @@ namespace LnsDsl.Cli.Verbs
                 };
             }
             string start = Runs.Checkpoint.Resolve(Checkpoint!);
-            var recorded = Runs.Checkpoint.ReadState(start);
-            return Settings.Apply(this, new TrainOptions()) with { Model = Model ?? recorded.Model, FineTune = true, StartFrom = start };
+            var model = LnsDsl.Interop.CheckpointModels.Resolve(start, Model); // compiled from the recorded architecture where needed
+            return Settings.Apply(this, new TrainOptions()) with { Model = model.Name, FineTune = true, StartFrom = start };
         }
     }
 }

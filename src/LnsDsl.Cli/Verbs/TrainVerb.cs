@@ -29,7 +29,16 @@ namespace LnsDsl.Cli.Verbs
         public override object[] Records() => new object[] { new TrainOptions() };
 
         /// <summary>The run's options: the given ones over the library's defaults.</summary>
-        protected virtual TrainOptions Options() => Settings.Apply(this, new TrainOptions()) with { Model = Model ?? Zoo.Default };
+        /// <summary>The run's options: the given ones over the library's defaults. Resuming without MODEL continues the
+        /// model the run records (compiled from its stored architecture when this process has no such class: a
+        /// converted checkpoint).</summary>
+        protected virtual TrainOptions Options()
+        {
+            string? model = Model;
+            if (Resume && Out is not null && Runs.Checkpoint.List(Out).Count > 0)
+                model = LnsDsl.Interop.CheckpointModels.Resolve(Out, Model).Name;
+            return Settings.Apply(this, new TrainOptions()) with { Model = model ?? Zoo.Default };
+        }
 
         /// <summary>The trainer of the run.</summary>
         protected virtual Trainer CreateTrainer(TrainOptions options) => new(options);

@@ -49,17 +49,12 @@ namespace LnsDsl.Interop.PyTorch
 
         private static string I(long v) => v.ToString(CultureInfo.InvariantCulture);
 
-        private static string NormTypeLabel(NormType t) => t switch
-        {
-            NormType.LayerNorm => "LayerNorm",
-            NormType.RmsNormPlusOne => "RMSNorm (1 + w)",
-            _ => "RMSNorm",
-        };
-
         private static string NormClass(NormType t) => t switch
         {
             NormType.LayerNorm => "LayerNorm",
             NormType.RmsNormPlusOne => "RMSNormPlusOne",
+            NormType.RmsNormBias => "RMSNormBias",
+            NormType.CRmsNorm => "CRMSNorm",
             _ => "RMSNorm",
         };
 
@@ -84,7 +79,7 @@ namespace LnsDsl.Interop.PyTorch
                 _ => "Peri-LN blocks: input_layernorm, post_attention_layernorm, pre_feedforward_layernorm, post_feedforward_layernorm",
             }).ToList();
             long q = (long)s.Heads * s.HeadDim, kv = (long)s.KvHeads * s.HeadDim;
-            w.Line("\"\"\"" + $"{s.Name}: {s.PlacementLabel}, {NormTypeLabel(s.NormType)}.");
+            w.Line("\"\"\"" + $"{s.Name}: {s.PlacementLabel}, {Norms.Label(s.NormType)}.");
             w.Line();
             w.Line($"{s.Layers} blocks x {s.Hidden} wide, {s.Heads} heads ({s.KvHeads} key/value, head size {s.HeadDim}), " +
                    $"{Activations.Label(s.Activation)} FFN {s.FeedForward}, vocab {s.Vocab}, max sequence {s.MaxSeq}, " +
@@ -214,6 +209,7 @@ def write_safetensors(path, tensors, metadata=None):
         {
             var used = new SortedSet<string>(StringComparer.Ordinal) { NormClass(s.NormType) };
             if (s.QkNorm) used.Add(QkNormClass(s));
+            if (used.Contains("CRMSNorm")) used.Add("RMSNormBias");
             if (used.Contains("RMSNorm"))
                 w.Raw(""""
 class RMSNorm(nn.Module):
@@ -276,7 +272,41 @@ class LayerNorm(nn.Module):
 
 
 """");
-            w.Line($"Norm = {NormClass(s.NormType)}  # the model's norm ({NormTypeLabel(s.NormType)})");
+            if (used.Contains("RMSNormBias"))
+                w.Raw(""""
+class RMSNormBias(nn.Module):
+    """x * rsqrt(mean(x^2) + eps) * (weight * scale) + bias * scale, the statistics in fp32 (LnsDsl's Fused.RmsNormBias).
+    On a zero-mean stream it equals LayerNorm with the same weight, bias and eps."""
+
+    def __init__(self, size, eps):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(size))
+        self.bias = nn.Parameter(torch.zeros(size))
+
+    def forward(self, x, scale=1.0):
+        xf = x if x.dtype in (torch.float32, torch.float64) else x.float()
+        y = (xf * xf.square().mean(-1, keepdim=True).add(self.eps).rsqrt()).to(x.dtype)
+        w = self.weight if scale == 1.0 else self.weight * scale
+        b = self.bias if scale == 1.0 else self.bias * scale
+        return y * w.to(y.dtype) + b.to(y.dtype)
+
+
+"""");
+            if (used.Contains("CRMSNorm"))
+                w.Raw(""""
+class CRMSNorm(RMSNormBias):
+    """Compressed RMSNorm (LnsDsl's Fused.CRmsNorm): x holds the first d - 1 coordinates of a zero-mean vector, the
+    last being minus their sum; the whole d-wide vector is restored and normalised (RMSNorm with a bias)."""
+
+    def forward(self, x, scale=1.0):
+        return super().forward(torch.cat([x, -x.sum(-1, keepdim=True)], -1), scale)
+
+
+"""");
+            w.Line($"Norm = {NormClass(s.NormType)}  # the model's norm ({Norms.Label(s.NormType)})");
+            w.Line($"STREAM = {Norms.StreamWidth(s.NormType, s.Hidden)}  # the residual stream's width: what the embedding, o_proj and down_proj write" +
+                   (s.NormType == NormType.CRmsNorm ? " (Hidden - 1: CRMSNorm)" : ""));
             w.Line();
             w.Line();
         }
@@ -377,7 +407,7 @@ def apply_rope(x, cos, sin):
             w.Line("        hidden, heads, kv_heads, head_dim = config[\"Hidden\"], config[\"Heads\"], config[\"KvHeads\"], config[\"HeadDim\"]");
             w.Line("        self.heads, self.kv_heads, self.head_dim = heads, kv_heads, head_dim");
             w.Line("        self.qkv_proj = nn.Linear(hidden, (heads + 2 * kv_heads) * head_dim, bias=config.get(\"QkvBias\", False))");
-            w.Line("        self.o_proj = nn.Linear(heads * head_dim, hidden, bias=config.get(\"OutputBias\", False))");
+            w.Line("        self.o_proj = nn.Linear(heads * head_dim, STREAM, bias=config.get(\"OutputBias\", False))");
             if (s.QkNorm)
             {
                 string cls = QkNormClass(s);
@@ -452,7 +482,7 @@ def apply_rope(x, cos, sin):
             w.Line("        self.ffn = ffn");
             if (gated) w.Line("        self.gate_up_proj = nn.Linear(hidden, 2 * ffn, bias=bias)");
             else w.Line("        self.up_proj = nn.Linear(hidden, ffn, bias=bias)");
-            w.Line("        self.down_proj = nn.Linear(ffn, hidden, bias=bias)");
+            w.Line("        self.down_proj = nn.Linear(ffn, STREAM, bias=bias)");
             w.Line();
             w.Line("    def forward(self, x):");
             if (gated)
@@ -553,7 +583,7 @@ def apply_rope(x, cos, sin):
             w.Line("            raise ValueError(f\"config.json has {len(config['Blocks'])} blocks, this model.py {len(BLOCKS)}\")");
             w.Line("        self.config = config");
             w.Line("        hidden, vocab, eps = config[\"Hidden\"], config[\"Vocab\"], config[\"Eps\"]");
-            w.Line("        self.embed_tokens = nn.Embedding(vocab, hidden)");
+            w.Line("        self.embed_tokens = nn.Embedding(vocab, STREAM)");
             if (s.EmbeddingNorm) w.Line("        self.embed_norm = Norm(hidden, eps)" + (s.Norm == Kind.Peri ? "  # Peri-LN normalises the embedding output" : ""));
             if (s.Rope)
             {

@@ -149,6 +149,19 @@ namespace LnsDsl.Training
         /// <summary>Steps taken (Adam's t).</summary>
         public long StepCount { get; private set; }
 
+        /// <summary>One parameter's two moments: writable views into the flat buffers, in the parameter's shape.</summary>
+        public (Tensor ExpAvg, Tensor ExpAvgSq) Moments(string name)
+        {
+            foreach (var g in _groups)
+                foreach (var s in g.Segments)
+                    if (s.Name == name)
+                        return (g.ExpAvg.narrow(0, s.Offset, s.Count).view(s.Shape), g.ExpAvgSq.narrow(0, s.Offset, s.Count).view(s.Shape));
+            throw new ArgumentException($"no parameter named '{name}' in this optimiser", nameof(name));
+        }
+
+        /// <summary>Sets Adam's step count, for moments carried over from another optimiser (<see cref="Moments"/>).</summary>
+        public void SetStepCount(long step) => StepCount = step >= 0 ? step : throw new ArgumentOutOfRangeException(nameof(step));
+
         /// <summary>Zeroes the flat gradient buffers (the parameters keep their gradient views).</summary>
         public void ZeroGrad()
         {

@@ -113,7 +113,7 @@ namespace Lab
             return global::TorchSharp.torch.nn.functional.linear(hidden, Weight(mlp.down_proj.weight)).MoveToOuterDisposeScope();
         }
 
-        /// <summary>LayerNorm with eps 1E-05; <paramref name="scale"/> multiplies the output (folded into the weight).</summary>
+        /// <summary>LayerNorm with eps 1E-05; <paramref name="scale"/> multiplies the output (folded into the weight and bias).</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("LnsDsl.Generators", "0.1.0")]
         private static global::TorchSharp.torch.Tensor Norm(global::TorchSharp.torch.Tensor x, global::LnsDsl.NormWeight weight, double scale = 1D) => global::LnsDsl.Fused.LayerNorm(x, weight, 1E-05D, scale);
 

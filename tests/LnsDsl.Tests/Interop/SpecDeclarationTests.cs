@@ -1,0 +1,50 @@
+using System;
+using System.Linq;
+using System.Runtime.CompilerServices;
+using System.Text;
+using LnsDsl.Interop;
+using LnsDsl.Tests.Models;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace LnsDsl.Tests.Interop
+{
+    /// <summary>A stored architecture declared again compiles to the same architecture, field by field.</summary>
+    public sealed class SpecDeclarationTests
+    {
+        private readonly ITestOutputHelper _output;
+
+        public SpecDeclarationTests(ITestOutputHelper output)
+        {
+            _output = output;
+            RuntimeHelpers.RunClassConstructor(typeof(TinyLayerNormGelu).TypeHandle);
+            ModelCatalog.Register(typeof(TinyLayerNormGelu).Assembly);
+        }
+
+        [Fact]
+        public void Every_test_model_declared_from_its_spec_resolves_to_the_same_spec()
+        {
+            // Every architecture the test models cover (each placement, norm type, the imported vocabulary), declared
+            // again from its spec; one compilation for all of them.
+            var specs = ModelCatalog.All.Where(e => e.Type.Assembly == typeof(TinyLayerNormGelu).Assembly).Select(e => e.Spec).ToList();
+            Assert.True(specs.Count >= 20, $"only {specs.Count} test models");
+            var source = new StringBuilder("using LnsDsl;\n\nnamespace LnsDsl.Tests.Redeclared\n{\n");
+            foreach (var spec in specs)
+            {
+                foreach (var line in SpecDeclaration.Attributes(spec)) source.Append("    ").AppendLine(line);
+                source.AppendLine($"    public partial class Again{spec.Name} {{ }}");
+            }
+            source.AppendLine("}");
+            string text = source.ToString();
+            ModelCompiler.Compile(text, "Again" + specs[0].Name);
+            foreach (var spec in specs)
+            {
+                var again = ModelCatalog.Get("LnsDsl.Tests.Redeclared.Again" + spec.Name).Spec;
+                var differences = ArchitectureComparison.Differences(spec, again);
+                Assert.True(differences.Count == 0, $"{spec.Name}: {string.Join("; ", differences)}");
+                Assert.Equal(spec.ParameterCount, again.ParameterCount);
+            }
+            _output.WriteLine($"{specs.Count} architectures declared again from their specs, all equal; e.g.\n{SpecDeclaration.Source(specs.First(s => s.Name == "TinyGemma2Like"), "TinyGemma2Like")}");
+        }
+    }
+}
