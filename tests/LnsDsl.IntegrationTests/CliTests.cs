@@ -590,6 +590,43 @@ namespace LnsDsl.IntegrationTests
         }
 
         [Fact]
+        public void Convert_gives_a_checkpoint_that_eval_scores_the_same_and_train_resumes_without_its_declaration()
+        {
+            string run = Path.Combine(_dir, "ln");
+            string[] common = { "--data", Corpus(), "--tokenizer", "bytes", "--compact", "61", "--batch", "4", "--seq", "32", "--warmup", "2", "--lr", "3e-3", "--eval-every", "0", "--eval-batches", "2" };
+            Assert.Equal(0, Cli(new[] { "train", "TinyLayerNormSwiGluBiases", "--steps", "8", "--stop-at", "6", "--out", run }.Concat(common).ToArray()).Code);
+            string rms = Path.Combine(_dir, "rms");
+            var convert = Cli("convert", "--checkpoint", run, "--to", "crmsnorm", "--out", rms);
+            Assert.Equal(0, convert.Code);
+            Assert.Contains("TinyLayerNormSwiGluBiases -> TinyLayerNormSwiGluBiases_CRmsNorm at step 6", convert.Out);
+
+            // eval needs no declaration of the converted class: the checkpoint's architecture is compiled.
+            double Loss(string r)
+            {
+                var e = Cli("eval", "--checkpoint", r, "--batches", "2", "--batch", "2");
+                Assert.Equal(0, e.Code);
+                var m = System.Text.RegularExpressions.Regex.Match(e.Out, @"loss\s+([0-9.]+)");
+                Assert.True(m.Success, e.Out);
+                return double.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+            }
+            Assert.Equal(Loss(run), Loss(rms), 4);
+
+            // train --resume continues the converted run (the model recorded in it) to the end, two more steps.
+            Assert.Equal(0, Cli(new[] { "train", "--resume", "--steps", "8", "--out", rms }.Concat(common).ToArray()).Code);
+            Assert.Equal(2, Losses(rms).Length);
+
+            // Bad input: an unconvertible placement and an already converted checkpoint; nothing is written.
+            foreach (var (from, to, phrase) in new[] { (run, "crmsnorm", "--out"), (rms, "crmsnorm", "already uses CRMSNorm"), (run, "groupnorm", "--to must be rmsnorm, crmsnorm or layernorm") })
+            {
+                string target = Path.Combine(_dir, "refused");
+                var bad = Cli("convert", "--checkpoint", from, "--to", to, "--out", phrase == "--out" ? rms : target);
+                Assert.NotEqual(0, bad.Code);
+                Assert.Contains(phrase == "--out" ? "never overwrites" : phrase, bad.Err);
+                Assert.False(Directory.Exists(target));
+            }
+        }
+
+        [Fact]
         public void Without_npm_the_built_in_corpus_names_the_fix()
         {
             string path = Environment.GetEnvironmentVariable("PATH") ?? "";

@@ -27,6 +27,9 @@ namespace LnsDsl.Cli.Verbs
         [Option("memory-steps", HelpText = "Then train this many more steps, sampling resident memory (e.g. 500 for the flatness check).")]
         public int? MemorySteps { get; set; }
 
+        [Option("norms", HelpText = "Instead: the same Pre-LN model with LayerNorm, RMSNorm (+ bias) and CRMSNorm side by side, training and inference tokens/s (docs/NORMS.md).")]
+        public bool Norms { get; set; }
+
         [Option("json", HelpText = "Also write the figures to this JSON file.")]
         public string? Json { get; set; }
 
@@ -36,9 +39,22 @@ namespace LnsDsl.Cli.Verbs
 
         public override object[] Records() => new object[] { new BenchOptions() };
 
+        public override System.Collections.Generic.IReadOnlyCollection<string> Inputs => new[] { "Norms" };
+
         public override int Run()
         {
             var options = Settings.Apply(this, new BenchOptions()) with { Model = Model };
+            if (Norms)
+            {
+                var norms = NormBench.Run(options, Console.Error.WriteLine);
+                Console.Write(NormBench.Format(norms));
+                if (Json is not null)
+                {
+                    AtomicFile.WriteAllText(Json, NormBench.ToJson(norms));
+                    Console.WriteLine($"wrote {Json}");
+                }
+                return 0;
+            }
             if (NoUnfused) options = options with { Unfused = false };
             var result = new Bench(options, Console.Error.WriteLine).Run();
             Console.Write(Bench.Format(result));
