@@ -27,6 +27,27 @@ namespace LnsDsl.Tests
 
         public BenchTests(ITestOutputHelper output) => _output = output;
 
+        [Fact]
+        public void The_norm_bench_times_the_LayerNorm_RMSNorm_and_CRMSNorm_versions_of_one_model()
+        {
+            ModelCatalog.Register(typeof(TinyLayerNormSwiGluBiases).Assembly);
+            var result = NormBench.Run(new BenchOptions { Model = "TinyLayerNormSwiGluBiases", Batch = 2, Seq = 16, Warmup = 1, Repetitions = 2, Steps = 1, Device = "cpu", Dtype = "fp32" });
+            _output.WriteLine(NormBench.Format(result));
+            Assert.Equal(new[] { "LayerNorm", "RMSNorm + bias", "CRMSNorm" }, result.Rows.Select(r => r.Norm));
+            Assert.All(result.Rows, r => Assert.True(r.TrainTokensPerSecond.Min > 0 && r.ForwardTokensPerSecond.Min > 0));
+            Assert.All(result.Rows[0].TrainVsLayerNorm.Samples, v => Assert.Equal(1.0, v));
+            // The same parameters, except what CRMSNorm stores one coordinate narrower: the embedding (one column per
+            // token), o_proj and down_proj (one row each, with their biases), in every block.
+            var spec = ModelCatalog.Get("TinyLayerNormSwiGluBiases").Spec;
+            long narrower = spec.Vocab + spec.Layers * ((long)spec.Heads * spec.HeadDim + 1 + spec.FeedForward + 1);
+            Assert.Equal(spec.ParameterCount, result.Rows[0].Parameters);
+            Assert.Equal(spec.ParameterCount, result.Rows[1].Parameters);
+            Assert.Equal(spec.ParameterCount - narrower, result.Rows[2].Parameters);
+            // A model whose stream is not read through norms alone has no such versions.
+            Assert.Contains("Post-LN normalises the residual stream itself",
+                Assert.Throws<UserError>(() => NormBench.Run(new BenchOptions { Model = "TinyPost", Device = "cpu" })).Message);
+        }
+
         [Theory]
         [MemberData(nameof(NumericsTests.Cases), MemberType = typeof(NumericsTests))]
         public void The_unfused_composition_computes_the_generated_model_and_its_gradients(string name, Func<TransformerModule> create, RefConfig config)
