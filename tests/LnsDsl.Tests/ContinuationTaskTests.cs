@@ -76,6 +76,20 @@ namespace LnsDsl.Tests
                 labels.Add(item.Gold);
             }
             Assert.True(labels.Count >= 3, "the gold choice's position does not vary");
+
+            // The word-order task: the same contexts, the answer against distinct reorderings of its own words.
+            var order = TaskReader.Read(files.OrderTaskPath);
+            Assert.Equal(files.OrderItems, order.Items.Count);
+            Assert.True(order.Items.Count >= 10);
+            foreach (var item in order.Items)
+            {
+                string Sorted(string s) => string.Join(" ", s.Trim().Split(' ').Order(StringComparer.Ordinal));
+                Assert.Equal(4, item.Choices.Select(c => c.Trim()).Distinct().Count());
+                Assert.All(item.Choices, c => Assert.Equal(Sorted(item.Choices[item.Gold]), Sorted(c)));
+                var (d, k) = Where(item.Choices[item.Gold].Trim());
+                Assert.True(HeldOut.Is(d));
+                Assert.Contains($"Document {d} sentence {k - 1} says", item.Context);
+            }
         }
 
         [Fact]

@@ -17,7 +17,7 @@ namespace LnsDsl.Cli.Verbs
         public int? Compact { get; set; }
         public long? Seed { get; set; }
 
-        [Option("out", HelpText = "continuation: the directory for continuation-sft.jsonl and continuation-task.jsonl.")]
+        [Option("out", HelpText = "continuation: the directory for continuation-sft.jsonl, continuation-task.jsonl and continuation-order-task.jsonl.")]
         public string? Out { get; set; }
 
         [Option("examples", HelpText = "continuation: fine-tuning examples to write (from the training documents).")]
@@ -66,6 +66,7 @@ namespace LnsDsl.Cli.Verbs
                     Console.WriteLine($"data:     {corpus.Description} ({corpus.Documents.Count} documents)");
                     Console.WriteLine($"examples: {files.ExamplesPath}: {files.Examples} of {files.TrainWindows} windows of the training documents");
                     Console.WriteLine($"task:     {files.TaskPath}: {files.Items} items of {files.ValidWindows} windows of the validation documents, {task.Choices} choices each");
+                    Console.WriteLine($"order:    {files.OrderTaskPath}: {files.OrderItems} of those items, the answer against its own words shuffled");
                     return 0;
                 }
                 default:

@@ -24,8 +24,9 @@ namespace LnsDsl.Data
         public int MaxChars { get; init; } = 300;
     }
 
-    /// <summary>What <see cref="ContinuationTask.Write"/> wrote.</summary>
-    public sealed record ContinuationTaskFiles(string ExamplesPath, string TaskPath, int Examples, int Items, int TrainWindows, int ValidWindows);
+    /// <summary>What <see cref="ContinuationTask.Write"/> wrote: the fine-tuning examples, the task with distractors from
+    /// other documents, and the word-order task (distractors: the true sentence's words shuffled).</summary>
+    public sealed record ContinuationTaskFiles(string ExamplesPath, string TaskPath, string OrderTaskPath, int Examples, int Items, int OrderItems, int TrainWindows, int ValidWindows);
 
     /// <summary>
     /// A next-sentence task built from a corpus whose documents hold one sentence per line (the Brown corpus): the
@@ -34,11 +35,12 @@ namespace LnsDsl.Data
     /// (LnsDsl's <c>plain</c> layout, the context rendered as fine-tuning renders a prompt) from the validation
     /// documents, which the corpus split (<see cref="HeldOut"/>) keeps out of pre-training. A distractor is a sentence
     /// from another validation document of similar length (0.8 to 1.25 times the answer's characters where there are
-    /// enough), so that length alone does not give the answer away. Deterministic for a seed.
+    /// enough), so that length alone does not give the answer away. A second task file asks only about word order:
+    /// the same contexts, the answer against its own words shuffled. Deterministic for a seed.
     /// </summary>
     public static class ContinuationTask
     {
-        public const string ExamplesFile = "continuation-sft.jsonl", TaskFile = "continuation-task.jsonl";
+        public const string ExamplesFile = "continuation-sft.jsonl", TaskFile = "continuation-task.jsonl", OrderTaskFile = "continuation-order-task.jsonl";
 
         private sealed record Window(int Document, string[] Context, string Next);
 
@@ -84,11 +86,24 @@ namespace LnsDsl.Data
                 return JsonSerializer.Serialize(new { context = InstructionData.PromptContext(Prompt(w)), choices, label }, Json);
             }).ToList();
 
+            // The word-order task: the same items, the distractors the answer's own words in other orders (same words,
+            // same length: only the order tells them apart). Answers too short for enough distinct orders are left out.
+            var orderLines = new List<string>();
+            foreach (var w in items)
+            {
+                var distractors = Shuffles(w.Next, o.Choices - 1, rng);
+                if (distractors is null) continue;
+                int label = rng.Next(o.Choices);
+                distractors.Insert(label, w.Next);
+                orderLines.Add(JsonSerializer.Serialize(new { context = InstructionData.PromptContext(Prompt(w)), choices = distractors, label }, Json));
+            }
+
             Directory.CreateDirectory(directory);
-            string examplesPath = Path.Combine(directory, ExamplesFile), taskPath = Path.Combine(directory, TaskFile);
+            string examplesPath = Path.Combine(directory, ExamplesFile), taskPath = Path.Combine(directory, TaskFile), orderPath = Path.Combine(directory, OrderTaskFile);
             AtomicFile.WriteAllText(examplesPath, string.Join("\n", exampleLines) + "\n");
             AtomicFile.WriteAllText(taskPath, string.Join("\n", itemLines) + "\n");
-            return new ContinuationTaskFiles(examplesPath, taskPath, examples.Count, items.Count, train.Count, valid.Count);
+            AtomicFile.WriteAllText(orderPath, string.Join("\n", orderLines) + "\n");
+            return new ContinuationTaskFiles(examplesPath, taskPath, orderPath, examples.Count, items.Count, orderLines.Count, train.Count, valid.Count);
         }
 
         private static string Prompt(Window w) => string.Join(" ", w.Context);
@@ -101,6 +116,22 @@ namespace LnsDsl.Data
             var from = similar.Count >= count ? similar : others;
             if (from.Count < count) throw new UserError($"too few sentences in other validation documents for {count} distractors; lower --choices");
             return Shuffled(from, rng).Take(count).ToList();
+        }
+
+        /// <summary><paramref name="count"/> distinct reorderings of the sentence's words, none the sentence itself; null
+        /// when it has too few words for them (fewer than 4).</summary>
+        private static List<string>? Shuffles(string sentence, int count, Random rng)
+        {
+            var words = sentence.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (words.Length < 4) return null;
+            var seen = new HashSet<string> { string.Join(" ", words) };
+            var result = new List<string>();
+            for (int attempt = 0; attempt < 50 * count && result.Count < count; attempt++)
+            {
+                string shuffled = string.Join(" ", Shuffled(words, rng));
+                if (seen.Add(shuffled)) result.Add(shuffled);
+            }
+            return result.Count == count ? result : null;
         }
 
         /// <summary>Fisher-Yates with the given generator (a copy; the input is left as it is).</summary>
