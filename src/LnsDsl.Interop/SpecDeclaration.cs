@@ -18,14 +18,20 @@ namespace LnsDsl.Interop
 
         /// <summary>The C# source of a file declaring <paramref name="className"/> with <paramref name="spec"/>'s architecture.</summary>
         public static string Source(ModelSpec spec, string className, string? origin = null)
+            => File($"{spec.Layers} blocks x {spec.Hidden}, {spec.PlacementLabel}, {Norms.Label(spec.NormType)}{(origin is null ? "" : ", from " + origin)}: an LnsDsl declaration of a stored architecture.",
+                Namespace, Attributes(spec), className);
+
+        /// <summary>A C# file declaring <paramref name="className"/> with <paramref name="attributes"/> (one per line) in
+        /// <paramref name="ns"/>, under a one-line comment.</summary>
+        internal static string File(string comment, string ns, IEnumerable<string> attributes, string className)
         {
             var sb = new StringBuilder();
-            sb.AppendLine($"// {spec.Layers} blocks x {spec.Hidden}, {spec.PlacementLabel}, {Norms.Label(spec.NormType)}{(origin is null ? "" : ", from " + origin)}: an LnsDsl declaration of a stored architecture.");
+            sb.AppendLine("// " + comment);
             sb.AppendLine("using LnsDsl;");
             sb.AppendLine();
-            sb.AppendLine($"namespace {Namespace}");
+            sb.AppendLine($"namespace {ns}");
             sb.AppendLine("{");
-            foreach (var attribute in Attributes(spec))
+            foreach (var attribute in attributes)
                 sb.AppendLine("    " + attribute);
             sb.AppendLine($"    public partial class {className} {{ }}");
             sb.AppendLine("}");

@@ -17,19 +17,8 @@ namespace LnsDsl.Interop
 
         /// <summary>The C# source of a file declaring <paramref name="className"/> for <paramref name="c"/>.</summary>
         public static string Source(HfConfig c, string className, string? origin = null)
-        {
-            var sb = new StringBuilder();
-            sb.AppendLine($"// {c.Architecture}{(origin is null ? "" : " from " + origin)}: {c.Layers} layers x {c.Hidden}, as an LnsDsl declaration.");
-            sb.AppendLine("using LnsDsl;");
-            sb.AppendLine();
-            sb.AppendLine($"namespace {Namespace}");
-            sb.AppendLine("{");
-            foreach (var attribute in Attributes(c))
-                sb.AppendLine("    " + attribute);
-            sb.AppendLine($"    public partial class {className} {{ }}");
-            sb.AppendLine("}");
-            return sb.ToString();
-        }
+            => SpecDeclaration.File($"{c.Architecture}{(origin is null ? "" : " from " + origin)}: {c.Layers} layers x {c.Hidden}, as an LnsDsl declaration.",
+                Namespace, Attributes(c), className);
 
         /// <summary>The attributes, one per line, with every argument that differs from the DSL's default.</summary>
         public static IReadOnlyList<string> Attributes(HfConfig c)
