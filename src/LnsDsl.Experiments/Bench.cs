@@ -155,8 +155,8 @@ namespace LnsDsl.Experiments
         public static double TrainFlopsPerToken(ModelSpec spec, int seq)
             => 6.0 * NonEmbeddingParameters(spec) + 12.0 * spec.Layers * seq * spec.Hidden;
 
-        /// <summary>Parameters other than the embedding table <c>[Vocab, Hidden]</c>.</summary>
-        public static long NonEmbeddingParameters(ModelSpec spec) => spec.ParameterCount - (long)spec.Vocab * spec.Hidden;
+        /// <summary>Parameters other than the embedding table <c>[Vocab, Hidden]</c> (<c>[Vocab, Hidden - 1]</c> for CRMSNorm).</summary>
+        public static long NonEmbeddingParameters(ModelSpec spec) => spec.ParameterCount - (long)spec.Vocab * Norms.StreamWidth(spec.NormType, spec.Hidden);
 
         /// <summary>The <c>(out, in)</c> shape of each projection the model multiplies by, with how many of it there are.</summary>
         public static IReadOnlyList<(long Out, long In, int Count)> GemmShapes(ModelSpec spec)

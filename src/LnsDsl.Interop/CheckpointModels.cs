@@ -13,18 +13,21 @@ namespace LnsDsl.Interop
     public static class CheckpointModels
     {
         /// <summary>The model for <paramref name="path"/> (a run directory or checkpoint): <paramref name="model"/> when
-        /// given, else the recorded class, compiled from the recorded architecture when it is not known here.</summary>
+        /// given, else the recorded class; the recorded class (given or not) is compiled from the recorded architecture
+        /// when it is not known here.</summary>
         public static ModelEntry Resolve(string path, string? model = null)
         {
-            if (model is not null) return ModelCatalog.Get(model);
+            if (model is not null && ModelCatalog.TryGet(model, out var named)) return named;
             string checkpoint = Checkpoint.Resolve(path);
             CheckpointState? state;
             try { state = JsonSerializer.Deserialize<CheckpointState>(File.ReadAllText(Path.Combine(checkpoint, "state.json")), RunDirectory.Json); }
             catch (JsonException e) { throw new UserError($"checkpoint '{checkpoint}' is corrupt: state.json is not valid ({e.Message})"); }
             if (state is null || state.Model.Length == 0) throw new UserError($"checkpoint '{checkpoint}' is corrupt: state.json names no model");
+            if (model is not null && model != state.Model) return ModelCatalog.Get(model); // another class: it must be known (names the closest)
             if (ModelCatalog.TryGet(state.Model, out var entry)) return entry;
             if (state.Spec is null) return ModelCatalog.Get(state.Model); // the first format: the class must be known; names the closest
-            return ModelCompiler.Compile(SpecDeclaration.Source(state.Spec, state.Model, Path.GetFileName(Path.GetFullPath(checkpoint))), state.Model);
+            // No origin in the source: the same architecture compiles once, whichever checkpoint asks.
+            return ModelCompiler.Compile(SpecDeclaration.Source(state.Spec, state.Model), state.Model);
         }
     }
 }

@@ -82,7 +82,7 @@ namespace LnsDsl.Interop
         public static ModelSpec Spec(ModelSpec spec, NormTarget target, bool untie)
             => spec with { NormType = TypeOf(target), TieEmbeddings = spec.TieEmbeddings && !untie };
 
-        /// <summary>The converted class's name: the original's with the target as a suffix (a converted-back model gets its original name).</summary>
+        /// <summary>The converted class's name: the original's (without an earlier conversion's suffix) with the target as a suffix.</summary>
         public static string ClassName(string name, NormTarget target)
         {
             foreach (var suffix in new[] { "_RmsNorm", "_CRmsNorm", "_LayerNorm" })
@@ -102,7 +102,7 @@ namespace LnsDsl.Interop
             string checkpoint = Checkpoint.Resolve(from);
             var state = Checkpoint.ReadState(checkpoint);
             var spec = state.Spec ?? throw new UserError($"checkpoint '{checkpoint}' was written before checkpoints stored their architecture; resume it for one step with this lnsrun to store it, then convert");
-            if (WhyNot(spec, target, untie) is { } why) throw new UserError($"cannot convert {spec.Name} to {TypeOf(target)}: {why}");
+            if (WhyNot(spec, target, untie) is { } why) throw new UserError($"cannot convert {spec.Name} to {Norms.Label(TypeOf(target))}: {why}");
             if (Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any())
                 throw new UserError($"'{outDir}' already exists and is not empty; choose another --out (a conversion never overwrites)");
 
@@ -124,7 +124,7 @@ namespace LnsDsl.Interop
                 {
                     var value = name == "lm_head.weight" && spec.TieEmbeddings
                         ? Decompressed(weights["embed_tokens.weight"], 1, sourceForm) // the head keeps the embedding as the original used it
-                        : weights.TryGetValue(name, out var w) ? Map(w, StreamDim(name), sourceForm, targetForm, secondMoment: false)
+                        : weights.TryGetValue(name, out var w) ? Map(w, StreamDim(name), sourceForm, targetForm, Quantity.Weight)
                         : throw new InvalidOperationException($"the converted model has a parameter '{name}' the original lacks (a bug)");
                     if (!value.shape.SequenceEqual(parameter.shape))
                         throw new InvalidOperationException($"'{name}': converted shape [{string.Join(", ", value.shape)}], model [{string.Join(", ", parameter.shape)}] (a bug)");
@@ -137,8 +137,8 @@ namespace LnsDsl.Interop
             if (difference > 1e-4 * Math.Max(1, scale))
                 throw new InvalidOperationException($"the converted model's logits differ from the original's by {difference:E2} (scale {scale:E2}): not an exact conversion (a bug; nothing was written)");
 
-            // Adam's moments, carried over coordinate by coordinate (the first as the weights, the second kept).
-            var options = state.Options with { Model = className, Optimizer = state.Options.Optimizer == "torch-adam" ? "adam" : state.Options.Optimizer };
+            // Adam's moments, carried over as gradients transform (Map); the second moment approximately.
+            var options = state.Options with { Model = className, Out = outDir, Optimizer = state.Options.Optimizer == "torch-adam" ? "adam" : state.Options.Optimizer };
             using var sourceAdam = FlatAdam.For(source, options.Lr, options.WeightDecay, options.Optimizer == "adamw", options.DecayEmbeddings);
             sourceAdam.Load(Path.Combine(checkpoint, "optimizer.bin"));
             using var targetAdam = FlatAdam.For(converted, options.Lr, options.WeightDecay, options.Optimizer == "adamw", options.DecayEmbeddings);
@@ -150,8 +150,8 @@ namespace LnsDsl.Interop
                     bool headFromEmbedding = name == "lm_head.weight" && spec.TieEmbeddings;
                     var (sm, sv) = sourceAdam.Moments(headFromEmbedding ? "embed_tokens.weight" : name);
                     int dim = headFromEmbedding ? -1 : StreamDim(name);
-                    m.copy_(Map(sm, dim, sourceForm, targetForm, secondMoment: false));
-                    v.copy_(Map(sv, dim, sourceForm, targetForm, secondMoment: true));
+                    m.copy_(Map(sm, dim, sourceForm, targetForm, Quantity.FirstMoment));
+                    v.copy_(Map(sv, dim, sourceForm, targetForm, Quantity.SecondMoment));
                 }
             }
             targetAdam.SetStepCount(sourceAdam.StepCount);
@@ -209,22 +209,55 @@ namespace LnsDsl.Interop
             _ => -1,
         };
 
+        /// <summary>What <see cref="Map"/> carries over: weights and gradients transform differently under compression.</summary>
+        private enum Quantity { Weight, FirstMoment, SecondMoment }
+
         /// <summary>
-        /// A stream-writing tensor from one form into another: centred (its mean along <paramref name="dim"/> removed),
-        /// compressed (the last coordinate dropped) or decompressed (the last restored as minus the sum). Adam's second
-        /// moment is not linear in the gradient: it keeps its coordinates (a restored last one gets their mean).
+        /// A stream-writing tensor from one form into another, along <paramref name="dim"/>. Weights: centred (their mean
+        /// removed), compressed (the last coordinate dropped: it is minus the sum of the others) or decompressed (the last
+        /// restored as minus the sum). Gradients transform by the chain rule instead: the stored coordinate i of a
+        /// compressed weight moves coordinate i up and the last down, so its gradient is <c>g_i - g_d</c>; back, the
+        /// zero-mean gradient is <c>u_d = -sum(g_c) / d</c>, <c>u_i = g_c,i + u_d</c>. Adam's first moment (an average of
+        /// gradients) maps like a gradient; its second moment (an average of squares) only approximately: <c>v_i + v_d</c>
+        /// compressed, and back <c>v_c,i / 2</c> with the restored coordinate their mean.
         /// </summary>
-        private static Tensor Map(Tensor t, int dim, StreamForm from, StreamForm to, bool secondMoment)
+        private static Tensor Map(Tensor t, int dim, StreamForm from, StreamForm to, Quantity what)
         {
             if (dim < 0 || from == to) return t.detach().clone();
             using var scope = NewDisposeScope();
+            long[] dims = { dim };
             Tensor full;
             if (from == StreamForm.Compressed)
-                full = secondMoment ? cat(new[] { t, t.mean(new long[] { dim }, keepdim: true) }, dim) : Decompressed(t, dim, from);
+                full = what switch
+                {
+                    Quantity.Weight => Decompressed(t, dim, from),
+                    Quantity.FirstMoment => ZeroMeanGradient(t, dim),
+                    _ => cat(new[] { t / 2, (t / 2).mean(dims, keepdim: true) }, dim),
+                };
             else
-                full = secondMoment || from == StreamForm.ZeroMean ? t.detach().clone() : t - t.mean(new long[] { dim }, keepdim: true);
-            var result = to == StreamForm.Compressed ? full.narrow(dim, 0, full.shape[dim] - 1).contiguous() : full;
+                full = what == Quantity.SecondMoment || from == StreamForm.ZeroMean ? t.detach().clone() : t - t.mean(dims, keepdim: true);
+            Tensor result = full;
+            if (to == StreamForm.Compressed)
+            {
+                long kept = full.shape[dim] - 1;
+                var head = full.narrow(dim, 0, kept);
+                var last = full.narrow(dim, kept, 1);
+                result = (what switch
+                {
+                    Quantity.Weight => head,
+                    Quantity.FirstMoment => head - last,
+                    _ => head + last,
+                }).contiguous();
+            }
             return result.MoveToOuterDisposeScope();
+        }
+
+        /// <summary>The zero-mean d-wide gradient whose compressed form is <paramref name="g"/> (<c>g_i = u_i - u_d</c>).</summary>
+        private static Tensor ZeroMeanGradient(Tensor g, int dim)
+        {
+            long d = g.shape[dim] + 1;
+            var last = g.sum(new long[] { dim }, keepdim: true).neg() / d;
+            return cat(new[] { g + last, last }, dim);
         }
 
         /// <summary>The whole (uncompressed) tensor: <c>[t, -sum(t)]</c> along <paramref name="dim"/> for a compressed one.</summary>

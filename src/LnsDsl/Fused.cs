@@ -82,7 +82,10 @@ namespace LnsDsl
         public static Tensor CRmsNorm(Tensor x, NormWeight norm, double eps, double scale = 1.0)
         {
             using var scope = NewDisposeScope();
-            return RmsNormBias(Decompress(x), norm, eps, scale).MoveToOuterDisposeScope();
+            // The restored coordinate sums d - 1 others: in fp32 (as the statistics), whatever the input dtype.
+            bool wide = x.dtype == ScalarType.Float32 || x.dtype == ScalarType.Float64;
+            var y = RmsNormBias(Decompress(wide ? x : x.to(ScalarType.Float32)), norm, eps, scale);
+            return (wide ? y : y.to(x.dtype)).MoveToOuterDisposeScope();
         }
 
         /// <summary>A compressed stream's whole vector: <c>[x, -sum(x)]</c> along the last dimension.</summary>

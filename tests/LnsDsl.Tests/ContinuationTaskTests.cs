@@ -86,6 +86,9 @@ namespace LnsDsl.Tests
                 string Sorted(string s) => string.Join(" ", s.Trim().Split(' ').Order(StringComparer.Ordinal));
                 Assert.Equal(4, item.Choices.Select(c => c.Trim()).Distinct().Count());
                 Assert.All(item.Choices, c => Assert.Equal(Sorted(item.Choices[item.Gold]), Sorted(c)));
+                // First and last words stay in place: only the order inside differs.
+                Assert.Single(item.Choices.Select(c => c.Trim().Split(' ')[0]).Distinct());
+                Assert.Single(item.Choices.Select(c => c.Trim().Split(' ')[^1]).Distinct());
                 var (d, k) = Where(item.Choices[item.Gold].Trim());
                 Assert.True(HeldOut.Is(d));
                 Assert.Contains($"Document {d} sentence {k - 1} says", item.Context);

@@ -424,5 +424,23 @@ namespace LnsDsl.Tests
                 Assert.All(start.Zip(one), x => Assert.False(x.First.eq(x.Second).all().item<bool>()));
             }
         }
+
+        [Theory]
+        [InlineData(131_073, 2)] // 2 x 65,536 + 1: the split must reach the last element
+        [InlineData(262_151, 3)]
+        [InlineData(1_000_003, 7)]
+        public void The_CPU_kernel_updates_every_element_whatever_the_split(long count, int threads)
+        {
+            using var g = new Generator(9);
+            var p = new TorchSharp.Modules.Parameter(randn(count, generator: g));
+            using (no_grad()) p.grad = randn(count, generator: g);
+            var before = p.detach().clone();
+            using var flat = new FlatAdam(new[] { new FlatParameter("w", p, -1) }, 1e-3) { CpuThreads = threads };
+            flat.Step();
+            // Adam's first step moves every element by about lr (m / sqrt(v) = sign(g)).
+            var moved = (p.detach() - before).abs();
+            Assert.True(moved.min().item<float>() > 5e-4, $"an element did not move (smallest step {moved.min().item<float>():E2})");
+            Assert.True(moved[count - 1].item<float>() > 5e-4, "the last element did not move");
+        }
     }
 }

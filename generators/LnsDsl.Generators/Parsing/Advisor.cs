@@ -154,7 +154,6 @@ namespace LnsDsl.Generators.Parsing
 
         private static string ScaleText(RawDeclaration d) => "ScaleRule." + d.Scale;
 
-        /// <summary>A diagnostic at <paramref name="location"/>, else at the class name.</summary>
         /// <summary>LNS203: Pre-LN with LayerNorm, read only through its norms, converts exactly to Pre-RMSNorm (Jiang et al. 2023).</summary>
         private static IEnumerable<DiagnosticInfo> PreLayerNormIsRmsNorm(RawDeclaration d)
         {
@@ -163,6 +162,7 @@ namespace LnsDsl.Generators.Parsing
                     d.TieEmbeddings ? " (with --untie: the head keeps the original embedding)" : "");
         }
 
+        /// <summary>A diagnostic at <paramref name="location"/>, else at the class name.</summary>
         private static DiagnosticInfo At(RawDeclaration d, Microsoft.CodeAnalysis.DiagnosticDescriptor descriptor, LocationInfo? location, params object[] args)
             => DiagnosticInfo.Create(descriptor, location ?? d.NameLocation, args);
     }

@@ -91,10 +91,12 @@ namespace LnsDsl.Data
             var orderLines = new List<string>();
             foreach (var w in items)
             {
-                var distractors = Shuffles(w.Next, o.Choices - 1, rng);
+                // The answer with single spaces, as the shuffles are joined: spacing must not tell them apart.
+                string answer = string.Join(" ", w.Next.Split(' ', StringSplitOptions.RemoveEmptyEntries));
+                var distractors = Shuffles(answer, o.Choices - 1, rng);
                 if (distractors is null) continue;
                 int label = rng.Next(o.Choices);
-                distractors.Insert(label, w.Next);
+                distractors.Insert(label, answer);
                 orderLines.Add(JsonSerializer.Serialize(new { context = InstructionData.PromptContext(Prompt(w)), choices = distractors, label }, Json));
             }
 
@@ -118,17 +120,19 @@ namespace LnsDsl.Data
             return Shuffled(from, rng).Take(count).ToList();
         }
 
-        /// <summary><paramref name="count"/> distinct reorderings of the sentence's words, none the sentence itself; null
-        /// when it has too few words for them (fewer than 4).</summary>
+        /// <summary><paramref name="count"/> distinct reorderings of the sentence's words, none the sentence itself, the
+        /// first and last words kept in place (a capital letter or the final full stop must not give the answer away);
+        /// null when it has too few words for them (fewer than 5).</summary>
         private static List<string>? Shuffles(string sentence, int count, Random rng)
         {
             var words = sentence.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            if (words.Length < 4) return null;
+            if (words.Length < 5) return null;
             var seen = new HashSet<string> { string.Join(" ", words) };
             var result = new List<string>();
             for (int attempt = 0; attempt < 50 * count && result.Count < count; attempt++)
             {
-                string shuffled = string.Join(" ", Shuffled(words, rng));
+                var middle = Shuffled(words[1..^1], rng);
+                string shuffled = string.Join(" ", middle.Prepend(words[0]).Append(words[^1]));
                 if (seen.Add(shuffled)) result.Add(shuffled);
             }
             return result.Count == count ? result : null;

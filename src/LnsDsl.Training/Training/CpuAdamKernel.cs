@@ -47,7 +47,7 @@ namespace LnsDsl.Training
             // Pieces of whole vectors, at least 64K elements each (below that a thread costs more than it saves).
             long width = Vector<float>.Count;
             int pieces = (int)Math.Max(1, Math.Min(threads, count / (1 << 16)));
-            long size = (count / pieces + width - 1) / width * width;
+            long size = ((count + pieces - 1) / pieces + width - 1) / width * width; // pieces * size >= count
             if (pieces == 1) { Range(p, g, m, v, mask, 0, count, step); return; }
             Parallel.For(0, pieces, new ParallelOptions { MaxDegreeOfParallelism = threads }, i =>
             {
