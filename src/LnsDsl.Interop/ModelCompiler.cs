@@ -31,13 +31,25 @@ namespace LnsDsl.Interop
                 string key = Key(source);
                 string directory = Path.Combine(Data.Corpus.CacheDirectory, "models", key[..16]);
                 string dll = Path.Combine(directory, "Model.dll");
-                if (!File.Exists(dll)) Build(source, dll);
-                ModelCatalog.LoadAssembly(dll);
-                var entry = ModelCatalog.All.FirstOrDefault(e => e.Type.Namespace is not null && e.Type.Assembly.Location == Path.GetFullPath(dll) && e.Name == className)
+                // The assembly's name is derived from the key: one already loaded from another cache directory (the
+                // same source, generator and runtime) is the same model, and .NET would refuse to load a second copy.
+                string name = AssemblyName(dll);
+                var assembly = AppDomain.CurrentDomain.GetAssemblies().FirstOrDefault(a => a.GetName().Name == name);
+                if (assembly is null)
+                {
+                    if (!File.Exists(dll)) Build(source, dll);
+                    ModelCatalog.LoadAssembly(dll);
+                    assembly = AppDomain.CurrentDomain.GetAssemblies().First(a => a.GetName().Name == name);
+                }
+                else ModelCatalog.Register(assembly);
+                var entry = ModelCatalog.All.FirstOrDefault(e => e.Type.Namespace is not null && e.Type.Assembly == assembly && e.Name == className)
                     ?? throw new UserError($"the compiled declaration does not declare {className} (cache {directory}); delete that directory and try again");
                 return entry;
             }
         }
+
+        /// <summary>The compiled assembly's name: from its cache directory, which is named by the key.</summary>
+        private static string AssemblyName(string dll) => "LnsDsl.Imported." + Path.GetFileName(Path.GetDirectoryName(dll));
 
         private static string Key(string source)
         {
@@ -50,7 +62,7 @@ namespace LnsDsl.Interop
         {
             var parse = new CSharpParseOptions(LanguageVersion.Latest);
             var tree = CSharpSyntaxTree.ParseText(source, parse, path: "Declaration.cs", encoding: Encoding.UTF8);
-            var compilation = CSharpCompilation.Create("LnsDsl.Imported." + Path.GetFileName(Path.GetDirectoryName(dll)), new[] { tree }, References(),
+            var compilation = CSharpCompilation.Create(AssemblyName(dll), new[] { tree }, References(),
                 new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable, optimizationLevel: OptimizationLevel.Release)
                     .WithSpecificDiagnosticOptions(new Dictionary<string, ReportDiagnostic> { ["CS1701"] = ReportDiagnostic.Suppress, ["CS1702"] = ReportDiagnostic.Suppress }));
             var driver = CSharpGeneratorDriver.Create(new[] { new ModelGenerator().AsSourceGenerator() }, parseOptions: parse);

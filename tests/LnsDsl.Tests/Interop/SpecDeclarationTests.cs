@@ -46,5 +46,30 @@ namespace LnsDsl.Tests.Interop
             }
             _output.WriteLine($"{specs.Count} architectures declared again from their specs, all equal; e.g.\n{SpecDeclaration.Source(specs.First(s => s.Name == "TinyGemma2Like"), "TinyGemma2Like")}");
         }
+
+        [Fact]
+        public void The_same_declaration_compiled_in_two_caches_is_one_model()
+        {
+            // Parallel tests (and users) point LNSDSL_CACHE at different directories: the same source then exists as two
+            // files of the same assembly name, and .NET loads only one of them.
+            string name = "Twice" + Guid.NewGuid().ToString("N");
+            string source = SpecDeclaration.Source(ModelCatalog.Get("TinyLayerNormGelu").Spec, name);
+            string previous = Environment.GetEnvironmentVariable("LNSDSL_CACHE") ?? "";
+            var dirs = new[] { "a", "b" }.Select(d => System.IO.Path.Combine(System.IO.Path.GetTempPath(), "lnsdsl-twice-" + name, d)).ToList();
+            try
+            {
+                var entries = dirs.Select(d =>
+                {
+                    Environment.SetEnvironmentVariable("LNSDSL_CACHE", d);
+                    return ModelCompiler.Compile(source, name);
+                }).ToList();
+                Assert.Same(entries[0].Type, entries[1].Type);
+            }
+            finally
+            {
+                Environment.SetEnvironmentVariable("LNSDSL_CACHE", previous.Length > 0 ? previous : null);
+                try { System.IO.Directory.Delete(System.IO.Path.GetDirectoryName(dirs[0])!, recursive: true); } catch (System.IO.IOException) { }
+            }
+        }
     }
 }
