@@ -25,11 +25,16 @@ namespace LnsDsl.Interop
 
         /// <summary>The model <paramref name="className"/> declared in <paramref name="source"/>.</summary>
         public static ModelEntry Compile(string source, string className)
+            => Compile(source, className, Path.Combine(Data.Corpus.CacheDirectory, "models"));
+
+        /// <summary>The model <paramref name="className"/> declared in <paramref name="source"/>, compiled into (or found in)
+        /// <paramref name="cache"/>.</summary>
+        public static ModelEntry Compile(string source, string className, string cache)
         {
             lock (Gate)
             {
                 string key = Key(source);
-                string directory = Path.Combine(Data.Corpus.CacheDirectory, "models", key[..16]);
+                string directory = Path.Combine(cache, key[..16]);
                 string dll = Path.Combine(directory, "Model.dll");
                 // The assembly's name is derived from the key: one already loaded from another cache directory (the
                 // same source, generator and runtime) is the same model, and .NET would refuse to load a second copy.

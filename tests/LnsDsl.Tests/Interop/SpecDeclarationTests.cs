@@ -1,7 +1,6 @@
 using System;
 using System.Linq;
 using System.Runtime.CompilerServices;
-using System.Text;
 using LnsDsl.Interop;
 using LnsDsl.Tests.Models;
 using Xunit;
@@ -28,14 +27,7 @@ namespace LnsDsl.Tests.Interop
             // again from its spec; one compilation for all of them.
             var specs = ModelCatalog.All.Where(e => e.Type.Assembly == typeof(TinyLayerNormGelu).Assembly).Select(e => e.Spec).ToList();
             Assert.True(specs.Count >= 20, $"only {specs.Count} test models");
-            var source = new StringBuilder("using LnsDsl;\n\nnamespace LnsDsl.Tests.Redeclared\n{\n");
-            foreach (var spec in specs)
-            {
-                foreach (var line in SpecDeclaration.Attributes(spec)) source.Append("    ").AppendLine(line);
-                source.AppendLine($"    public partial class Again{spec.Name} {{ }}");
-            }
-            source.AppendLine("}");
-            string text = source.ToString();
+            string text = SpecDeclaration.Source(specs.Select(spec => (spec, "Again" + spec.Name)), "every test model, declared again", "LnsDsl.Tests.Redeclared");
             ModelCompiler.Compile(text, "Again" + specs[0].Name);
             foreach (var spec in specs)
             {
@@ -50,25 +42,19 @@ namespace LnsDsl.Tests.Interop
         [Fact]
         public void The_same_declaration_compiled_in_two_caches_is_one_model()
         {
-            // Parallel tests (and users) point LNSDSL_CACHE at different directories: the same source then exists as two
-            // files of the same assembly name, and .NET loads only one of them.
+            // Two cache directories (LNSDSL_CACHE differs between users and between parallel tests): the same source then
+            // exists as two files of the same assembly name, and .NET loads only one of them.
             string name = "Twice" + Guid.NewGuid().ToString("N");
             string source = SpecDeclaration.Source(ModelCatalog.Get("TinyLayerNormGelu").Spec, name);
-            string previous = Environment.GetEnvironmentVariable("LNSDSL_CACHE") ?? "";
-            var dirs = new[] { "a", "b" }.Select(d => System.IO.Path.Combine(System.IO.Path.GetTempPath(), "lnsdsl-twice-" + name, d)).ToList();
+            string root = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "lnsdsl-twice-" + name);
             try
             {
-                var entries = dirs.Select(d =>
-                {
-                    Environment.SetEnvironmentVariable("LNSDSL_CACHE", d);
-                    return ModelCompiler.Compile(source, name);
-                }).ToList();
+                var entries = new[] { "a", "b" }.Select(d => ModelCompiler.Compile(source, name, System.IO.Path.Combine(root, d))).ToList();
                 Assert.Same(entries[0].Type, entries[1].Type);
             }
             finally
             {
-                Environment.SetEnvironmentVariable("LNSDSL_CACHE", previous.Length > 0 ? previous : null);
-                try { System.IO.Directory.Delete(System.IO.Path.GetDirectoryName(dirs[0])!, recursive: true); } catch (System.IO.IOException) { }
+                try { System.IO.Directory.Delete(root, recursive: true); } catch (System.IO.IOException) { }
             }
         }
     }
