@@ -1,5 +1,3 @@
-using System.IO;
-using System.Text.Json;
 using LnsDsl.Runs;
 
 namespace LnsDsl.Interop
@@ -19,10 +17,8 @@ namespace LnsDsl.Interop
         {
             if (model is not null && ModelCatalog.TryGet(model, out var named)) return named;
             string checkpoint = Checkpoint.Resolve(path);
-            CheckpointState? state;
-            try { state = JsonSerializer.Deserialize<CheckpointState>(File.ReadAllText(Path.Combine(checkpoint, "state.json")), RunDirectory.Json); }
-            catch (JsonException e) { throw new UserError($"checkpoint '{checkpoint}' is corrupt: state.json is not valid ({e.Message})"); }
-            if (state is null || state.Model.Length == 0) throw new UserError($"checkpoint '{checkpoint}' is corrupt: state.json names no model");
+            var state = Checkpoint.PeekState(checkpoint);
+            if (state.Model.Length == 0) throw new UserError($"checkpoint '{checkpoint}' is corrupt: state.json names no model");
             if (model is not null && model != state.Model) return ModelCatalog.Get(model); // another class: it must be known (names the closest)
             if (ModelCatalog.TryGet(state.Model, out var entry)) return entry;
             if (state.Spec is null) return ModelCatalog.Get(state.Model); // the first format: the class must be known; names the closest

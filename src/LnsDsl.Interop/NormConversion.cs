@@ -100,7 +100,7 @@ namespace LnsDsl.Interop
         public static ConversionResult Convert(string from, string outDir, NormTarget target, bool untie, Action<string>? log = null)
         {
             string checkpoint = Checkpoint.Resolve(from);
-            var state = Checkpoint.ReadState(checkpoint);
+            var state = Checkpoint.PeekState(checkpoint); // verified below, once, when the weights load
             var spec = state.Spec ?? throw new UserError($"checkpoint '{checkpoint}' was written before checkpoints stored their architecture; resume it for one step with this lnsrun to store it, then convert");
             if (WhyNot(spec, target, untie) is { } why) throw new UserError($"cannot convert {spec.Name} to {Norms.Label(TypeOf(target))}: {why}");
             if (Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any())
@@ -108,7 +108,7 @@ namespace LnsDsl.Interop
 
             var sourceEntry = CheckpointModels.Resolve(checkpoint);
             using var source = sourceEntry.Create(0);
-            Checkpoint.LoadModel(checkpoint, source);
+            state = Checkpoint.LoadModel(checkpoint, source);
             string className = ClassName(spec.Name, target);
             var targetEntry = ModelCompiler.Compile(SpecDeclaration.Source(Spec(spec, target, untie), className, $"lnsrun convert --to {target.ToString().ToLowerInvariant()}"), className);
             using var converted = TransformerModule.CreateForLoading(() => targetEntry.Create(0), ScalarType.Float32);

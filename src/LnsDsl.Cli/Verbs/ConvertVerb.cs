@@ -33,9 +33,9 @@ namespace LnsDsl.Cli.Verbs
             if (Hf is not null) throw new UserError("convert works on a run's checkpoint (--checkpoint RUN); the Hugging Face families it reads are RMSNorm models already");
             if (Checkpoint is null) throw new UserError("convert needs --checkpoint RUN (a run directory or one of its checkpoints)");
             var target = NormConversion.Parse(To);
-            var recorded = CheckpointModels.Resolve(Checkpoint);
-            if (Model is not null && Model != recorded.Name)
-                throw new UserError($"'{Checkpoint}' holds {recorded.Name}, not {Model}; leave MODEL out or give {recorded.Name}");
+            string recorded = Runs.Checkpoint.PeekState(Runs.Checkpoint.Resolve(Checkpoint)).Model;
+            if (Model is not null && Model != recorded)
+                throw new UserError($"'{Checkpoint}' holds {recorded}, not {Model}; leave MODEL out or give {recorded}");
             var result = NormConversion.Convert(Checkpoint, Out, target, Untie, Console.Error.WriteLine);
             Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "{0} -> {1} at step {2}: {3} (largest logit difference {4:E2})",
                 result.From, result.To, result.Step, result.Out, result.MaxLogitDifference));

@@ -53,7 +53,7 @@ namespace LnsDsl.Evaluation
         {
             var (type, _) = Devices.ResolveDtype(dtype ?? "", device);
             string checkpoint = Runs.Checkpoint.Resolve(path);
-            var recorded = Runs.Checkpoint.ReadState(checkpoint);
+            var recorded = Runs.Checkpoint.PeekState(checkpoint); // LoadModel verifies the files below
             var module = ModelCatalog.Get(model ?? recorded.Model).Create(0);
             try
             {

@@ -147,10 +147,7 @@ namespace LnsDsl.Runs
         /// <summary>Reads and verifies a checkpoint's state and files.</summary>
         public static CheckpointState ReadState(string checkpoint)
         {
-            CheckpointState? state;
-            try { state = JsonSerializer.Deserialize<CheckpointState>(File.ReadAllText(Path.Combine(checkpoint, "state.json")), RunDirectory.Json); }
-            catch (JsonException e) { throw new UserError($"checkpoint '{checkpoint}' is corrupt: state.json is not valid ({e.Message})"); }
-            if (state is null) throw new UserError($"checkpoint '{checkpoint}' is corrupt: state.json is empty");
+            var state = PeekState(checkpoint);
             foreach (var (file, sha) in state.Checksums)
             {
                 string path = Path.Combine(checkpoint, file);
@@ -158,6 +155,16 @@ namespace LnsDsl.Runs
                 if (Sha(path) != sha) throw new UserError($"checkpoint '{checkpoint}' is corrupt: {file} does not match its checksum");
             }
             return state;
+        }
+
+        /// <summary>Reads a checkpoint's state without hashing its files (what it records, before deciding to load it;
+        /// <see cref="ReadState"/> and <see cref="LoadModel"/> verify).</summary>
+        public static CheckpointState PeekState(string checkpoint)
+        {
+            CheckpointState? state;
+            try { state = JsonSerializer.Deserialize<CheckpointState>(File.ReadAllText(Path.Combine(checkpoint, "state.json")), RunDirectory.Json); }
+            catch (JsonException e) { throw new UserError($"checkpoint '{checkpoint}' is corrupt: state.json is not valid ({e.Message})"); }
+            return state ?? throw new UserError($"checkpoint '{checkpoint}' is corrupt: state.json is empty");
         }
 
         /// <summary>Loads the weights into <paramref name="model"/> after checking the architecture matches.</summary>
