@@ -237,14 +237,7 @@ namespace LnsDsl.Experiments
                     Sync();
                 }
 
-                double Time(Action action, int times)
-                {
-                    Sync();
-                    var clock = Stopwatch.StartNew();
-                    for (int i = 0; i < times; i++) action();
-                    Sync();
-                    return clock.Elapsed.TotalSeconds;
-                }
+                double Time(Action action, int times) => Seconds(action, times, Sync);
 
                 var train = new List<double>();
                 var forward = new List<double>();
@@ -353,7 +346,7 @@ namespace LnsDsl.Experiments
         }
 
         /// <summary>One model, its optimiser and the fixed batch: a training step and a forward pass.</summary>
-        private sealed class Runner
+        internal sealed class Runner
         {
             private readonly nn.Module<Tensor, Tensor> _model;
             private readonly ITrainingOptimizer _optimizer;
@@ -483,11 +476,7 @@ namespace LnsDsl.Experiments
             double Time(Action step, int times)
             {
                 step(); // warm (allocates TorchSharp's moments on its first step)
-                sync();
-                var clock = Stopwatch.StartNew();
-                for (int i = 0; i < times; i++) step();
-                sync();
-                return clock.Elapsed.TotalMilliseconds / times;
+                return Seconds(step, times, sync) * 1000 / times;
             }
             long torchOps = HostOps.Count(() => torchAdam.step()), flatOps = HostOps.Count(flat.Step);
             var blocks = a.named_parameters().Select(p => (Block: p.name.StartsWith("layers.", StringComparison.Ordinal) ? int.Parse(p.name.Split('.')[1], CultureInfo.InvariantCulture) : -1, p.parameter)).ToList();
@@ -636,15 +625,19 @@ namespace LnsDsl.Experiments
         {
             once();
             var samples = new List<double>();
-            for (int i = 0; i < 5; i++)
-            {
-                sync();
-                var clock = Stopwatch.StartNew();
-                once();
-                sync();
-                samples.Add(clock.Elapsed.TotalMilliseconds);
-            }
+            for (int i = 0; i < 5; i++) samples.Add(Seconds(once, 1, sync) * 1000);
             return Spread.Of(samples).Median;
+        }
+
+        /// <summary>Seconds that <paramref name="times"/> runs of <paramref name="action"/> take, the device synchronised
+        /// before and after (every timing of the benches).</summary>
+        internal static double Seconds(Action action, int times, Action sync)
+        {
+            sync();
+            var clock = Stopwatch.StartNew();
+            for (int i = 0; i < times; i++) action();
+            sync();
+            return clock.Elapsed.TotalSeconds;
         }
 
         /// <summary>The human-readable report.</summary>

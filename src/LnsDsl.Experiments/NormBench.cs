@@ -1,11 +1,9 @@
 using System;
 using System.Collections.Generic;
-using System.Diagnostics;
 using System.Globalization;
 using System.Linq;
 using System.Text;
 using System.Text.Json;
-using LnsDsl.Evaluation;
 using LnsDsl.Interop;
 using LnsDsl.Training;
 using TorchSharp;
@@ -46,15 +44,8 @@ namespace LnsDsl.Experiments
             if (o.Threads > 0) set_num_threads(o.Threads);
 
             // The three versions, declared from the model's spec and compiled together.
-            var source = new StringBuilder($"using LnsDsl;\n\nnamespace {SpecDeclaration.Namespace}\n{{\n");
             string Name(NormType t) => $"{spec.Name}_{t}Bench";
-            foreach (var t in Types)
-            {
-                foreach (var line in SpecDeclaration.Attributes(asLayerNorm with { NormType = t })) source.Append("    ").AppendLine(line);
-                source.AppendLine($"    public partial class {Name(t)} {{ }}");
-            }
-            source.AppendLine("}");
-            ModelCompiler.Compile(source.ToString(), Name(Types[0]));
+            ModelCompiler.Compile(SpecDeclaration.Source(Types.Select(t => (asLayerNorm with { NormType = t }, Name(t))), $"{spec.Name} with three norms (lnsrun bench --norms)"), Name(Types[0]));
             var entries = Types.Select(t => ModelCatalog.Get($"{SpecDeclaration.Namespace}.{Name(t)}")).ToList();
 
             var c = CultureInfo.InvariantCulture;
@@ -67,6 +58,7 @@ namespace LnsDsl.Experiments
             using var y = tokens.narrow(1, 1, o.Seq).contiguous();
             var models = new List<TransformerModule>();
             var optimizers = new List<FlatAdam>();
+            var runners = new List<Bench.Runner>();
             try
             {
                 foreach (var e in entries)
@@ -76,31 +68,12 @@ namespace LnsDsl.Experiments
                     precision.Apply(m);
                     models.Add(m);
                     optimizers.Add(FlatAdam.For(m, 1e-4, 0, decoupled: false, decayEmbeddings: false));
+                    runners.Add(new Bench.Runner(m, optimizers[^1], x, y, spec.Vocab));
                 }
                 void Sync() { if (device.type == DeviceType.CUDA) cuda.synchronize(device); }
-                void Train(int i)
-                {
-                    optimizers[i].ZeroGrad();
-                    using (var scope = NewDisposeScope())
-                        Losses.CrossEntropy(models[i].forward(x), y, spec.Vocab).backward();
-                    optimizers[i].Step();
-                }
-                void Forward(int i)
-                {
-                    using var noGrad = no_grad();
-                    using var scope = NewDisposeScope();
-                    models[i].forward(x);
-                }
-                double TokensPerSecond(Action step)
-                {
-                    Sync();
-                    var clock = Stopwatch.StartNew();
-                    for (int s = 0; s < o.Steps; s++) step();
-                    Sync();
-                    return (double)o.Batch * o.Seq * o.Steps / clock.Elapsed.TotalSeconds;
-                }
-                for (int i = 0; i < models.Count; i++)
-                    for (int s = 0; s < o.Warmup; s++) Train(i);
+                double TokensPerSecond(Action step) => (double)o.Batch * o.Seq * o.Steps / Bench.Seconds(step, o.Steps, Sync);
+                foreach (var runner in runners)
+                    for (int s = 0; s < o.Warmup; s++) runner.TrainStep();
 
                 var train = Types.Select(_ => new List<double>()).ToList();
                 var forward = Types.Select(_ => new List<double>()).ToList();
@@ -110,8 +83,8 @@ namespace LnsDsl.Experiments
                     var order = Enumerable.Range(0, models.Count).Select(i => (i + r) % models.Count).ToList();
                     foreach (int i in order)
                     {
-                        train[i].Add(TokensPerSecond(() => Train(i)));
-                        forward[i].Add(TokensPerSecond(() => Forward(i)));
+                        train[i].Add(TokensPerSecond(runners[i].TrainStep));
+                        forward[i].Add(TokensPerSecond(runners[i].Forward));
                     }
                     log(string.Format(c, "repetition {0}/{1}: train {2}; forward {3} tokens/s", r + 1, o.Repetitions,
                         string.Join(", ", Types.Select((t, i) => $"{Norms.Label(t)} {train[i][^1]:N0}")),

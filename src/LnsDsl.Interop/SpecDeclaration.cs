@@ -19,11 +19,15 @@ namespace LnsDsl.Interop
         /// <summary>The C# source of a file declaring <paramref name="className"/> with <paramref name="spec"/>'s architecture.</summary>
         public static string Source(ModelSpec spec, string className, string? origin = null)
             => File($"{spec.Layers} blocks x {spec.Hidden}, {spec.PlacementLabel}, {Norms.Label(spec.NormType)}{(origin is null ? "" : ", from " + origin)}: an LnsDsl declaration of a stored architecture.",
-                Namespace, Attributes(spec), className);
+                Namespace, new[] { (Attributes(spec), className) });
 
-        /// <summary>A C# file declaring <paramref name="className"/> with <paramref name="attributes"/> (one per line) in
-        /// <paramref name="ns"/>, under a one-line comment.</summary>
-        internal static string File(string comment, string ns, IEnumerable<string> attributes, string className)
+        /// <summary>One file declaring several architectures (one compilation for all of them) in <paramref name="ns"/>.</summary>
+        public static string Source(IEnumerable<(ModelSpec Spec, string ClassName)> models, string comment, string ns = Namespace)
+            => File(comment, ns, models.Select(m => (Attributes(m.Spec), m.ClassName)));
+
+        /// <summary>A C# file declaring each class with its attributes (one per line) in <paramref name="ns"/>, under a
+        /// one-line comment.</summary>
+        internal static string File(string comment, string ns, IEnumerable<(IReadOnlyList<string> Attributes, string ClassName)> classes)
         {
             var sb = new StringBuilder();
             sb.AppendLine("// " + comment);
@@ -31,9 +35,12 @@ namespace LnsDsl.Interop
             sb.AppendLine();
             sb.AppendLine($"namespace {ns}");
             sb.AppendLine("{");
-            foreach (var attribute in attributes)
-                sb.AppendLine("    " + attribute);
-            sb.AppendLine($"    public partial class {className} {{ }}");
+            foreach (var (attributes, className) in classes)
+            {
+                foreach (var attribute in attributes)
+                    sb.AppendLine("    " + attribute);
+                sb.AppendLine($"    public partial class {className} {{ }}");
+            }
             sb.AppendLine("}");
             return sb.ToString();
         }

@@ -18,7 +18,7 @@ namespace LnsDsl.Interop
         /// <summary>The C# source of a file declaring <paramref name="className"/> for <paramref name="c"/>.</summary>
         public static string Source(HfConfig c, string className, string? origin = null)
             => SpecDeclaration.File($"{c.Architecture}{(origin is null ? "" : " from " + origin)}: {c.Layers} layers x {c.Hidden}, as an LnsDsl declaration.",
-                Namespace, Attributes(c), className);
+                Namespace, new[] { (Attributes(c), className) });
 
         /// <summary>The attributes, one per line, with every argument that differs from the DSL's default.</summary>
         public static IReadOnlyList<string> Attributes(HfConfig c)
