@@ -278,17 +278,7 @@ namespace LnsDsl.Tests
             Assert.Contains("--optimizer", Assert.Throws<UserError>(() => torchOpt.Load(Path.Combine(_dir, "optimizer.bin"))).Message);
         }
 
-        private string Corpus()
-        {
-            string dir = Path.Combine(_dir, "corpus");
-            if (Directory.Exists(dir)) return dir;
-            Directory.CreateDirectory(dir);
-            var words = "the deep layers of a transformer should not collapse into identity maps when the norm output is scaled by depth".Split(' ');
-            var random = new Random(2);
-            for (int d = 0; d < 24; d++)
-                File.WriteAllText(Path.Combine(dir, $"doc{d:D2}.txt"), string.Join(" ", Enumerable.Range(0, 60 + 40 * (d % 5)).Select(_ => words[random.Next(words.Length)])) + ".\n");
-            return dir;
-        }
+        private string Corpus() => TestCorpus.RandomWords(Path.Combine(_dir, "corpus"), seed: 2, length: d => 60 + 40 * (d % 5));
 
         [Theory]
         [InlineData("adamw")]

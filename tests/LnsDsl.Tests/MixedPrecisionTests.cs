@@ -37,16 +37,7 @@ namespace LnsDsl.Tests
             Directory.Delete(_dir, recursive: true);
         }
 
-        private string Corpus()
-        {
-            string dir = Path.Combine(_dir, "corpus");
-            Directory.CreateDirectory(dir);
-            var words = "the deep layers of a transformer should not collapse into identity maps when the norm output is scaled by depth".Split(' ');
-            var random = new Random(1);
-            for (int d = 0; d < 24; d++)
-                File.WriteAllText(Path.Combine(dir, $"doc{d:D2}.txt"), string.Join(" ", Enumerable.Range(0, 400).Select(_ => words[random.Next(words.Length)])) + ".\n");
-            return dir;
-        }
+        private string Corpus() => TestCorpus.RandomWords(Path.Combine(_dir, "corpus"), seed: 1, length: d => 400);
 
         [Theory]
         [InlineData("fp32", ScalarType.Float32, ScalarType.Float32)]

@@ -39,17 +39,7 @@ namespace LnsDsl.Tests.Interop
             try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
         }
 
-        private string Corpus()
-        {
-            string dir = Path.Combine(_dir, "corpus");
-            if (Directory.Exists(dir)) return dir;
-            Directory.CreateDirectory(dir);
-            var words = "the deep layers of a transformer should not collapse into identity maps when the norm output is scaled by depth".Split(' ');
-            var random = new Random(3);
-            for (int d = 0; d < 24; d++)
-                File.WriteAllText(Path.Combine(dir, $"doc{d:D2}.txt"), string.Join(" ", Enumerable.Range(0, 80 + 30 * (d % 4)).Select(_ => words[random.Next(words.Length)])) + ".\n");
-            return dir;
-        }
+        private string Corpus() => TestCorpus.RandomWords(Path.Combine(_dir, "corpus"), seed: 3, length: d => 80 + 30 * (d % 4));
 
         private TrainOptions Options(string model, string run, int steps = 16) => new()
         {

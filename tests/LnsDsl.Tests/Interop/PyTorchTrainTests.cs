@@ -337,17 +337,7 @@ namespace LnsDsl.Tests
         private static double[] Losses(string run) => new RunDirectory(run).ReadSteps().Select(s => s.Loss).ToArray();
 
         /// <summary>24 documents of deterministic pseudo-English (as the CLI tests write).</summary>
-        private string Corpus()
-        {
-            string dir = Path.Combine(_dir, "corpus");
-            if (Directory.Exists(dir)) return dir;
-            Directory.CreateDirectory(dir);
-            var words = "the deep layers of a transformer should not collapse into identity maps when the norm output is scaled by depth".Split(' ');
-            var random = new Random(1);
-            for (int d = 0; d < 24; d++)
-                File.WriteAllText(Path.Combine(dir, $"doc{d:D2}.txt"), string.Join(" ", Enumerable.Range(0, 60 + 40 * (d % 5)).Select(_ => words[random.Next(words.Length)])) + ".\n");
-            return dir;
-        }
+        private string Corpus() => TestCorpus.RandomWords(Path.Combine(_dir, "corpus"), seed: 1, length: d => 60 + 40 * (d % 5));
 
         private static int FreePort()
         {
