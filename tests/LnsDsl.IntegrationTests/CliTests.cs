@@ -39,15 +39,7 @@ namespace LnsDsl.IntegrationTests
 
         /// <summary>24 documents of deterministic pseudo-English (24 so that the document split has validation).</summary>
         private string Corpus(int documents = 24)
-        {
-            string dir = Path.Combine(_dir, "corpus" + (documents == 24 ? "" : documents.ToString()));
-            Directory.CreateDirectory(dir);
-            var words = "the deep layers of a transformer should not collapse into identity maps when the norm output is scaled by depth".Split(' ');
-            var random = new Random(1);
-            for (int d = 0; d < documents; d++)
-                File.WriteAllText(Path.Combine(dir, $"doc{d:D2}.txt"), string.Join(" ", Enumerable.Range(0, 400).Select(_ => words[random.Next(words.Length)])) + ".\n");
-            return dir;
-        }
+            => LnsDsl.Tests.TestCorpus.RandomWords(Path.Combine(_dir, "corpus" + (documents == 24 ? "" : documents.ToString())), seed: 1, length: _ => 400, documents);
 
         private (int Code, string Out, string Err) Cli(params string[] args)
         {

@@ -4,8 +4,8 @@ using System.Linq;
 
 namespace LnsDsl.Tests
 {
-    /// <summary>The small corpora the training tests write: documents of words drawn at random from one sentence.</summary>
-    internal static class TestCorpus
+    /// <summary>The small corpora the training and CLI tests write: documents of words drawn at random from one sentence.</summary>
+    public static class TestCorpus
     {
         private static readonly string[] Words = "the deep layers of a transformer should not collapse into identity maps when the norm output is scaled by depth".Split(' ');
 
