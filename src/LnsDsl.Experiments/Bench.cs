@@ -479,7 +479,7 @@ namespace LnsDsl.Experiments
                 return Seconds(step, times, sync) * 1000 / times;
             }
             long torchOps = HostOps.Count(() => torchAdam.step()), flatOps = HostOps.Count(flat.Step);
-            var blocks = a.named_parameters().Select(p => (Block: p.name.StartsWith("layers.", StringComparison.Ordinal) ? int.Parse(p.name.Split('.')[1], CultureInfo.InvariantCulture) : -1, p.parameter)).ToList();
+            var blocks = a.named_parameters().Select(p => (Block: TransformerModule.LayerIndexOf(p.name), p.parameter)).ToList();
             long normOps = HostOps.Count(() => { var (t, bn) = GradientNorms.Compute(blocks, a.Spec.Layers, 1.0, device); t.Dispose(); bn.Dispose(); });
             long flatNormOps = HostOps.Count(() => { var (t, bn) = flat.GradientNorms(1.0); t.Dispose(); bn.Dispose(); });
             _ops = (torchOps, flatOps, normOps, flatNormOps);

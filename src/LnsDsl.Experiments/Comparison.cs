@@ -7,7 +7,7 @@ using System.Text;
 using static TorchSharp.torch;
 using LnsDsl.Analysis;
 using LnsDsl.Evaluation;
-using LnsDsl.Interop;
+using LnsDsl.Loading;
 using LnsDsl.Runs;
 using LnsDsl.Training;
 
@@ -134,17 +134,11 @@ namespace LnsDsl.Experiments
             var evaluations = run.ReadEvaluations().Select(e => (e.Step, e.ValidationLoss)).ToList();
             if (failure is not null) return new CompareRun(model, lr, seed, dir, true, failure, double.NaN, evaluations, null);
 
-            var o = _o.Train;
-            int micro = o.MicroBatch > 0 ? o.MicroBatch : o.Batch;
-            var report = LayerAnalysis.Checkpoint(dir, model, new AnalyzeOptions { Batches = _o.AnalysisBatches, Batch = Math.Min(micro, 4), Device = "cpu" }) with { Label = $"{model} lr {lr:G3} seed {seed}" };
+            using var trained = ModelSources.Open(dir, model, CPU);
+            var report = LayerAnalysis.Analyze(trained, new AnalyzeOptions { Batches = _o.AnalysisBatches, Batch = Math.Min(_o.Train.MicroBatchSize, 4) }) with { Label = $"{model} lr {lr:G3} seed {seed}" };
             double validation = evaluations.Count > 0 ? evaluations[^1].ValidationLoss : report.Loss;
             bool diverged = !double.IsFinite(validation);
-            var tasks = Array.Empty<TaskResult>() as IReadOnlyList<TaskResult>;
-            if (_o.Tasks.Count > 0 && !diverged)
-            {
-                using var trained = TrainedModel.Load(dir, model, CPU);
-                tasks = Score(trained);
-            }
+            var tasks = _o.Tasks.Count > 0 && !diverged ? Score(trained) : Array.Empty<TaskResult>();
             return new CompareRun(model, lr, seed, dir, diverged, diverged ? "non-finite validation loss" : null, validation, evaluations, report) { Tasks = tasks };
         }
 
@@ -155,7 +149,7 @@ namespace LnsDsl.Experiments
             var o = _o.Train;
             using var trained = ModelSources.Open(null, directory, null, o.Device, o.Dtype, null, _log);
             trained.UseData(o.Data, o.Seq, o.Packing);
-            int micro = o.MicroBatch > 0 ? o.MicroBatch : o.Batch;
+            int micro = o.MicroBatchSize;
             var evaluation = Evaluator.Evaluate(trained, new EvalOptions { Batches = o.EvalBatches, Batch = micro }, _log);
             var report = LayerAnalysis.Analyze(trained, new AnalyzeOptions { Batches = _o.AnalysisBatches, Batch = Math.Min(micro, 4), SkipGradients = true }, _log);
             return new CompareRun(trained.Label, 0, 0, directory, false, null, evaluation.Loss, Array.Empty<(int, double)>(), report) { Tasks = Score(trained) };

@@ -8,6 +8,8 @@ using LnsDsl.Interop;
 using LnsDsl.Training;
 using TorchSharp;
 using static TorchSharp.torch;
+using LnsDsl.Compilation;
+using LnsDsl.Loading.Conversion;
 
 namespace LnsDsl.Experiments
 {

@@ -32,6 +32,17 @@ namespace LnsDsl
         /// <summary>The resolved architecture.</summary>
         public ModelSpec Spec { get; }
 
+        /// <summary>The 0-based index i of the block a parameter named <c>layers.{i}.*</c> belongs to (block l = i + 1),
+        /// or -1 for a parameter outside the blocks (embedding, final norm, head).</summary>
+        public static int LayerIndexOf(string parameterName)
+        {
+            const string prefix = "layers.";
+            if (!parameterName.StartsWith(prefix, System.StringComparison.Ordinal)) return -1;
+            int dot = parameterName.IndexOf('.', prefix.Length);
+            var digits = dot < 0 ? parameterName.AsSpan(prefix.Length) : parameterName.AsSpan(prefix.Length, dot - prefix.Length);
+            return int.TryParse(digits, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int i) ? i : -1;
+        }
+
         /// <summary>
         /// The dtype the forward computes in (matmuls, attention, the activations between them), or null: the
         /// parameters' own. Mixed precision (<c>--dtype bf16</c>) keeps fp32 parameters and sets this to bf16: the

@@ -38,15 +38,15 @@ namespace LnsDsl.Tests
                 Assert.Equal((items[0].Context, items[0].Gold), (forced.Context, forced.Gold));
                 Assert.Equal(items[0].Choices, forced.Choices);
             }
-            Check(ArcAi2, "arc", "Question: Which is a gas?\nAnswer:", new[] { " rock", " steam", " ice" }, 1);
-            Check(ArcHf, "arc", "Question: Which is hot?\nAnswer:", new[] { " snow", " fire" }, 1);
-            Check(Piqa, "piqa", "Question: Open a jar\nAnswer:", new[] { " twist the lid", " eat the lid" }, 0);
-            Check(HellaSwag, "hellaswag", "Baking cookies: A woman mixes dough. She", new[] { " puts it. in the oven.", " sings  loudly." }, 1); // one pass of "  " -> " ", as Python's str.replace: three spaces leave two
-            Check("{\"ctx\": \"A man [step] runs.\", \"endings\": [\"far\"], \"label\": 0}", "hellaswag", "A man runs.", new[] { " far" }, 0);
-            Check(BoolQ, "boolq", "The sky is blue.\nQuestion: is the sky blue?\nAnswer:", new[] { " no", " yes" }, 1);
-            Check("{\"question\": \"q\", \"passage\": \"p\", \"label\": 0}", "boolq", "p\nQuestion: q?\nAnswer:", new[] { " no", " yes" }, 0);
-            Check(Mmlu, "mmlu", "What is 2+2?\nA. 3\nB. 4\nC. 5\nD. 6\nAnswer:", new[] { " A", " B", " C", " D" }, 1);
-            Check("{\"question\": \"q\", \"choices\": [\"x\", \"y\", \"z\", \"w\"], \"answer\": 3}", "mmlu", "q\nA. x\nB. y\nC. z\nD. w\nAnswer:", new[] { " A", " B", " C", " D" }, 3);
+            Check(ArcAi2, "arc", "Question: Which is a gas?\nAnswer:", new[] { "rock", "steam", "ice" }, 1);
+            Check(ArcHf, "arc", "Question: Which is hot?\nAnswer:", new[] { "snow", "fire" }, 1);
+            Check(Piqa, "piqa", "Question: Open a jar\nAnswer:", new[] { "twist the lid", "eat the lid" }, 0);
+            Check(HellaSwag, "hellaswag", "Baking cookies: A woman mixes dough. She", new[] { "puts it. in the oven.", "sings  loudly." }, 1); // one pass of "  " -> " ", as Python's str.replace: three spaces leave two
+            Check("{\"ctx\": \"A man [step] runs.\", \"endings\": [\"far\"], \"label\": 0}", "hellaswag", "A man runs.", new[] { "far" }, 0);
+            Check(BoolQ, "boolq", "The sky is blue.\nQuestion: is the sky blue?\nAnswer:", new[] { "no", "yes" }, 1);
+            Check("{\"question\": \"q\", \"passage\": \"p\", \"label\": 0}", "boolq", "p\nQuestion: q?\nAnswer:", new[] { "no", "yes" }, 0);
+            Check(Mmlu, "mmlu", "What is 2+2?\nA. 3\nB. 4\nC. 5\nD. 6\nAnswer:", new[] { "A", "B", "C", "D" }, 1);
+            Check("{\"question\": \"q\", \"choices\": [\"x\", \"y\", \"z\", \"w\"], \"answer\": 3}", "mmlu", "q\nA. x\nB. y\nC. z\nD. w\nAnswer:", new[] { "A", "B", "C", "D" }, 3);
         }
 
         [Theory]
@@ -153,6 +153,25 @@ namespace LnsDsl.Tests
             Assert.Throws<SettingError>(() => TaskScorer.Context(items, 0, 4));
         }
 
+        /// <summary>lm-eval's acc_norm divides by len(choice) of doc_to_choice: characters, no delimiter. Each case here is
+        /// decided the other way by the rule LnsDsl had before (UTF-8 bytes of " " + choice).</summary>
+        [Theory]
+        [InlineData("boolq", -2.2, -3.2, 1)]   // "no" 2, "yes" 3: -1.100 < -1.067 -> yes; with the space -0.733 > -0.800 -> no
+        [InlineData("plain", -2.0, -1.8, 1)]   // "éé" 2 chars (4 bytes), "ab" 2: -1.0 < -0.9 -> ab; by bytes with the space -0.4 > -0.6 -> éé
+        public void Acc_norm_divides_by_the_characters_of_the_choice_without_the_delimiter(string format, double first, double second, int expected)
+        {
+            var item = format == "boolq"
+                ? Parse("boolq", BoolQ)[0]
+                : Parse("plain", "{\"context\": \"c\", \"choices\": [\"\u00e9\u00e9\", \"ab\"], \"label\": 0}")[0];
+            var ll = new[] { first, second };
+            var (_, norm) = TaskScorer.Predict(item, ll);
+            double Lns(int c) => ll[c] / System.Text.Encoding.UTF8.GetByteCount(item.Continuation(c));
+            double LmEval(int c) => ll[c] / item.Choices[c].EnumerateRunes().Count();
+            Assert.Equal(expected, norm);
+            Assert.Equal(expected, LmEval(0) >= LmEval(1) ? 0 : 1);
+            Assert.NotEqual(expected, Lns(0) >= Lns(1) ? 0 : 1); // the old rule decides this item differently
+        }
+
         [Fact]
         public void Scores_match_a_hand_computation_with_the_forward_pass()
         {
@@ -174,7 +193,7 @@ namespace LnsDsl.Tests
                 for (int c = 0; c < item.Choices.Count; c++)
                 {
                     using var scope = NewDisposeScope();
-                    var ids = tokenizer.Encode(context + item.Choices[c]).Select(t => (long)t).ToArray();
+                    var ids = tokenizer.Encode(context + item.Continuation(c)).Select(t => (long)t).ToArray();
                     int contextLength = tokenizer.Encode(context).Length;
                     using var noGrad = no_grad();
                     var logp = model.forward(tensor(ids[..^1]).reshape(1, -1)).log_softmax(-1)[0];
@@ -183,7 +202,7 @@ namespace LnsDsl.Tests
                     Assert.Equal(expected[c], again.Items[i].LogLikelihoods[c], 1e-4);
                 }
                 int best = Array.IndexOf(expected, expected.Max());
-                var norm = expected.Select((l, c) => l / Encoding.UTF8.GetByteCount(item.Choices[c])).ToArray();
+                var norm = expected.Select((l, c) => l / item.Choices[c].EnumerateRunes().Count()).ToArray(); // characters of the choice, no delimiter
                 int bestNorm = Array.IndexOf(norm, norm.Max());
                 Assert.Equal((best, bestNorm), (result.Items[i].Predicted, result.Items[i].PredictedNorm));
                 right += best == item.Gold ? 1 : 0;

@@ -3,6 +3,7 @@ using System.Globalization;
 using CommandLine;
 using LnsDsl.Cli.Options;
 using LnsDsl.Interop;
+using LnsDsl.Loading.Conversion;
 
 namespace LnsDsl.Cli.Verbs
 {

@@ -5,6 +5,7 @@ using LnsDsl.Cli.Options;
 using LnsDsl.Data;
 using LnsDsl.Evaluation;
 using LnsDsl.Interop;
+using LnsDsl.Loading;
 
 namespace LnsDsl.Cli.Verbs
 {

@@ -3,26 +3,30 @@ using System.Collections.Generic;
 using System.Linq;
 using CommandLine;
 using LnsDsl.Cli.Options;
+using LnsDsl.Data;
+using LnsDsl.Evaluation;
 using LnsDsl.Interop;
 using LnsDsl.Interop.PyTorch;
+using LnsDsl.Loading;
+using LnsDsl.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace LnsDsl.Cli.Verbs
 {
-    [Verb("export", HelpText = "Write a model in another ecosystem's format: --hf OUT (a Hugging Face checkpoint: config.json, safetensors, tokenizer; LNS folded into the norm weights) or --pytorch OUT (model.py + train.py for torchrun: every placement, LNS kept).")]
-    public sealed class ExportVerb : Verb, IDtypeOption
+    [Verb("export", HelpText = "Write a model in another ecosystem's format: --hf OUT (a Hugging Face checkpoint: config.json, safetensors, tokenizer; LNS folded into the norm weights) or --pytorch OUT (model.py + train.py for torchrun: every placement, LNS kept; at initialisation with train's options, the token cache prepared).")]
+    public sealed class ExportVerb : RecipeVerb, ISeedOption
     {
         [Value(0, MetaName = "MODEL", HelpText = "Model class name (default: the one the checkpoint records; without --checkpoint, the declared model at its initialisation).")]
         public string? Model { get; set; }
 
-        [Option("checkpoint", HelpText = "A run directory (its latest checkpoint) or a checkpoints/step-* directory.")]
+        [Option("checkpoint", HelpText = "Any checkpoint: a run directory (its latest checkpoint), a checkpoints/step-* directory, a PyTorch export or train.py checkpoint.")]
         public string? Checkpoint { get; set; }
 
         [Option("hf", Min = 1, Max = 2, HelpText = "OUT: the Hugging Face directory to write; or IN OUT: re-export a Hugging Face checkpoint (with --remove-layers).")]
         public IEnumerable<string> HuggingFace { get; set; } = Array.Empty<string>();
 
-        [Option("pytorch", HelpText = "OUT: the model as PyTorch code (model.py, generated from its spec) with its weights, options and train.py, which continues training under torchrun (DDP/FSDP).")]
+        [Option("pytorch", HelpText = "OUT: the model as PyTorch code (model.py, generated from its spec) with its weights, the whole training recipe (options.json) and train.py, which continues training under torchrun (DDP/FSDP).")]
         public string? PyTorch { get; set; }
 
         [Option("remove-layers", Separator = ',', HelpText = "1-based blocks to leave out, comma-separated (the paper's layer-removal script): the rest renumbered, num_hidden_layers updated.")]
@@ -31,15 +35,19 @@ namespace LnsDsl.Cli.Verbs
         [Option("max-shard-bytes", HelpText = "Shard the weights past this many bytes (model.safetensors.index.json).")]
         public long? MaxShardBytes { get; set; }
 
-        public string? Dtype { get; set; }
+        [Option("lr", HelpText = "--pytorch at initialisation: the peak learning rate train.py uses (as train's --lr).")]
+        public double? Lr { get; set; }
 
-        public override System.Collections.Generic.IReadOnlyCollection<string> Inputs => new[] { "PyTorch" };
+        public long? Seed { get; set; }
 
-        public override object[] Records() => new object[] { new HfExportOptions() };
+        public override IReadOnlyCollection<string> Inputs => new[] { "PyTorch" };
+
+        public override object[] Records() => new object[] { new HfExportOptions(), new TrainOptions() };
 
         public override int Run()
         {
             if (PyTorch is not null) return ToPyTorch();
+            if (GivenRecipe().Any()) throw new UserError($"{string.Join(", ", GivenRecipe())} set the training recipe of a --pytorch export at initialisation; --hf writes weights only");
             var options = Settings.Apply(this, new HfExportOptions());
             var paths = HuggingFace.ToList();
             if (paths.Count == 0) throw new UserError("give the output: --hf OUT (a Hugging Face checkpoint directory) or --pytorch OUT (PyTorch code)");
@@ -54,7 +62,7 @@ namespace LnsDsl.Cli.Verbs
             }
             else if (Checkpoint is not null)
             {
-                using var trained = ModelSources.Open(Checkpoint, null, Model, "cpu", "fp32");
+                using var trained = ModelSources.Open(Checkpoint, Model, CPU, "fp32", log: Console.Error.WriteLine);
                 Interop.HuggingFace.Save(trained.Model, output, options with { Tokenizer = trained.Tokenizer });
             }
             else
@@ -66,23 +74,44 @@ namespace LnsDsl.Cli.Verbs
             return 0;
         }
 
+        /// <summary>The training-recipe flags given (they apply to --pytorch at initialisation only): every option that
+        /// sets a <see cref="TrainOptions"/> property.</summary>
+        private IEnumerable<string> GivenRecipe()
+            => Settings.Options(GetType())
+                .Where(p => typeof(TrainOptions).GetProperty(p.Property.Name) is not null && p.Property.Name != nameof(Dtype))
+                .Where(p => p.Property.GetValue(this) is { } v && v is not false)
+                .Select(p => "--" + p.Option.LongName).Distinct();
+
         private int ToPyTorch()
         {
             if (HuggingFace.Any()) throw new UserError("give one output: --hf OUT or --pytorch OUT");
             if (RemoveLayers.Any()) throw new UserError("--remove-layers applies to the Hugging Face export (--hf)");
+            StagedDirectory.CheckNewOrEmpty(PyTorch!); // before any data is prepared or weights loaded
             var options = new PyTorchExportOptions { Dtype = Dtype ?? "" };
             if (Checkpoint is not null)
             {
-                using var trained = ModelSources.Open(Checkpoint, null, Model, "cpu", "fp32");
+                if (GivenRecipe().Any())
+                    throw new UserError($"{string.Join(", ", GivenRecipe())}: a checkpoint's export carries its run's recipe; override it in train.py's flags (python train.py --help)");
+                using var trained = ModelSources.Open(Checkpoint, Model, CPU, "fp32", log: Console.Error.WriteLine);
                 string? cache = null;
-                using (var data = trained.OpenData(Console.Error.WriteLine)) cache = data.Directory;
-                var run = new PyTorchRunOptions(trained.Options, trained.Step, cache, trained.Tokenizer.EndOfText);
+                if (trained.OnInstructions)
+                    Console.Error.WriteLine($"note: {trained.Label} is fine-tuned on instruction examples, which train.py does not read: the export records no token cache (train.py needs --cache DIR to continue pre-training)");
+                else
+                    using (var data = trained.OpenData(Console.Error.WriteLine)) cache = data.Directory;
+                var run = PyTorchRunOptions.For(trained.Model, trained.Options, trained.Step, cache, trained.Tokenizer.EndOfText);
                 PyTorchExport.Write(trained.Model, PyTorch!, options with { Run = run, Tokenizer = trained.Tokenizer });
             }
             else
             {
-                using var model = ModelCatalog.Get(Model ?? LnsDsl.Models.Zoo.Default).Create(0);
-                PyTorchExport.Write(model, PyTorch!, options);
+                // At initialisation: train's options and its initialisation (the same weights `lnsrun train` starts from),
+                // the token cache prepared as train prepares it and recorded, so that train.py needs nothing else.
+                var entry = ModelCatalog.Get(Model ?? LnsDsl.Models.Zoo.Default);
+                var train = Settings.Apply(this, new TrainOptions()) with { Model = entry.Name };
+                Trainer.Validate(train);
+                using var data = Trainer.OpenCorpus(train, entry.Spec, Console.Error.WriteLine);
+                using var model = Trainer.Initialise(entry, train.Seed);
+                var run = PyTorchRunOptions.For(model, train, 0, data.Data.Directory, data.Tokenizer.EndOfText);
+                PyTorchExport.Write(model, PyTorch!, options with { Run = run, Tokenizer = data.Tokenizer });
             }
             Console.WriteLine($"wrote {PyTorch}");
             return 0;

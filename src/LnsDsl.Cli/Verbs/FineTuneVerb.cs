@@ -1,6 +1,7 @@
 using System.Collections.Generic;
 using CommandLine;
 using LnsDsl.Cli.Options;
+using LnsDsl.Loading;
 using LnsDsl.Runs;
 using LnsDsl.Training;
 
@@ -18,7 +19,7 @@ namespace LnsDsl.Cli.Verbs
         public override IReadOnlyCollection<string> Inputs => new[] { "Checkpoint", "Hf" };
 
         protected override Trainer CreateTrainer(TrainOptions options)
-            => Hf is null ? base.CreateTrainer(options) : new Trainer(options) { LoadStartingWeights = model => LnsDsl.Interop.HuggingFace.LoadInto(model, Hf) };
+            => Hf is null ? base.CreateTrainer(options) : new Trainer(options) { Model = Resolved, LoadStartingWeights = model => LnsDsl.Interop.HuggingFace.LoadInto(model, Hf) };
 
         protected override TrainOptions Options()
         {
@@ -26,7 +27,7 @@ namespace LnsDsl.Cli.Verbs
             if (Hf is not null)
             {
                 // The imported model is compiled (and registered) from its config; its weights load into the new model.
-                var (_, entry) = LnsDsl.Interop.HuggingFace.Declare(Hf);
+                var entry = Resolved = ModelSources.Resolve(Hf);
                 string directory = System.IO.Path.GetFullPath(Hf);
                 string tokenizerConfig = System.IO.Path.Combine(directory, "tokenizer_config.json");
                 if (System.IO.File.Exists(tokenizerConfig) && System.IO.File.ReadAllText(tokenizerConfig).Contains("\"chat_template\"", System.StringComparison.Ordinal))
@@ -37,9 +38,12 @@ namespace LnsDsl.Cli.Verbs
                     Tokenizer = Tokenizer ?? "hf:" + directory, Compact = 0,
                 };
             }
-            string start = Runs.Checkpoint.Resolve(Checkpoint!);
-            var model = LnsDsl.Interop.CheckpointModels.Resolve(start, Model); // compiled from the recorded architecture where needed
-            return Settings.Apply(this, new TrainOptions()) with { Model = model.Name, FineTune = true, StartFrom = start };
+            if (ModelSources.KindOf(Checkpoint!) != CheckpointKind.Run)
+                throw new UserError($"'{Checkpoint}' is {(ModelSources.KindOf(Checkpoint!) == CheckpointKind.HuggingFace ? "a Hugging Face checkpoint: give it as --hf" : "a PyTorch export: fine-tune it in PyTorch, or export an lnsrun run instead")}; --checkpoint takes an lnsrun run");
+            string start = System.IO.Path.GetFullPath(Runs.Checkpoint.Resolve(Checkpoint!)); // absolute: read again from other directories (eval, analyze)
+            if (Resume && Out is not null && Runs.Checkpoint.List(Out).Count > 0) return base.Options() with { FineTune = true, StartFrom = start }; // the fine-tuned run's own class
+            Resolved = ModelSources.Resolve(start, Model); // compiled from the recorded architecture where needed
+            return Settings.Apply(this, new TrainOptions()) with { Model = Resolved.Name, FineTune = true, StartFrom = start };
         }
     }
 }

@@ -3,6 +3,7 @@ using CommandLine;
 using LnsDsl.Cli.Options;
 using LnsDsl.Evaluation;
 using LnsDsl.Interop;
+using LnsDsl.Loading;
 
 namespace LnsDsl.Cli.Verbs
 {

@@ -1,6 +1,7 @@
 using CommandLine;
 using LnsDsl.Cli.Options;
 using LnsDsl.Data;
+using LnsDsl.Loading;
 using LnsDsl.Models;
 using LnsDsl.Training;
 
@@ -28,20 +29,25 @@ namespace LnsDsl.Cli.Verbs
 
         public override object[] Records() => new object[] { new TrainOptions() };
 
-        /// <summary>The run's options: the given ones over the library's defaults.</summary>
-        /// <summary>The run's options: the given ones over the library's defaults. Resuming without MODEL continues the
-        /// model the run records (compiled from its stored architecture when this process has no such class: a
-        /// converted checkpoint).</summary>
+        /// <summary>The model class, when it comes from a checkpoint (resolved by <see cref="ModelSources"/>: a class this
+        /// process lacks is compiled from the recorded architecture); null: the catalogue's class named by the options.</summary>
+        protected ModelEntry? Resolved { get; set; }
+
+        /// <summary>The run's options: the given ones over the library's defaults. Resuming continues the model the run
+        /// records (MODEL, when given, must be it).</summary>
         protected virtual TrainOptions Options()
         {
             string? model = Model;
             if (Resume && Out is not null && Runs.Checkpoint.List(Out).Count > 0)
-                model = LnsDsl.Interop.CheckpointModels.Resolve(Out, Model).Name;
+            {
+                Resolved = ModelSources.Resolve(Out, Model);
+                model = Resolved.Name;
+            }
             return Settings.Apply(this, new TrainOptions()) with { Model = model ?? Zoo.Default };
         }
 
         /// <summary>The trainer of the run.</summary>
-        protected virtual Trainer CreateTrainer(TrainOptions options) => new(options);
+        protected virtual Trainer CreateTrainer(TrainOptions options) => new(options) { Model = Resolved };
 
         public override int Run()
         {

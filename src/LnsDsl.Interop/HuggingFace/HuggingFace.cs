@@ -8,6 +8,7 @@ using LnsDsl.Evaluation;
 using LnsDsl.Training;
 using TorchSharp;
 using static TorchSharp.torch;
+using LnsDsl.Compilation;
 
 namespace LnsDsl.Interop
 {
@@ -128,13 +129,13 @@ namespace LnsDsl.Interop
             if (bad.Count > 0) throw new SettingError($"{{RemoveLayers}}: {string.Join(", ", bad)} not in 1..{spec.Layers} ({spec.Name}'s blocks)");
             int layers = spec.Layers - options.RemoveLayers.Distinct().Count();
             if (layers < 1) throw new SettingError("{RemoveLayers} would remove every block");
-            ExportDirectory.CheckTarget(directory);
+            StagedDirectory.CheckNewOrEmpty(directory);
 
             var dtype = options.Dtype.Length > 0 ? Devices.ResolveDtype(options.Dtype, CPU).Type : model.parameters().First().dtype;
             var tensors = HfExport.Tensors(model, options.RemoveLayers, dtype);
             try
             {
-                ExportDirectory.Write(directory, temp =>
+                StagedDirectory.Write(directory, temp =>
                 {
                     var config = HfExport.Config(spec, family, layers, dtype, source?.Config, options.Tokenizer);
                     File.WriteAllText(Path.Combine(temp, "config.json"), config.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");

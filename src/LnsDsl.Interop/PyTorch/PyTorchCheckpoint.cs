@@ -13,12 +13,41 @@ using static TorchSharp.torch;
 
 namespace LnsDsl.Interop.PyTorch
 {
-    /// <summary>The <c>options.json</c> of a PyTorch export or of a checkpoint <c>train.py</c> wrote.</summary>
+    /// <summary>
+    /// The <c>options.json</c> of a PyTorch export or of a checkpoint <c>train.py</c> wrote: the whole recipe, from its
+    /// owners on the lnsrun side (<see cref="TrainOptions"/>, <see cref="FlatAdam"/>'s constants and decay rule,
+    /// <see cref="GradientNorms.ClipEpsilon"/>). train.py has no defaults of its own for any of it: a missing field is
+    /// an error naming it, and its flags only override.
+    /// </summary>
     /// <param name="Options">The run's training options (its data, tokenizer, recipe).</param>
     /// <param name="Step">The step the weights are at (0: an initialisation).</param>
-    /// <param name="Cache">The token cache directory (<c>train.lnstok</c>, <c>valid.lnstok</c>).</param>
+    /// <param name="Cache">The token cache directory (<c>train.lnstok</c>, <c>valid.lnstok</c>); null for a fine-tuning
+    /// run (its data are instruction examples, not a token cache: train.py then needs <c>--cache</c>).</param>
     /// <param name="EndOfText">The tokenizer's end-of-text id.</param>
-    public sealed record PyTorchRunOptions(TrainOptions Options, int Step, string? Cache, int EndOfText);
+    public sealed record PyTorchRunOptions(TrainOptions Options, int Step, string? Cache, int EndOfText)
+    {
+        /// <summary>Adam's and AdamW's constants (lnsrun's <see cref="FlatAdam"/>).</summary>
+        public AdamConstants Adam { get; init; } = AdamConstants.LnsRun;
+        /// <summary>The clipping coefficient's epsilon, <c>min(1, Clip / (norm + ClipEpsilon))</c>.</summary>
+        public double ClipEpsilon { get; init; } = GradientNorms.ClipEpsilon;
+        /// <summary>The parameters AdamW's decoupled weight decay applies to (lnsrun's rule: matrices, not norms and biases,
+        /// the token embedding only with DecayEmbeddings), by name; Adam's L2 decay applies to every parameter.</summary>
+        public IReadOnlyList<string> DecayedParameters { get; init; } = Array.Empty<string>();
+
+        /// <summary>The record for <paramref name="model"/> trained with <paramref name="options"/>: the decayed parameters from
+        /// <see cref="FlatAdam.Describe"/>.</summary>
+        public static PyTorchRunOptions For(TransformerModule model, TrainOptions options, int step, string? cache, int endOfText)
+            => new(options, step, cache, endOfText)
+            {
+                DecayedParameters = FlatAdam.Describe(model, options.DecayEmbeddings).Where(p => p.Decay).Select(p => p.Name).ToList(),
+            };
+    }
+
+    /// <summary>Adam's betas and epsilon.</summary>
+    public sealed record AdamConstants(double Beta1, double Beta2, double Eps)
+    {
+        public static readonly AdamConstants LnsRun = new(FlatAdam.Beta1, FlatAdam.Beta2, FlatAdam.Eps);
+    }
 
     /// <summary>
     /// A directory with LnsDsl's parameters in safetensors (a PyTorch export, or a checkpoint <c>train.py</c> wrote):
@@ -49,14 +78,14 @@ namespace LnsDsl.Interop.PyTorch
         }
 
         /// <summary>
-        /// The model of <paramref name="directory"/> (the one its architecture record names, or <paramref name="model"/>),
-        /// its architecture compared field by field, its weights loaded by name, measured with the run's data settings.
+        /// The model of <paramref name="directory"/> in the class <paramref name="entry"/> (resolved by LnsDsl.Loading's
+        /// ModelSources from the architecture record or the class asked for), its architecture compared field by field,
+        /// its weights loaded by name, measured with the run's data settings.
         /// </summary>
-        public static TrainedModel Open(string directory, string? model, Device device, string? dtype, Action<string>? log = null)
+        public static TrainedModel Open(string directory, ModelEntry entry, Device device, string? dtype, Action<string>? log = null)
         {
             var spec = ReadSpec(directory);
             var run = ReadOptions(directory);
-            var entry = ModelCatalog.Get(model ?? spec.Name);
             var differences = ArchitectureComparison.Differences(spec, entry.Spec);
             if (differences.Count > 0)
                 throw new UserError($"'{directory}' is of another architecture than {entry.Name}; these fields differ:\n  {string.Join("\n  ", differences)}\nit belongs to {spec.Name}");

@@ -45,7 +45,7 @@ namespace LnsDsl.Interop.PyTorch
             ArgumentNullException.ThrowIfNull(model);
             ArgumentNullException.ThrowIfNull(directory);
             options ??= new PyTorchExportOptions();
-            ExportDirectory.CheckTarget(directory);
+            StagedDirectory.CheckNewOrEmpty(directory);
             var spec = model.Spec;
             var dtype = options.Dtype.Length > 0 ? Devices.ResolveDtype(options.Dtype, CPU).Type : model.parameters().First().dtype;
             var tensors = new Dictionary<string, Tensor>(StringComparer.Ordinal);
@@ -59,12 +59,12 @@ namespace LnsDsl.Interop.PyTorch
                         tensors[name] = t.dtype == dtype ? t.contiguous().cpu().clone() : t.to(dtype).contiguous().cpu();
                     }
                 }
-                ExportDirectory.Write(directory, temp =>
+                StagedDirectory.Write(directory, temp =>
                 {
                     File.WriteAllText(Path.Combine(temp, ModelFile), PyTorchModelEmitter.ModelPy(spec));
                     File.WriteAllText(Path.Combine(temp, ConfigFile), JsonSerializer.Serialize(spec, RunDirectory.Json) + "\n");
                     SafeTensors.Write(Path.Combine(temp, WeightsFile), tensors, new Dictionary<string, string> { ["format"] = "pt" });
-                    var run = options.Run ?? new PyTorchRunOptions(new TrainOptions { Model = spec.Name }, 0, null, options.Tokenizer?.EndOfText ?? -1);
+                    var run = options.Run ?? PyTorchRunOptions.For(model, new TrainOptions { Model = spec.Name }, 0, null, options.Tokenizer?.EndOfText ?? -1);
                     File.WriteAllText(Path.Combine(temp, PyTorchCheckpoint.OptionsFile), JsonSerializer.Serialize(run, RunDirectory.Json) + "\n");
                     if (options.Tokenizer is not null) LnsDsl.Data.Tokenizers.Save(options.Tokenizer, Path.Combine(temp, LnsDsl.Data.HuggingFaceTokenizer.LnsDslFile));
                     TrainScript.Write(temp); // the fixed script that continues training under torchrun

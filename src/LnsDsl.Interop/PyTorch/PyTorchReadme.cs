@@ -40,7 +40,7 @@ namespace LnsDsl.Interop.PyTorch
             if (o is not null)
             {
                 sb.AppendLine(string.Format(c, "The recipe in options.json: {0} steps of {1} x {2} tokens (micro-batch {3}), Adam, peak lr {4:G4}, {5} warmup steps then cosine to {6:G3} x peak, weight decay {7:G3}, clipping {8}, seed {9}, {10} packing; data from `{11}`.",
-                    o.Steps, o.Batch, o.Seq, o.MicroBatch > 0 ? o.MicroBatch : o.Batch, o.Lr, o.Warmup, o.MinLrRatio, o.WeightDecay, o.Clip > 0 ? o.Clip.ToString("G3", c) : "off", o.Seed,
+                    o.Steps, o.Batch, o.Seq, o.MicroBatchSize, o.Lr, o.Warmup, o.MinLrRatio, o.WeightDecay, o.Clip > 0 ? o.Clip.ToString("G3", c) : "off", o.Seed,
                     o.Packing.ToString().ToLowerInvariant(), run!.Cache ?? "(none)"));
                 sb.AppendLine();
             }

@@ -7,30 +7,40 @@ This script is fixed (not generated). It sits in an export directory OUT beside:
                      state_dict keys are LnsDsl's parameter names
   config.json        the model's ModelSpec as JSON (copied into every checkpoint)
   model.safetensors  the weights to start from
-  options.json       the run's settings:
+  options.json       the whole recipe, written by lnsrun from its own settings (this script has no defaults for
+                     any of it: a missing field is an error naming it; the flags below only override):
                        {"Options": {...},      the run's TrainOptions as System.Text.Json writes them (PascalCase:
                                                Model, Packing ("Pack"/"Document" or 0/1), Steps, Batch, MicroBatch,
-                                               Seq, Lr, Warmup, MinLrRatio, WeightDecay, Clip, EvalEvery, EvalBatches,
-                                               CheckpointEvery, KeepCheckpoints, Seed, Threads, Dtype, ...)
+                                               Seq, Lr, Warmup, MinLrRatio, WeightDecay, Optimizer (adam, adamw,
+                                               torch-adam), DecayEmbeddings, Clip, EvalEvery, EvalBatches,
+                                               CheckpointEvery, KeepCheckpoints, Seed, Threads, Device, Dtype,
+                                               FineTune, ...)
                         "Step": N,             the step the weights are at (0: an initialisation)
-                        "Cache": "DIR",        the token cache holding train.lnstok and valid.lnstok
-                        "EndOfText": ID}       the tokenizer's end-of-text id (document packing pads with it)
+                        "Cache": "DIR",        the token cache holding train.lnstok and valid.lnstok (null for a
+                                               fine-tuned run, whose data are instruction examples: give --cache)
+                        "EndOfText": ID,       the tokenizer's end-of-text id (document packing pads with it)
+                        "Adam": {"Beta1", "Beta2", "Eps"},   Adam's constants (lnsrun's FlatAdam)
+                        "ClipEpsilon": E,      clipping scales gradients by min(1, Clip / (norm + E))
+                        "DecayedParameters": [NAMES]}        the parameters AdamW decays (lnsrun's rule: matrices,
+                                               not norms and biases, the embedding only with DecayEmbeddings)
 
 usage:
   python train.py [flags]                                  one process
   torchrun --nproc_per_node N train.py [flags]             N processes (gloo on CPU, nccl on CUDA)
   (PyTorch 1.13's torchrun on Python 3.11 needs --redirects 1 --tee 1: it cannot parse their default "0")
 
-flags (each overrides options.json): --steps --batch --micro-batch --lr --seed --cache --out --checkpoint-every
-  --eval-every --dtype bf16|fp32 --optimizer adam|adamw --fsdp --device auto|cpu|cuda --threads --timeout SECONDS
+flags (each overrides options.json): --steps --batch --micro-batch --lr --weight-decay --seed --cache --out
+  --checkpoint-every --eval-every --dtype bf16|fp32 --optimizer adam|adamw --device auto|cpu|cuda --threads
+  --stop-at N (stop with a checkpoint after step N, as lnsrun train --stop-at); and, train.py's own: --fsdp,
+  --timeout SECONDS (how long a collective waits for the other workers, default 300)
 
 The recipe is lnsrun's (src/LnsDsl.Training/Training/Trainer.cs): for step k = Step+1 .. Steps, the learning rate of
 LearningRate.At (linear warmup, cosine decay to MinLrRatio x Lr) on every group; the batch drawn by Batches.ForStep
 (SplitMix64 of (Seed, k) seeding .NET's System.Random, reimplemented here bit for bit) over Batch / MicroBatch
 micro-batches, each loss the fp32 cross-entropy (padding -100 ignored) divided by the number of micro-batches; the
-global gradient norm in fp32 and, with Clip > 0, the gradients scaled by min(1, Clip / (norm + 1e-6)); then Adam
-(betas 0.9, 0.999, eps 1e-8, L2 weight decay: torch.optim.Adam is LibTorch's) or, with --optimizer adamw, AdamW
-(decoupled weight decay on the matrices only; norms and biases excluded).
+global gradient norm in fp32 and, with Clip > 0, the gradients scaled by min(1, Clip / (norm + ClipEpsilon)); then
+Adam (Adam's betas and eps from options.json; WeightDecay as L2 decay of every parameter: torch.optim.Adam is
+LibTorch's) or, with Optimizer adamw, AdamW (decoupled weight decay of DecayedParameters only).
 
 The optimizer starts fresh: lnsrun's Adam state is not carried over, so the continuation is exact only from step 0
 (an initialisation); from a later step the first updates differ from what lnsrun would have done.
@@ -298,15 +308,17 @@ def parse_args(argv):
     p.add_argument("--batch", type=int)
     p.add_argument("--micro-batch", type=int)
     p.add_argument("--lr", type=float)
+    p.add_argument("--weight-decay", type=float)
+    p.add_argument("--stop-at", type=int, help="stop with a checkpoint after this step (0: run to the end)")
     p.add_argument("--seed", type=int)
     p.add_argument("--cache")
     p.add_argument("--out")
     p.add_argument("--checkpoint-every", type=int)
     p.add_argument("--eval-every", type=int)
     p.add_argument("--dtype", choices=["bf16", "fp32"])
-    p.add_argument("--optimizer", choices=["adam", "adamw"], default="adam")
+    p.add_argument("--optimizer", choices=["adam", "adamw"])
     p.add_argument("--fsdp", action="store_true")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"])
     p.add_argument("--threads", type=int)
     p.add_argument("--timeout", type=float, default=300, help="seconds a collective waits for the other workers")
     return p.parse_args(argv)
@@ -321,40 +333,64 @@ class Settings:
         with open(path) as f:
             doc = json.load(f)
         self.document = doc
-        o = dict(doc.get("Options") or {})
+        o = doc.get("Options")
+        if not isinstance(o, dict):
+            raise UserError("options.json has no \"Options\" object: re-export the run with lnsrun export --pytorch")
         self.options = o
 
-        def pick(flag, name, default):
-            return flag if flag is not None else o.get(name, default)
+        def need(name, where=None, what="Options"):
+            source = o if where is None else where
+            if not isinstance(source, dict) or name not in source or source[name] is None:
+                raise UserError("options.json: %s.%s is missing; it is lnsrun's setting and train.py has no default for it: "
+                                "re-export with this lnsrun (lnsrun export ... --pytorch OUT)" % (what, name))
+            return source[name]
 
-        self.steps = int(pick(args.steps, "Steps", 150))
-        self.batch = int(pick(args.batch, "Batch", 16))
-        micro = int(pick(args.micro_batch, "MicroBatch", 0))
+        def pick(flag, name):
+            return flag if flag is not None else need(name)
+
+        self.steps = int(pick(args.steps, "Steps"))
+        self.batch = int(pick(args.batch, "Batch"))
+        micro = int(pick(args.micro_batch, "MicroBatch"))
         self.micro = micro if micro > 0 else self.batch
-        self.seq = int(o.get("Seq", 256))
-        self.lr = float(pick(args.lr, "Lr", 1e-3))
-        self.warmup = int(o.get("Warmup", 15))
-        self.min_lr_ratio = float(o.get("MinLrRatio", 0.1))
-        self.weight_decay = float(o.get("WeightDecay", 0.0))
-        self.clip = float(o.get("Clip", 0.0))
-        self.eval_every = int(pick(args.eval_every, "EvalEvery", 50))
-        self.eval_batches = int(o.get("EvalBatches", 8))
-        self.checkpoint_every = int(pick(args.checkpoint_every, "CheckpointEvery", 50))
-        self.keep = int(o.get("KeepCheckpoints", 2))
-        self.seed = int(pick(args.seed, "Seed", 0))
-        self.packing = packing_name(o.get("Packing", "Pack"))
-        self.threads = int(pick(args.threads, "Threads", 0))
-        self.dtype = args.dtype or {"bf16": "bf16", "bf16-pure": "bf16", "fp32": "fp32"}.get(str(o.get("Dtype", "")).lower(), "")  # bf16 here is lnsrun's bf16-pure (whole model in bf16); lnsrun's mixed bf16 is not ported
-        self.start = int(doc.get("Step", 0))
+        self.seq = int(need("Seq"))
+        self.lr = float(pick(args.lr, "Lr"))
+        self.warmup = int(need("Warmup"))
+        self.min_lr_ratio = float(need("MinLrRatio"))
+        self.weight_decay = float(pick(args.weight_decay, "WeightDecay"))
+        self.clip = float(need("Clip"))
+        self.eval_every = int(pick(args.eval_every, "EvalEvery"))
+        self.eval_batches = int(need("EvalBatches"))
+        self.checkpoint_every = int(pick(args.checkpoint_every, "CheckpointEvery"))
+        self.keep = int(need("KeepCheckpoints"))
+        self.seed = int(pick(args.seed, "Seed"))
+        self.packing = packing_name(need("Packing"))
+        self.threads = int(pick(args.threads, "Threads"))
+        optimizer = str(pick(args.optimizer, "Optimizer")).lower()
+        if optimizer not in ("adam", "adamw", "torch-adam"):
+            raise UserError("options.json: Optimizer %r is not adam, adamw or torch-adam" % optimizer)
+        self.optimizer = "adam" if optimizer == "torch-adam" else optimizer  # torch-adam is lnsrun's per-parameter Adam: the same numbers
+        self.decay_embeddings = bool(need("DecayEmbeddings"))
+        adam = need("Adam", doc, "options.json")
+        self.betas = (float(need("Beta1", adam, "Adam")), float(need("Beta2", adam, "Adam")))
+        self.eps = float(need("Eps", adam, "Adam"))
+        self.clip_epsilon = float(need("ClipEpsilon", doc, "options.json"))
+        self.decayed = set(need("DecayedParameters", doc, "options.json"))
+        stored_dtype = str(need("Dtype")).lower()
+        self.dtype = args.dtype or {"bf16": "bf16", "bf16-pure": "bf16", "fp32": "fp32"}.get(stored_dtype, "")  # bf16 here is lnsrun's bf16-pure (whole model in bf16); lnsrun's mixed bf16 is not ported
+        device = str(need("Device")).lower()
+        self.device = args.device or ("cuda" if device.startswith("cuda") else device if device in ("cpu", "auto") else "auto")
+        self.start = int(need("Step", doc, "options.json"))
+        self.stop_at = int(args.stop_at if args.stop_at is not None else 0)
         cache = args.cache or doc.get("Cache")
         if not cache:
+            if o.get("FineTune"):
+                raise UserError("this export is of a fine-tuned run: its data are instruction examples (%s), which train.py does not read; "
+                                "give --cache DIR (a pre-training token cache, train.lnstok + valid.lnstok) to continue pre-training these weights" % o.get("Data"))
             raise UserError("options.json names no token cache (\"Cache\"); give --cache DIR (the directory holding train.lnstok)")
         self.cache = os.path.abspath(cache)
-        self.end_of_text = doc.get("EndOfText")
+        self.end_of_text = need("EndOfText", doc, "options.json")
         self.out = os.path.abspath(args.out or os.path.join(self.dir, "run"))
-        self.optimizer = args.optimizer
         self.fsdp = args.fsdp
-        self.device = args.device
         self.timeout = args.timeout
         if self.steps < 1 or self.batch < 1 or self.seq < 2 or not self.lr > 0:
             raise UserError("Steps, Batch (>= 1), Seq (>= 2) and Lr (> 0) must be positive")
@@ -364,6 +400,8 @@ class Settings:
             raise UserError("Warmup must be in [0, Steps) (got %d with %d steps)" % (self.warmup, self.steps))
         if self.start >= self.steps:
             raise UserError("the weights are at step %d already; Steps is %d: give --steps above it" % (self.start, self.steps))
+        if self.stop_at < 0 or self.stop_at > self.steps or (self.stop_at and self.stop_at <= self.start):
+            raise UserError("--stop-at %d must be 0 (run to the end) or in (%d, %d]" % (self.stop_at, self.start, self.steps))
         if self.packing == "Document" and self.end_of_text is None:
             raise UserError("options.json has no \"EndOfText\"; document packing needs it")
         self.accumulation = self.batch // self.micro
@@ -451,19 +489,25 @@ def full_state_dict(wrapped, settings, dist):
 
 
 def make_optimizer(module, settings):
-    parameters = [p for p in module.parameters() if p.requires_grad]
+    """lnsrun's optimiser: Adam with L2 decay of every parameter, or AdamW decaying exactly DecayedParameters."""
+    named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
     if settings.optimizer == "adamw" and settings.fsdp and settings.weight_decay > 0:
-        # FSDP's flattened shards hide the shapes that tell matrices from norms and biases
-        raise UserError("--optimizer adamw with WeightDecay > 0 is not supported with --fsdp (it could not exclude norms and biases); use DDP or adam")
+        # FSDP's flattened shards hide the names that tell decayed parameters from the rest
+        raise UserError("--optimizer adamw with WeightDecay > 0 is not supported with --fsdp (it could not exclude norms, biases and the embedding); use DDP or adam")
     if settings.optimizer == "adamw":
-        decay = [p for p in parameters if p.dim() >= 2]
-        rest = [p for p in parameters if p.dim() < 2]  # norms and biases
+        def plain(name):  # DDP names the parameters module.NAME
+            return name[len("module."):] if name.startswith("module.") else name
+        unknown = settings.decayed - {plain(n) for n, _ in named}
+        if unknown:
+            raise UserError("options.json: DecayedParameters names %s, which model.py does not have" % ", ".join(sorted(unknown)))
+        decay = [p for n, p in named if plain(n) in settings.decayed]
+        rest = [p for n, p in named if plain(n) not in settings.decayed]
         groups = [{"params": decay, "weight_decay": settings.weight_decay}, {"params": rest, "weight_decay": 0.0}]
-        return torch.optim.AdamW([g for g in groups if g["params"]], lr=settings.lr, betas=(0.9, 0.999), eps=1e-8)
-    return torch.optim.Adam(parameters, lr=settings.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=settings.weight_decay)
+        return torch.optim.AdamW([g for g in groups if g["params"]], lr=settings.lr, betas=settings.betas, eps=settings.eps)
+    return torch.optim.Adam([p for _, p in named], lr=settings.lr, betas=settings.betas, eps=settings.eps, weight_decay=settings.weight_decay)
 
 
-def gradient_norm(module, clip, dist, sharded):
+def gradient_norm(module, clip, clip_epsilon, dist, sharded):
     """GradientNorms.Compute: the global norm in fp32 (after summing the shards under FSDP); clipping with clip > 0."""
     grads = [p.grad for p in module.parameters() if p.grad is not None]
     device = dist.device
@@ -475,7 +519,7 @@ def gradient_norm(module, clip, dist, sharded):
         total = dist.all_sum(total)
     total = total.sqrt()
     if clip > 0:
-        coefficient = (clip / (total + 1e-6)).clamp_max(1.0)
+        coefficient = (clip / (total + clip_epsilon)).clamp_max(1.0)
         with torch.no_grad():
             for g in grads:
                 g.mul_(coefficient.to(g.dtype))
@@ -499,7 +543,8 @@ def save_checkpoint(settings, model_py, state, step):
     document = dict(settings.document)
     options = dict(document.get("Options") or {})
     options.update({"Steps": settings.steps, "Batch": settings.batch, "MicroBatch": settings.micro if settings.micro != settings.batch else 0,
-                    "Lr": settings.lr, "Seed": settings.seed, "CheckpointEvery": settings.checkpoint_every, "EvalEvery": settings.eval_every})
+                    "Lr": settings.lr, "WeightDecay": settings.weight_decay, "Optimizer": settings.optimizer, "Seed": settings.seed,
+                    "CheckpointEvery": settings.checkpoint_every, "EvalEvery": settings.eval_every})
     document.update({"Options": options, "Step": step, "Cache": settings.cache})
     with open(os.path.join(temp, "options.json"), "w") as f:
         json.dump(document, f, indent=2)
@@ -613,7 +658,7 @@ def train(settings, dist):
                 loss = summed * (dist.world / (counted * settings.accumulation))
                 loss.backward()
             loss_sum += loss.detach()
-        norm = gradient_norm(wrapped, settings.clip, dist, sharded=settings.fsdp)
+        norm = gradient_norm(wrapped, settings.clip, settings.clip_epsilon, dist, sharded=settings.fsdp)
         loss_value = dist.all_sum(loss_sum).item() / dist.world
         norm_value = norm.item()
         if not (math.isfinite(loss_value) and math.isfinite(norm_value)):
@@ -627,7 +672,7 @@ def train(settings, dist):
             append_line(metrics, {"step": step, "loss": loss_value, "lr": lr, "grad_norm": norm_value,
                                   "tokens_per_second": (step - settings.start) * tokens_per_step / max(elapsed, 1e-9),
                                   "elapsed_s": elapsed, "resident_mb": 0.0, "block_grad_norms": []})
-        end = step == settings.steps
+        end = step == settings.steps or step == settings.stop_at
         if valid is not None and (end or (settings.eval_every > 0 and step % settings.eval_every == 0)):
             validation = evaluate(wrapped, valid, settings, vocab, dist)
             if dist.main:
@@ -639,8 +684,11 @@ def train(settings, dist):
             if dist.main:
                 print("checkpoint %s" % save_checkpoint(settings, model_py, state, step), flush=True)
             dist.barrier()
+        if end:
+            break
     if dist.main:
-        print("done at step %d: train loss %.4f; run directory %s" % (settings.steps, last, settings.out), flush=True)
+        stopped = settings.stop_at if settings.stop_at else settings.steps
+        print("%s at step %d: train loss %.4f; run directory %s" % ("stopped" if stopped < settings.steps else "done", stopped, last, settings.out), flush=True)
 
 
 class _null:

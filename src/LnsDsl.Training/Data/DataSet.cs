@@ -92,20 +92,18 @@ namespace LnsDsl.Data
                 tokenizer = compacted;
             }
 
-            string staging = dir + ".partial-" + Guid.NewGuid().ToString("N");
-            System.IO.Directory.CreateDirectory(staging);
-            TokenStream.Write(Path.Combine(staging, "train.lnstok"), train, tokenizer.EndOfText, tokenizer.VocabSize);
-            TokenStream.Write(Path.Combine(staging, "valid.lnstok"), valid, tokenizer.EndOfText, tokenizer.VocabSize);
-            Tokenizers.Save(tokenizer, Path.Combine(staging, "tokenizer.json"));
-            File.WriteAllText(Path.Combine(staging, "source.json"), JsonSerializer.Serialize(new
+            StagedDirectory.Write(dir, staging => // an incomplete cache (no "complete" marker) is rebuilt: replace
             {
-                corpus.Description, corpus.Fingerprint, documents = corpus.Documents.Count, tokenizer = tokenizer.Name,
-                train_documents = train.Count, valid_documents = valid.Count,
-            }));
-            File.WriteAllText(Path.Combine(staging, "complete"), "");
-            if (System.IO.Directory.Exists(dir)) System.IO.Directory.Delete(dir, recursive: true);
-            System.IO.Directory.CreateDirectory(Path.GetDirectoryName(dir)!);
-            System.IO.Directory.Move(staging, dir);
+                TokenStream.Write(Path.Combine(staging, "train.lnstok"), train, tokenizer.EndOfText, tokenizer.VocabSize);
+                TokenStream.Write(Path.Combine(staging, "valid.lnstok"), valid, tokenizer.EndOfText, tokenizer.VocabSize);
+                Tokenizers.Save(tokenizer, Path.Combine(staging, "tokenizer.json"));
+                File.WriteAllText(Path.Combine(staging, "source.json"), JsonSerializer.Serialize(new
+                {
+                    corpus.Description, corpus.Fingerprint, documents = corpus.Documents.Count, tokenizer = tokenizer.Name,
+                    train_documents = train.Count, valid_documents = valid.Count,
+                }));
+                File.WriteAllText(Path.Combine(staging, "complete"), "");
+            }, replace: true);
         }
 
         private static string Hash(string text) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text))).ToLowerInvariant();

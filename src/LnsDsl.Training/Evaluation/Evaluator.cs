@@ -19,6 +19,12 @@ namespace LnsDsl.Evaluation
             if (options.Batches < 1 || options.Batch < 1) throw new SettingError("{Batches} and {Batch} must be at least 1");
             trained.UseData(options.Data, options.Seq, options.Packing);
             var device = trained.Model.parameters().First().device;
+            if (trained.OnInstructions) // a fine-tuned run on its own data: the held-out examples' response loss, as its training evaluated
+            {
+                var instructions = trained.OpenInstructions();
+                double sft = instructions.Evaluate(trained.Model, options.Batches, options.Batch, trained.Options.Seq, device);
+                return new EvalResult(trained.Label, trained.Step, instructions.Summary, trained.Tokenizer.Name, trained.Tokenizer.VocabSize, sft);
+            }
             using var data = trained.OpenData(log);
             if (data.Tokenizer.Name != trained.Tokenizer.Name)
                 throw new UserError($"the data's tokenizer ({data.Tokenizer.Name}) differs from the model's ({trained.Tokenizer.Name})");
@@ -26,13 +32,6 @@ namespace LnsDsl.Evaluation
             var spec = trained.Model.Spec;
             double loss = Losses.Evaluate(trained.Model, data.Valid, o.Packing, options.Batches, options.Batch, o.Seq, data.Tokenizer.EndOfText, device);
             return new EvalResult(trained.Label, trained.Step, data.Description, trained.Tokenizer.Name, trained.Tokenizer.VocabSize, loss);
-        }
-
-        /// <summary>Loads a run's checkpoint (<paramref name="model"/> overrides the model it records) and evaluates it.</summary>
-        public static EvalResult Checkpoint(string path, string? model, EvalOptions options, Action<string>? log = null)
-        {
-            using var trained = TrainedModel.Load(path, model, Devices.Resolve(options.Device), options.Dtype);
-            return Evaluate(trained, options, log);
         }
     }
 }

@@ -45,19 +45,20 @@ namespace LnsDsl.Evaluation
         public RunDirectory? Run => Checkpoint is null ? null : RunDirectory.OfCheckpoint(Checkpoint);
 
         /// <summary>
-        /// Loads <paramref name="path"/> (a run directory, its latest checkpoint, or a <c>checkpoints/step-*</c>
-        /// directory) into <paramref name="model"/>, or into the model the checkpoint records when it is null.
+        /// The run checkpoint <paramref name="checkpoint"/> (a <c>checkpoints/step-*</c> directory whose <c>state.json</c>
+        /// is <paramref name="state"/>, not yet verified) in the class <paramref name="entry"/>: its files checked against
+        /// their checksums, its architecture against the class, its weights and tokenizer loaded. Callers get here through
+        /// LnsDsl.Loading.ModelSources, which resolves the class (compiling the recorded architecture where needed).
         /// </summary>
         /// <param name="dtype">fp32, or bf16 / bf16-pure: the weights cast to bf16 (<see cref="Devices.ResolveDtype"/>; the Dtype setting); null or empty: fp32 on the CPU, bf16 on CUDA.</param>
-        public static TrainedModel Load(string path, string? model, Device device, string? dtype = null)
+        public static TrainedModel Load(string checkpoint, CheckpointState state, ModelEntry entry, Device device, string? dtype = null)
         {
             var (type, _) = Devices.ResolveDtype(dtype ?? "", device);
-            string checkpoint = Runs.Checkpoint.Resolve(path);
-            var recorded = Runs.Checkpoint.PeekState(checkpoint); // LoadModel verifies the files below
-            var module = ModelCatalog.Get(model ?? recorded.Model).Create(0);
+            Runs.Checkpoint.Verify(checkpoint, state);
+            var module = entry.Create(0);
             try
             {
-                var state = Runs.Checkpoint.LoadModel(checkpoint, module);
+                Runs.Checkpoint.LoadVerified(checkpoint, state, module);
                 var tokenizer = Tokenizers.Load(Path.Combine(checkpoint, "tokenizer.json"));
                 module.to(device);
                 if (type != ScalarType.Float32) module.to(type);
@@ -79,14 +80,41 @@ namespace LnsDsl.Evaluation
             return new TrainedModel(model, tokenizer, data, origin, label, step, null, null);
         }
 
-        /// <summary>Measures on other data from now on (null settings keep the current ones).</summary>
+        /// <summary>Measures on other data from now on (null settings keep the current ones). Text given here is a corpus,
+        /// also for a fine-tuned model (whose own data are instruction examples).</summary>
         public void UseData(string? data, int? seq, Packing? packing)
-            => Options = Options with { Data = data ?? Options.Data, Seq = seq ?? Options.Seq, Packing = packing ?? Options.Packing };
+            => Options = Options with { Data = data ?? Options.Data, Seq = seq ?? Options.Seq, Packing = packing ?? Options.Packing, FineTune = Options.FineTune && data is null };
 
-        /// <summary>The data (the same source, tokenizer and compaction as the settings say).</summary>
+        /// <summary>Whether the data settings name instruction examples (a fine-tuned run measured on its own data).</summary>
+        public bool OnInstructions => Options.FineTune;
+
+        /// <summary>The held-out instruction examples of a fine-tuned run (its own data, tokenised with its tokenizer).</summary>
+        public InstructionTrainingData OpenInstructions()
+        {
+            if (!Options.FineTune || Options.Data is null) throw new InvalidOperationException("not a fine-tuned model's data");
+            if (!File.Exists(Options.Data))
+                throw new UserError($"{Label} was fine-tuned on '{Options.Data}', which is no longer there; give --data (a text corpus) to measure it on other text");
+            return new InstructionTrainingData(Options.Data, Tokenizer, Options.Seq);
+        }
+
+        /// <summary>
+        /// The corpus (the same source, tokenizer and compaction as the settings say). A fine-tuned run's own data are
+        /// instruction examples: its corpus is the one the run it started from trained on (that run's settings, when its
+        /// checkpoint is still there), else <c>--data</c> must name one.
+        /// </summary>
         public DataSet OpenData(Action<string>? log = null)
         {
-            var data = DataSet.ForModel(Options.Data, Options.Tokenizer, Options.Compact, Model.Spec, log);
+            var o = Options;
+            if (o.FineTune)
+            {
+                string? start = o.StartFrom is { } from && !from.StartsWith(Trainer.ImportedPrefix, StringComparison.Ordinal) && File.Exists(Path.Combine(from, "state.json")) ? from : null;
+                if (start is null)
+                    throw new UserError($"{Label} is fine-tuned: its data are instruction examples ('{o.Data}'), not a corpus, and the run it started from is not there to lend its corpus; give --data (a text corpus)");
+                var origin = Runs.Checkpoint.PeekState(start).Options;
+                log?.Invoke($"{Label} is fine-tuned; measuring on the corpus of the run it started from ({start}): {origin.Data ?? "builtin"}");
+                o = o with { Data = origin.Data, Tokenizer = origin.Tokenizer, Compact = origin.Compact };
+            }
+            var data = DataSet.ForModel(o.Data, o.Tokenizer, o.Compact, Model.Spec, log);
             if (data.Tokenizer.VocabSize > Model.Spec.Vocab)
             {
                 data.Dispose();

@@ -101,22 +101,14 @@ namespace LnsDsl.Runs
             string root = Path.Combine(runDirectory, Directory);
             System.IO.Directory.CreateDirectory(root);
             string final = Path.Combine(root, $"step-{step:D7}");
-            string temp = Path.Combine(root, $".step-{step:D7}.partial-{Guid.NewGuid():N}");
-            System.IO.Directory.CreateDirectory(temp);
-            try
+            StagedDirectory.Write(final, temp =>
             {
                 model.save(Path.Combine(temp, "model.bin"));
                 optimizer.Save(Path.Combine(temp, "optimizer.bin"));
                 Tokenizers.Save(tokenizer, Path.Combine(temp, "tokenizer.json"));
                 var checksums = new[] { "model.bin", "optimizer.bin", "tokenizer.json" }.ToDictionary(f => f, f => Sha(Path.Combine(temp, f)));
                 File.WriteAllText(Path.Combine(temp, "state.json"), JsonSerializer.Serialize(state with { Step = step, Checksums = checksums }, RunDirectory.Json));
-                if (System.IO.Directory.Exists(final)) System.IO.Directory.Delete(final, recursive: true);
-                System.IO.Directory.Move(temp, final);
-            }
-            finally
-            {
-                if (System.IO.Directory.Exists(temp)) System.IO.Directory.Delete(temp, recursive: true);
-            }
+            }, replace: true);
             foreach (var old in List(runDirectory).SkipLast(Math.Max(1, keep)))
                 System.IO.Directory.Delete(old, recursive: true);
             return final;
@@ -145,9 +137,12 @@ namespace LnsDsl.Runs
         }
 
         /// <summary>Reads and verifies a checkpoint's state and files.</summary>
-        public static CheckpointState ReadState(string checkpoint)
+        public static CheckpointState ReadState(string checkpoint) => Verify(checkpoint, PeekState(checkpoint));
+
+        /// <summary>Checks each file <paramref name="state"/> (read by <see cref="PeekState"/>) lists against its checksum
+        /// (each file hashed once) and returns the state.</summary>
+        public static CheckpointState Verify(string checkpoint, CheckpointState state)
         {
-            var state = PeekState(checkpoint);
             foreach (var (file, sha) in state.Checksums)
             {
                 string path = Path.Combine(checkpoint, file);
@@ -167,10 +162,13 @@ namespace LnsDsl.Runs
             return state ?? throw new UserError($"checkpoint '{checkpoint}' is corrupt: state.json is empty");
         }
 
-        /// <summary>Loads the weights into <paramref name="model"/> after checking the architecture matches.</summary>
-        public static CheckpointState LoadModel(string checkpoint, TransformerModule model)
+        /// <summary>Loads the weights into <paramref name="model"/> after checking the files and the architecture.</summary>
+        public static CheckpointState LoadModel(string checkpoint, TransformerModule model) => LoadVerified(checkpoint, ReadState(checkpoint), model);
+
+        /// <summary>Loads the weights into <paramref name="model"/> after checking the architecture; <paramref name="state"/>
+        /// is the checkpoint's state as <see cref="ReadState"/> or <see cref="Verify"/> returned it (files already hashed).</summary>
+        public static CheckpointState LoadVerified(string checkpoint, CheckpointState state, TransformerModule model)
         {
-            var state = ReadState(checkpoint);
             if (Mismatch(checkpoint, state, model.Spec) is { } why) throw new UserError(why);
             try { model.load(Path.Combine(checkpoint, "model.bin")); }
             catch (Exception e) when (e is not UserError) { throw new UserError($"checkpoint '{checkpoint}': model.bin could not be loaded ({e.Message})"); }

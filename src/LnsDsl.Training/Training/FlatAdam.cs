@@ -416,8 +416,16 @@ namespace LnsDsl.Training
             return new FlatAdam(parameters, lr, weightDecay, decoupled, model.Spec.Layers);
         }
 
-        public static int BlockOf(string name)
-            => name.StartsWith("layers.", StringComparison.Ordinal) && int.TryParse(name.Split('.')[1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int b) ? b : -1;
+        /// <summary>Builds the optimiser <paramref name="o"/> names (adam: L2 decay; adamw: decoupled, matrices only, the
+        /// embedding with DecayEmbeddings) with its learning rate and weight decay.</summary>
+        public static FlatAdam For(TransformerModule model, TrainOptions o) => o.Optimizer switch
+        {
+            "adam" => For(model, o.Lr, o.WeightDecay, decoupled: false, decayEmbeddings: false),
+            "adamw" => For(model, o.Lr, o.WeightDecay, decoupled: true, decayEmbeddings: o.DecayEmbeddings),
+            _ => throw new SettingError($"{{Optimizer}} '{o.Optimizer}' has no flat buffers (adam, adamw)"),
+        };
+
+        public static int BlockOf(string name) => TransformerModule.LayerIndexOf(name);
 
         /// <summary>The token embedding (a tied head shares it).</summary>
         public static bool IsEmbedding(string name) => name.Contains("embed", StringComparison.OrdinalIgnoreCase);

@@ -8,6 +8,9 @@ namespace LnsDsl.Training
     /// <summary>The global gradient norm, each block's, and clipping by the global norm.</summary>
     public static class GradientNorms
     {
+        /// <summary>The term added to the norm in the clipping coefficient <c>clip / (norm + ClipEpsilon)</c> (clip_grad_norm_'s).</summary>
+        public const double ClipEpsilon = 1e-6;
+
         /// <summary>
         /// The global gradient norm and each block's (after clipping, as the optimiser sees them), computed on the
         /// device with no host synchronisation. With <paramref name="clip"/> &gt; 0 the gradients are scaled by
@@ -32,7 +35,7 @@ namespace LnsDsl.Training
             var blockNorms = stack(perBlock.Select(list => list.Count > 0 ? stack(list).sum() : zero).ToArray()).sqrt();
             if (clip > 0)
             {
-                var coefficient = (clip / (total + 1e-6)).clamp_max(1.0);
+                var coefficient = (clip / (total + ClipEpsilon)).clamp_max(1.0);
                 using (no_grad())
                     foreach (var (_, p) in parameters)
                         p.grad?.mul_(coefficient.to(p.grad.dtype));

@@ -16,6 +16,9 @@ namespace LnsDsl.Training
         public int Batch { get; init; } = 16;
         /// <summary>Sequences per forward/backward; gradients accumulate over Batch / MicroBatch passes (0: = Batch).</summary>
         public int MicroBatch { get; init; }
+        /// <summary>The sequences of one forward/backward: <see cref="MicroBatch"/>, or <see cref="Batch"/> when it is 0 (the one owner of that rule).</summary>
+        [System.Text.Json.Serialization.JsonIgnore]
+        public int MicroBatchSize => MicroBatch > 0 ? MicroBatch : Batch;
         public int Seq { get; init; } = 256;
         public double Lr { get; init; } = 1e-3;
         public int Warmup { get; init; } = 15;

@@ -38,6 +38,11 @@ namespace LnsDsl.Training
         /// </summary>
         public Action<TransformerModule>? LoadStartingWeights { get; init; }
 
+        /// <summary>The model class to train (a checkpoint's class resolved by LnsDsl.Loading.ModelSources: a converted or
+        /// restored class this process only has because it compiled it); null: the class <see cref="TrainOptions.Model"/>
+        /// names in the catalogue.</summary>
+        public ModelEntry? Model { get; init; }
+
         /// <summary>Whether to draw the progress line on the console (the run directory's records are always written).</summary>
         public bool Console { get; init; } = true;
 
@@ -53,15 +58,14 @@ namespace LnsDsl.Training
         public TrainResult Run(CancellationToken cancel = default)
         {
             Validate(_o);
-            var plan = MakePlan(_o);
+            var plan = MakePlan(_o, Model);
             if (_o.Threads > 0) set_num_threads(_o.Threads);
             using var data = OpenData(plan);
             WriteConfig(plan, data);
-            manual_seed(_o.Seed);
-            using var model = plan.Entry.Create(_o.Seed);
+            using var model = Initialise(plan.Entry, _o.Seed);
             // Resumed weights are loaded on the CPU, before the move and before the optimiser exists: the optimiser
             // keys its state by the parameters it is given, so it must see the parameters that will train.
-            if (plan.ResumeFrom is not null) Checkpoint.LoadModel(plan.ResumeFrom, model);
+            if (plan.ResumeFrom is not null) Checkpoint.LoadVerified(plan.ResumeFrom, plan.Resumed!, model); // verified once, in MakePlan
             else if (_o.StartFrom is { } from) // fine-tuning: the pre-trained weights, a fresh optimiser
             {
                 if (from.StartsWith(ImportedPrefix, StringComparison.Ordinal))
@@ -95,8 +99,7 @@ namespace LnsDsl.Training
         /// </summary>
         public static ITrainingOptimizer CreateOptimizer(TrainOptions o, TransformerModule model) => o.Optimizer switch
         {
-            "adam" => FlatAdam.For(model, o.Lr, o.WeightDecay, decoupled: false, decayEmbeddings: false),
-            "adamw" => FlatAdam.For(model, o.Lr, o.WeightDecay, decoupled: true, decayEmbeddings: o.DecayEmbeddings),
+            "adam" or "adamw" => FlatAdam.For(model, o),
             "torch-adam" => new TorchOptimizer(optim.Adam(model.parameters(), lr: o.Lr, weight_decay: o.WeightDecay)),
             _ => throw new SettingError($"{{Optimizer}} '{o.Optimizer}' is not one of {string.Join(", ", Optimizers)}"),
         };
@@ -121,9 +124,9 @@ namespace LnsDsl.Training
             if (o.Compact < -1) throw new SettingError("{Compact} must be -1 (to the model's vocabulary), 0 (never) or a vocabulary size");
         }
 
-        private static Plan MakePlan(TrainOptions o)
+        private static Plan MakePlan(TrainOptions o, ModelEntry? model)
         {
-            var entry = ModelCatalog.Get(o.Model);
+            var entry = model ?? ModelCatalog.Get(o.Model);
             var spec = entry.Spec;
             if (o.Seq > spec.MaxSeq) throw new SettingError($"{{Seq}} {o.Seq} exceeds {spec.Name}'s MaxSeq {spec.MaxSeq}");
             var device = Devices.Resolve(o.Device);
@@ -153,11 +156,10 @@ namespace LnsDsl.Training
         {
             var o = _o;
             var spec = plan.Entry.Spec;
-            ITrainingData data = o.FineTune ? OpenInstructions(o, spec) : OpenCorpus(o, spec);
+            ITrainingData data = o.FineTune ? OpenInstructions(o, spec) : OpenCorpus(o, spec, _log);
             try
             {
-                if (data.Tokenizer.VocabSize > spec.Vocab)
-                    throw new SettingError($"the tokenizer '{data.Tokenizer.Name}' has {data.Tokenizer.VocabSize} ids but {spec.Name} has Vocab = {spec.Vocab}; set {{Compact}} to {spec.Vocab} (or use a model with a larger Vocab)");
+                CheckVocabulary(data.Tokenizer, spec);
                 if (plan.Resumed is { } resumed)
                 {
                     var differences = resumed.Data is { } saved
@@ -175,11 +177,28 @@ namespace LnsDsl.Training
             }
         }
 
-        private CorpusTrainingData OpenCorpus(TrainOptions o, ModelSpec spec)
+        private static void CheckVocabulary(ITextTokenizer tokenizer, ModelSpec spec)
         {
-            var data = DataSet.ForModel(o.Data, o.Tokenizer, o.Compact, spec, _log);
+            if (tokenizer.VocabSize > spec.Vocab)
+                throw new SettingError($"the tokenizer '{tokenizer.Name}' has {tokenizer.VocabSize} ids but {spec.Name} has Vocab = {spec.Vocab}; set {{Compact}} to {spec.Vocab} (or use a model with a larger Vocab)");
+        }
+
+        /// <summary>The weights a run of <paramref name="entry"/> with <paramref name="seed"/> starts from (the generator
+        /// seeded, then the model created): what <c>lnsrun train</c> trains and <c>export --pytorch</c> hands to train.py.</summary>
+        public static TransformerModule Initialise(ModelEntry entry, long seed)
+        {
+            manual_seed(seed);
+            return entry.Create(seed);
+        }
+
+        /// <summary>A pre-training run's corpus as <see cref="Run"/> opens it (the token cache built or found, its size and
+        /// vocabulary checked against the options and the model).</summary>
+        public static CorpusTrainingData OpenCorpus(TrainOptions o, ModelSpec spec, Action<string> log)
+        {
+            var data = DataSet.ForModel(o.Data, o.Tokenizer, o.Compact, spec, log);
             try
             {
+                CheckVocabulary(data.Tokenizer, spec);
                 if (o.Packing == Packing.Pack && (data.Train.Count <= o.Seq + 1 || data.Valid.Count <= o.Seq + 1))
                     throw new SettingError($"the data has {data.Train.Count:N0} training and {data.Valid.Count:N0} validation tokens, too few for {{Seq}} {o.Seq}; give more text or a shorter {{Seq}}");
                 if (o.Packing == Packing.Document && data.Valid.Documents < 1)
@@ -301,7 +320,7 @@ namespace LnsDsl.Training
                 _model = model;
                 _optimizer = optimizer;
                 _startStep = startStep;
-                _micro = _o.MicroBatch > 0 ? _o.MicroBatch : _o.Batch;
+                _micro = _o.MicroBatchSize;
                 _accumulation = _o.Batch / _micro;
                 _tokensPerStep = (long)_o.Batch * _o.Seq;
                 _state = Checkpoint.For(model.Spec) with
@@ -311,7 +330,7 @@ namespace LnsDsl.Training
                     Options = _o with { Out = plan.Run.Path, Resume = false, StopAt = 0 },
                 };
                 _parameters = model.named_parameters()
-                    .Select(p => (Block: p.name.StartsWith("layers.", StringComparison.Ordinal) ? int.Parse(p.name.Split('.')[1], CultureInfo.InvariantCulture) : -1, p.parameter)).ToList();
+                    .Select(p => (Block: TransformerModule.LayerIndexOf(p.name), p.parameter)).ToList();
             }
 
             public TrainResult Train(CancellationToken cancel)

@@ -44,11 +44,7 @@ namespace LnsDsl.Tests
         [Fact]
         public void Every_family_imported_gives_pytorchs_logits()
         {
-            if (!File.Exists(Python) || Run("-c \"import torch\"") != 0)
-            {
-                _output.WriteLine($"SKIPPED: {Python} cannot import torch (Debian: apt-get install python3-torch); the PyTorch cross-check did not run.");
-                return;
-            }
+            if (!PythonProcess.Available("torch", _output, "the PyTorch cross-check")) return;
             double worst = 0;
             foreach (var (family, edit) in new (string, Action<JsonObject>)[]
             {

@@ -51,11 +51,7 @@ namespace LnsDsl.Tests
         [Fact]
         public void Every_model_py_gives_the_torchsharp_logits()
         {
-            if (!PythonHasTorch())
-            {
-                _output.WriteLine($"SKIPPED: {Python} cannot import torch (Debian: apt-get install python3-torch); the model.py cross-check did not run.");
-                return;
-            }
+            if (!PythonProcess.Available("torch", _output, "the model.py cross-check")) return;
             var jobs = new List<(string Name, string Dir, string Out, string Dtype, bool Unscale)>();
             var expected = new Dictionary<string, Tensor>();
             foreach (var entry in Models())
@@ -235,7 +231,6 @@ for i, job in enumerate(spec["jobs"]):
             public int GetHashCode(float value) => 0;
         }
 
-        private static bool PythonHasTorch() => PythonProcess.Imports("torch");
 
         private int Run(string arguments)
         {

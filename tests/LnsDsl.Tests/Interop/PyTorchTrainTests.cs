@@ -185,7 +185,7 @@ namespace LnsDsl.Tests
             var printed = new RunDirectory(run).ReadEvaluations();
             Assert.NotEmpty(printed);
             string checkpoint = Path.Combine(run, "checkpoints", $"step-{options.Steps:D7}");
-            using var trained = LnsDsl.Interop.ModelSources.Open(checkpoint, null, null, "cpu", "fp32");
+            using var trained = LnsDsl.Loading.ModelSources.Open(checkpoint, null, null, "cpu", "fp32");
             var evaluated = Evaluator.Evaluate(trained, new EvalOptions { Batches = options.EvalBatches, Batch = options.MicroBatch });
             _output.WriteLine($"validation loss: train.py {printed[^1].ValidationLoss:F7}, lnsrun eval {evaluated.Loss:F7}");
             Assert.Equal(options.Steps, evaluated.Step);
@@ -327,7 +327,7 @@ namespace LnsDsl.Tests
             using (var model = ModelCatalog.Get(options.Model).Create(options.Seed))
                 PyTorchExport.Write(model, dir, new PyTorchExportOptions
                 {
-                    Run = new PyTorchRunOptions(options, 0, data.Directory, data.Tokenizer.EndOfText),
+                    Run = PyTorchRunOptions.For(model, options, 0, data.Directory, data.Tokenizer.EndOfText),
                     Tokenizer = data.Tokenizer,
                 });
             Assert.True(File.Exists(Path.Combine(dir, TrainScript.FileName)));
@@ -348,12 +348,7 @@ namespace LnsDsl.Tests
             return port;
         }
 
-        private bool HasTorch()
-        {
-            if (File.Exists(Python) && Run("-c \"import torch, numpy, torch.distributed\"", 60).Code == 0) return true;
-            _output.WriteLine($"SKIPPED: {Python} cannot import torch and numpy (Debian: apt-get install python3-torch); train.py was not checked.");
-            return false;
-        }
+        private bool HasTorch() => PythonProcess.Available("torch, numpy, torch.distributed", _output, "the train.py check");
 
         private (int Code, string Output) Run(string arguments, int seconds)
         {

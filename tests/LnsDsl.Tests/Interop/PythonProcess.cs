@@ -1,3 +1,4 @@
+using System;
 using System.Diagnostics;
 using System.IO;
 
@@ -10,6 +11,21 @@ namespace LnsDsl.Tests
 
         /// <summary>Whether the interpreter exists and imports <paramref name="modules"/> (e.g. "torch").</summary>
         public static bool Imports(string modules) => File.Exists(Executable) && Run($"-c \"import {modules}\"", 60).Code == 0;
+
+        /// <summary>
+        /// Whether a cross-check against <paramref name="modules"/> can run. Where they are missing: on a developer's
+        /// machine the test says SKIPPED in its output and returns false (the caller returns); in CI (<c>CI=true</c>,
+        /// where .ci/run installs python3-torch) the test FAILS instead, so a broken set-up never passes silently.
+        /// </summary>
+        public static bool Available(string modules, Xunit.Abstractions.ITestOutputHelper output, string check)
+        {
+            if (Imports(modules)) return true;
+            string why = $"{Executable} cannot import {modules} (Debian: apt-get install python3-torch); {check} did not run";
+            if (string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase))
+                Xunit.Assert.Fail("CI=true: " + why);
+            output.WriteLine("SKIPPED: " + why + ".");
+            return false;
+        }
 
         /// <summary>Runs the interpreter; a run longer than <paramref name="seconds"/> is killed and gives code -1.</summary>
         public static (int Code, string Output, string Errors) Run(string arguments, int seconds = 600)

@@ -61,11 +61,7 @@ print('metadata', json.dumps(meta, sort_keys=True))
         [Fact]
         public void A_file_the_writer_produced_is_read_by_an_independent_python_reader()
         {
-            if (!File.Exists(Python) || Run("-c \"import torch\"", out _, out _) != 0)
-            {
-                _output.WriteLine($"SKIPPED: {Python} cannot import torch (Debian: apt-get install python3-torch); the cross-check did not run.");
-                return;
-            }
+            if (!PythonProcess.Available("torch", _output, "the cross-check")) return;
             var tensors = OneOfEach(seed: 7);
             string path = Path.Combine(_dir, "cross.safetensors");
             SafeTensors.Write(path, tensors, new Dictionary<string, string> { ["format"] = "pt" });

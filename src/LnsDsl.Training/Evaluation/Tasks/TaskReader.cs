@@ -9,11 +9,28 @@ using System.Text.RegularExpressions;
 namespace LnsDsl.Evaluation
 {
     /// <summary>
-    /// One multiple-choice item: the <see cref="Context"/> the model is conditioned on, the <see cref="Choices"/>
-    /// (continuations, each scored given the context; they carry their own leading space), and the index of the
-    /// right one.
+    /// One multiple-choice item: the <see cref="Context"/> the model is conditioned on (lm-eval's <c>doc_to_text</c>),
+    /// the <see cref="Choices"/> as the task gives them (lm-eval's <c>doc_to_choice</c>: the text WITHOUT the target
+    /// delimiter), and the index of the right one. Each choice is scored as the continuation
+    /// <see cref="Continuation"/> = <see cref="Delimiter"/> + choice; acc_norm divides by the choice's character count.
     /// </summary>
-    public sealed record TaskItem(string Context, IReadOnlyList<string> Choices, int Gold);
+    public sealed record TaskItem(string Context, IReadOnlyList<string> Choices, int Gold)
+    {
+        /// <summary>lm-eval's <c>target_delimiter</c> (the default of every task this reader knows): between context and choice.</summary>
+        public const string Delimiter = " ";
+
+        /// <summary>The text scored after the context for choice <paramref name="i"/>: <see cref="Delimiter"/> + the choice.</summary>
+        public string Continuation(int i) => Delimiter + Choices[i];
+
+        /// <summary>The length acc_norm divides by: the choice's character count as Python's <c>len</c> counts it (Unicode
+        /// code points, not UTF-16 units or bytes), without the delimiter.</summary>
+        public int NormLength(int i)
+        {
+            int n = 0;
+            foreach (var _ in Choices[i].EnumerateRunes()) n++;
+            return n;
+        }
+    }
 
     /// <summary>A task file read: its name (the file name without extension), its layout and its items, in file order.</summary>
     public sealed record TaskSet(string Name, string Path, string Format, IReadOnlyList<TaskItem> Items);
@@ -143,7 +160,7 @@ namespace LnsDsl.Evaluation
             if (texts.Count == 0) throw at.Error("no choices");
             int gold = labels.IndexOf(key);
             if (gold < 0) throw at.Error($"the answerKey '{key}' is not one of the labels {string.Join(", ", labels)}");
-            return new TaskItem($"Question: {question}\nAnswer:", texts.Select(t => " " + t).ToList(), gold);
+            return new TaskItem($"Question: {question}\nAnswer:", texts, gold);
         }
 
         /// <summary>LnsDsl's own layout for tasks of any prompt format (e.g. the fine-tuning template):
@@ -152,14 +169,14 @@ namespace LnsDsl.Evaluation
         {
             string context = at.String(root, "context");
             if (!root.TryGetProperty("choices", out var list) || list.ValueKind != JsonValueKind.Array) throw at.Error("field \"choices\" is not an array");
-            var choices = list.EnumerateArray().Select(c => c.ValueKind == JsonValueKind.String ? " " + c.GetString() : throw at.Error("a choice is not a string")).ToList();
+            var choices = list.EnumerateArray().Select(c => c.ValueKind == JsonValueKind.String ? c.GetString()! : throw at.Error("a choice is not a string")).ToList();
             return new TaskItem(context, choices, at.Index(root, "label"));
         }
 
         private static TaskItem Piqa(JsonElement root, Where at)
         {
             string goal = at.String(root, "goal");
-            var choices = new[] { " " + at.String(root, "sol1"), " " + at.String(root, "sol2") };
+            var choices = new[] { at.String(root, "sol1"), at.String(root, "sol2") };
             return new TaskItem($"Question: {goal}\nAnswer:", choices, at.Index(root, "label"));
         }
 
@@ -184,7 +201,7 @@ namespace LnsDsl.Evaluation
                 ? at.String(root, "ctx_a") + " " + Capitalize(root.TryGetProperty("ctx_b", out _) ? at.String(root, "ctx_b") : "")
                 : at.String(root, "ctx");
             string query = root.TryGetProperty("activity_label", out _) ? at.String(root, "activity_label") + ": " + ctx : ctx;
-            var endings = at.Array(root, "endings", "endings").Select(e => " " + HellaSwagPreprocess(at.AsString(e, "endings[]"))).ToList();
+            var endings = at.Array(root, "endings", "endings").Select(e => HellaSwagPreprocess(at.AsString(e, "endings[]"))).ToList();
             return new TaskItem(HellaSwagPreprocess(query), endings, at.Index(root, "label"));
         }
 
@@ -201,7 +218,7 @@ namespace LnsDsl.Evaluation
                 };
             else if (root.TryGetProperty("label", out _)) gold = at.Index(root, "label");
             else throw at.Error("missing field \"answer\" (or \"label\")");
-            return new TaskItem($"{passage}\nQuestion: {question}?\nAnswer:", new[] { " no", " yes" }, gold);
+            return new TaskItem($"{passage}\nQuestion: {question}?\nAnswer:", new[] { "no", "yes" }, gold);
         }
 
         private static TaskItem Mmlu(JsonElement root, Where at)
@@ -223,7 +240,7 @@ namespace LnsDsl.Evaluation
             var context = new System.Text.StringBuilder(question);
             for (int i = 0; i < choices.Count; i++) context.Append('\n').Append((char)('A' + i)).Append(". ").Append(choices[i]);
             context.Append("\nAnswer:");
-            return new TaskItem(context.ToString(), choices.Select((_, i) => " " + (char)('A' + i)).ToList(), gold);
+            return new TaskItem(context.ToString(), choices.Select((_, i) => ((char)('A' + i)).ToString()).ToList(), gold);
         }
 
         private static string Kind(JsonElement e) => e.ValueKind switch

@@ -24,9 +24,10 @@ namespace LnsDsl.Evaluation
     /// continuation tokens, of log_softmax of the model's logits at the position before each token (fp32).
     /// A sequence longer than the model's window (<c>Spec.MaxSeq</c> + 1 tokens with the last target) is
     /// left-truncated: the last tokens are kept, and only continuation tokens inside the window are scored.</para>
-    /// <para>Figures: acc = mean of [argmax_i loglik_i == gold]; acc_norm = mean of [argmax_i loglik_i / bytes_i == gold]
-    /// with bytes_i the UTF-8 byte length of continuation i (lm-eval divides by characters: the same for ASCII);
-    /// ties go to the first choice; stderr = sqrt(acc (1 - acc) / (n - 1)) (NaN for n = 1).</para>
+    /// <para>Figures: acc = mean of [argmax_i loglik_i == gold]; acc_norm = mean of [argmax_i loglik_i / len_i == gold]
+    /// with len_i the character count (Unicode code points, as Python's <c>len</c>) of choice i as the task gives it,
+    /// WITHOUT the delimiter that the scored continuation starts with (<see cref="TaskItem.NormLength"/>; lm-eval's
+    /// <c>completion_len</c>; an empty choice counts 1); ties go to the first choice; stderr = sqrt(acc (1 - acc) / (n - 1)) (NaN for n = 1).</para>
     /// <para>Few-shot (<c>Shots</c> = K): item i is preceded by K other items of the same file, chosen by
     /// <c>new Random(i)</c> as a partial Fisher–Yates shuffle of the other indices in order (for s = 0..K-1: swap
     /// position s with position <c>Next(s, n - 1)</c>; the first K are the shots, in that order); each shot is its
@@ -59,7 +60,7 @@ namespace LnsDsl.Evaluation
                 int pick = random.Next(s, others.Length);
                 (others[s], others[pick]) = (others[pick], others[s]);
                 var shot = items[others[s]];
-                text.Append(shot.Context).Append(shot.Choices[shot.Gold]).Append("\n\n");
+                text.Append(shot.Context).Append(shot.Continuation(shot.Gold)).Append("\n\n");
             }
             return text.Append(items[index].Context).ToString();
         }
@@ -71,7 +72,7 @@ namespace LnsDsl.Evaluation
             for (int i = 0; i < set.Items.Count; i++)
             {
                 string context = Context(set.Items, i, shots);
-                foreach (var choice in set.Items[i].Choices) requests.Add((context, choice));
+                for (int c = 0; c < set.Items[i].Choices.Count; c++) requests.Add((context, set.Items[i].Continuation(c)));
             }
             var logliks = LogLikelihoods(trained, requests, batch, log is null ? null : m => log($"{set.Name}: {m}"));
             var scores = new List<ItemScore>();
@@ -80,13 +81,21 @@ namespace LnsDsl.Evaluation
             {
                 var ll = logliks.Skip(at).Take(item.Choices.Count).ToArray();
                 at += item.Choices.Count;
-                var norm = ll.Select((l, c) => l / Math.Max(1, Encoding.UTF8.GetByteCount(item.Choices[c]))).ToArray();
-                scores.Add(new ItemScore(item.Gold, ll, ArgMax(ll), ArgMax(norm)));
+                var (predicted, predictedNorm) = Predict(item, ll);
+                scores.Add(new ItemScore(item.Gold, ll, predicted, predictedNorm));
             }
             int n = scores.Count;
             double acc = scores.Count(s => s.Predicted == s.Gold) / (double)n;
             double accNorm = scores.Count(s => s.PredictedNorm == s.Gold) / (double)n;
             return new TaskResult(set.Name, set.Format, shots, n, acc, accNorm, Stderr(acc, n), Stderr(accNorm, n), scores);
+        }
+
+        /// <summary>The choices acc and acc_norm pick from the choices' log-likelihoods (the rules in the class summary).</summary>
+        public static (int Acc, int AccNorm) Predict(TaskItem item, IReadOnlyList<double> logLikelihoods)
+        {
+            if (logLikelihoods.Count != item.Choices.Count) throw new ArgumentException($"{logLikelihoods.Count} log-likelihoods for {item.Choices.Count} choices");
+            var norm = logLikelihoods.Select((l, c) => l / Math.Max(1, item.NormLength(c))).ToArray();
+            return (ArgMax(logLikelihoods), ArgMax(norm));
         }
 
         /// <summary>sqrt(p (1 - p) / (n - 1)); NaN for n &lt; 2.</summary>

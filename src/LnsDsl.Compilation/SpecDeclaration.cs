@@ -4,7 +4,7 @@ using System.Globalization;
 using System.Linq;
 using System.Text;
 
-namespace LnsDsl.Interop
+namespace LnsDsl.Compilation
 {
     /// <summary>
     /// The LnsDsl declaration of a resolved architecture: the attributes that make the generator produce a model
@@ -27,7 +27,7 @@ namespace LnsDsl.Interop
 
         /// <summary>A C# file declaring each class with its attributes (one per line) in <paramref name="ns"/>, under a
         /// one-line comment.</summary>
-        internal static string File(string comment, string ns, IEnumerable<(IReadOnlyList<string> Attributes, string ClassName)> classes)
+        public static string File(string comment, string ns, IEnumerable<(IReadOnlyList<string> Attributes, string ClassName)> classes)
         {
             var sb = new StringBuilder();
             sb.AppendLine("// " + comment);

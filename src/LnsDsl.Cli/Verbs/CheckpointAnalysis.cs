@@ -2,15 +2,17 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using LnsDsl.Analysis;
-using LnsDsl.Interop;
+using LnsDsl.Experiments;
+using LnsDsl.Loading;
 using LnsDsl.Runs;
 
-namespace LnsDsl.Experiments
+namespace LnsDsl.Cli.Verbs
 {
     /// <summary>What <see cref="CheckpointAnalysis.Run"/> produced: a report per checkpoint and the files written.</summary>
     public sealed record CheckpointAnalysisResult(IReadOnlyList<LayerReport> Reports, IReadOnlyList<string> Files, string Directory);
 
-    /// <summary>The layer analysis of several checkpoints, with their CSV files and shared plots (<c>lnsrun analyze</c>).</summary>
+    /// <summary>The analyze verb's driver: the layer analysis of several checkpoints of any kind (through <see cref="ModelSources"/>),
+    /// with their CSV files and shared plots.</summary>
     public static class CheckpointAnalysis
     {
         /// <param name="checkpoints">Run directories or <c>checkpoints/step-*</c> directories.</param>
@@ -34,16 +36,17 @@ namespace LnsDsl.Experiments
                 runs.Add(run);
                 first ??= directory;
             }
+            var device = Devices.Resolve(options.Device);
             foreach (var path in checkpoints)
             {
-                if (Interop.PyTorch.PyTorchCheckpoint.Is(path))
+                using var trained = ModelSources.Open(path, model, device, options.Dtype, null, log); // any kind of checkpoint
+                var measured = LayerAnalysis.Analyze(trained, options, log);
+                if (trained.Checkpoint is not null)
                 {
-                    using var exported = ModelSources.Open(path, null, model, options.Device, options.Dtype, null, log);
-                    Add(LayerAnalysis.Analyze(exported, options, log), null, Path.Combine(path, RunDirectory.AnalysisDirectoryName));
-                    continue;
+                    var run = RunDirectory.OfCheckpoint(trained.Checkpoint);
+                    Add(measured, run.Path, run.AnalysisDirectory);
                 }
-                var run = RunDirectory.OfCheckpoint(Checkpoint.Resolve(path));
-                Add(LayerAnalysis.Checkpoint(path, model, options, log), run.Path, run.AnalysisDirectory);
+                else Add(measured, null, Path.Combine(path, RunDirectory.AnalysisDirectoryName));
             }
             foreach (var directory in huggingFace)
             {

@@ -5,8 +5,9 @@ using LnsDsl.Interop;
 using LnsDsl.Tests.Models;
 using Xunit;
 using Xunit.Abstractions;
+using LnsDsl.Compilation;
 
-namespace LnsDsl.Tests.Interop
+namespace LnsDsl.Tests.Loading
 {
     /// <summary>A stored architecture declared again compiles to the same architecture, field by field.</summary>
     public sealed class SpecDeclarationTests

@@ -7,8 +7,9 @@ using LnsDsl.Runs;
 using LnsDsl.Training;
 using TorchSharp;
 using static TorchSharp.torch;
+using LnsDsl.Compilation;
 
-namespace LnsDsl.Interop
+namespace LnsDsl.Loading.Conversion
 {
     /// <summary>What <c>lnsrun convert --to</c> produces.</summary>
     public enum NormTarget
@@ -103,10 +104,9 @@ namespace LnsDsl.Interop
             var state = Checkpoint.PeekState(checkpoint); // verified below, once, when the weights load
             var spec = state.Spec ?? throw new UserError($"checkpoint '{checkpoint}' was written before checkpoints stored their architecture; resume it for one step with this lnsrun to store it, then convert");
             if (WhyNot(spec, target, untie) is { } why) throw new UserError($"cannot convert {spec.Name} to {Norms.Label(TypeOf(target))}: {why}");
-            if (Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any())
-                throw new UserError($"'{outDir}' already exists and is not empty; choose another --out (a conversion never overwrites)");
+            StagedDirectory.CheckNewOrEmpty(outDir, "convert"); // a conversion never overwrites
 
-            var sourceEntry = CheckpointModels.Resolve(checkpoint);
+            var sourceEntry = ModelSources.Resolve(checkpoint);
             using var source = sourceEntry.Create(0);
             state = Checkpoint.LoadModel(checkpoint, source);
             string className = ClassName(spec.Name, target);
@@ -139,9 +139,9 @@ namespace LnsDsl.Interop
 
             // Adam's moments, carried over as gradients transform (Map); the second moment approximately.
             var options = state.Options with { Model = className, Out = outDir, Optimizer = state.Options.Optimizer == "torch-adam" ? "adam" : state.Options.Optimizer };
-            using var sourceAdam = FlatAdam.For(source, options.Lr, options.WeightDecay, options.Optimizer == "adamw", options.DecayEmbeddings);
+            using var sourceAdam = FlatAdam.For(source, options);
             sourceAdam.Load(Path.Combine(checkpoint, "optimizer.bin"));
-            using var targetAdam = FlatAdam.For(converted, options.Lr, options.WeightDecay, options.Optimizer == "adamw", options.DecayEmbeddings);
+            using var targetAdam = FlatAdam.For(converted, options);
             using (no_grad())
             {
                 foreach (var (name, _) in converted.named_parameters())
@@ -156,10 +156,8 @@ namespace LnsDsl.Interop
             }
             targetAdam.SetStepCount(sourceAdam.StepCount);
 
-            string staging = outDir.TrimEnd('/', '\\') + ".partial-" + Guid.NewGuid().ToString("N");
-            try
+            StagedDirectory.Write(outDir, staging =>
             {
-                Directory.CreateDirectory(staging);
                 var run = new RunDirectory(staging);
                 var sourceRun = RunDirectory.OfCheckpoint(checkpoint);
                 var config = File.Exists(sourceRun.ConfigFile) ? sourceRun.ReadConfig() : new RunConfig();
@@ -172,13 +170,7 @@ namespace LnsDsl.Interop
                 File.Copy(Path.Combine(checkpoint, "tokenizer.json"), run.TokenizerFile);
                 var newState = Checkpoint.For(converted.Spec) with { Data = state.Data, Options = options, TorchRngState = state.TorchRngState };
                 Checkpoint.Save(staging, state.Step, converted, targetAdam, tokenizer, newState, keep: 1);
-                if (Directory.Exists(outDir)) Directory.Delete(outDir); // empty (checked above)
-                Directory.Move(staging, outDir);
-            }
-            finally
-            {
-                if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
-            }
+            }, action: "convert");
             return new ConversionResult(outDir, spec.Name, className, state.Step, difference, scale);
         }
 

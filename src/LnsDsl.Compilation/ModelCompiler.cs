@@ -11,7 +11,7 @@ using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.Diagnostics;
 
-namespace LnsDsl.Interop
+namespace LnsDsl.Compilation
 {
     /// <summary>
     /// Compiles an LnsDsl declaration at run time with the project's own generator and analyzer, exactly as the

@@ -11,8 +11,10 @@ using LnsDsl.Training;
 using Xunit;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
+using LnsDsl.Loading;
+using LnsDsl.Loading.Conversion;
 
-namespace LnsDsl.Tests.Interop
+namespace LnsDsl.Tests.Loading
 {
     /// <summary>
     /// Pre-LN with LayerNorm converted to Pre-RMSNorm and Pre-CRMSNorm (and back): the same logits and validation
@@ -155,7 +157,7 @@ namespace LnsDsl.Tests.Interop
                 _output.WriteLine($"{model} -> {to}: {e.Message}");
                 Assert.Contains(phrase, e.Message);
                 Assert.False(Directory.Exists(outDir));
-                Assert.Empty(Directory.GetDirectories(_dir, "refused-*.partial-*"));
+                Assert.Empty(Directory.GetDirectories(_dir, ".refused-*.partial-*"));
             }
             Refused("TinyPost", NormTarget.RmsNorm, "Post-LN normalises the residual stream itself");
             Refused("TinyPeriLns", NormTarget.RmsNorm, "Peri-LN normalises each branch's output");
@@ -184,7 +186,7 @@ namespace LnsDsl.Tests.Interop
             new Trainer(options with { StopAt = 8 }, _ => { }) { Console = false }.Run();
             string converted = Path.Combine(_dir, "resume-rms");
             NormConversion.Convert(original, converted, NormTarget.RmsNorm, untie: false);
-            var convertedModel = CheckpointModels.Resolve(converted);
+            var convertedModel = ModelSources.Resolve(converted);
             new Trainer(options with { Resume = true }, _ => { }) { Console = false }.Run();
             new Trainer(options with { Model = convertedModel.Name, Out = converted, Resume = true }, _ => { }) { Console = false }.Run();
 
