@@ -31,6 +31,9 @@ namespace LnsDsl.Experiments
         public string TaskFormat { get; init; } = "";
         /// <summary>Hugging Face checkpoint directories measured beside the runs (same text, their own tokenizers).</summary>
         public IReadOnlyList<string> Imported { get; init; } = Array.Empty<string>();
+        /// <summary>Checkpoints of any kind (lnsrun runs, fine-tuned or converted ones, PyTorch exports and train.py
+        /// checkpoints) measured beside the runs on the same text, each with its own tokenizer; not trained.</summary>
+        public IReadOnlyList<string> Checkpoints { get; init; } = Array.Empty<string>();
         /// <summary>Validation batches of the layer analysis of each run.</summary>
         public int AnalysisBatches { get; init; } = 4;
 
@@ -76,7 +79,9 @@ namespace LnsDsl.Experiments
 
         public (IReadOnlyList<CompareRun> Runs, IReadOnlyList<CompareRow> Rows) Run(System.Threading.CancellationToken cancel = default)
         {
-            if (_o.Models.Count == 0 && _o.Imported.Count == 0) throw new SettingError("compare needs at least one model in {Models} (or a preset, or {Imported})");
+            if (_o.Models.Count == 0 && _o.Imported.Count == 0 && _o.Checkpoints.Count == 0)
+                throw new SettingError("compare needs at least one model in {Models} (or a preset, {Imported} or {Checkpoints})");
+            foreach (var path in _o.Checkpoints) ModelSources.KindOf(path); // fail early: each must be a checkpoint
             if (_o.Seeds < 1) throw new SettingError("{Seeds} must be at least 1");
             if (_o.LearningRates.Count == 0) throw new SettingError("{LearningRates} needs at least one learning rate");
             Trainer.Validate(_o.Train with { Lr = _o.LearningRates[0] }); // the shared recipe, before any run starts
@@ -93,7 +98,7 @@ namespace LnsDsl.Experiments
                         _log($"[{index}/{total}] {model}, lr {lr.ToString("G4", CultureInfo.InvariantCulture)}, seed {seed}: {dir}");
                         runs.Add(RunOne(model, lr, seed, dir, cancel));
                     }
-            foreach (var directory in _o.Imported)
+            foreach (var directory in _o.Imported.Concat(_o.Checkpoints))
             {
                 cancel.ThrowIfCancellationRequested();
                 _log($"imported {directory}: measured on the same text with its own tokenizer");
@@ -142,12 +147,13 @@ namespace LnsDsl.Experiments
             return new CompareRun(model, lr, seed, dir, diverged, diverged ? "non-finite validation loss" : null, validation, evaluations, report) { Tasks = tasks };
         }
 
-        /// <summary>A Hugging Face checkpoint measured beside the runs: the same text, sequence length and packing, its own
-        /// tokenizer (so its perplexity is per token of another vocabulary), its layer analysis.</summary>
+        /// <summary>A checkpoint of any kind (a Hugging Face directory, a run, a PyTorch export) measured beside the runs: the
+        /// same text, sequence length and packing, its own tokenizer (so its perplexity is per token of its vocabulary),
+        /// its layer analysis.</summary>
         private CompareRun Imported(string directory)
         {
             var o = _o.Train;
-            using var trained = ModelSources.Open(null, directory, null, o.Device, o.Dtype, null, _log);
+            using var trained = ModelSources.Open(directory, null, Devices.Resolve(o.Device), o.Dtype, null, _log);
             trained.UseData(o.Data, o.Seq, o.Packing);
             int micro = o.MicroBatchSize;
             var evaluation = Evaluator.Evaluate(trained, new EvalOptions { Batches = o.EvalBatches, Batch = micro }, _log);

@@ -23,6 +23,9 @@ namespace LnsDsl.Cli.Verbs
         [Option("hf", HelpText = "Hugging Face checkpoint directories to measure beside the runs (the same text with their own tokenizers; imported, not trained).")]
         public IEnumerable<string> Imported { get; set; } = Array.Empty<string>();
 
+        [Option("checkpoint", HelpText = "Checkpoints of any kind (runs, fine-tuned or converted runs, PyTorch exports) to measure beside the runs on the same text (not trained).")]
+        public IEnumerable<string> Checkpoints { get; set; } = Array.Empty<string>();
+
         public IEnumerable<string> Tasks { get; set; } = Array.Empty<string>();
         public int? Shots { get; set; }
         public string? TaskFormat { get; set; }

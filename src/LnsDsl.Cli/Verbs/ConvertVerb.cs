@@ -3,6 +3,7 @@ using System.Globalization;
 using CommandLine;
 using LnsDsl.Cli.Options;
 using LnsDsl.Interop;
+using LnsDsl.Loading;
 using LnsDsl.Loading.Conversion;
 
 namespace LnsDsl.Cli.Verbs
@@ -34,6 +35,9 @@ namespace LnsDsl.Cli.Verbs
             if (Hf is not null) throw new UserError("convert works on a run's checkpoint (--checkpoint RUN); the Hugging Face families it reads are RMSNorm models already");
             if (Checkpoint is null) throw new UserError("convert needs --checkpoint RUN (a run directory or one of its checkpoints)");
             var target = NormConversion.Parse(To);
+            var kind = ModelSources.KindOf(Checkpoint);
+            if (kind != CheckpointKind.Run)
+                throw new UserError($"convert rewrites an lnsrun run (its weights, optimiser state and records); '{Checkpoint}' is {(kind == CheckpointKind.PyTorch ? "a PyTorch export: convert the run it was exported from, then export that" : "a Hugging Face checkpoint, whose families are RMSNorm models already")}");
             string recorded = Runs.Checkpoint.PeekState(Runs.Checkpoint.Resolve(Checkpoint)).Model;
             if (Model is not null && Model != recorded)
                 throw new UserError($"'{Checkpoint}' holds {recorded}, not {Model}; leave MODEL out or give {recorded}");

@@ -90,15 +90,24 @@ namespace LnsDsl.Cli.Verbs
             var options = new PyTorchExportOptions { Dtype = Dtype ?? "" };
             if (Checkpoint is not null)
             {
-                if (GivenRecipe().Any())
-                    throw new UserError($"{string.Join(", ", GivenRecipe())}: a checkpoint's export carries its run's recipe; override it in train.py's flags (python train.py --help)");
+                // The checkpoint's own recipe, with the training flags given here over it (e.g. --data for an imported model);
+                // its tokenizer is the checkpoint's own.
+                if (Tokenizer is not null || Compact is not null)
+                    throw new UserError("--tokenizer and --compact set an initialisation's tokenizer; a checkpoint's export keeps its own");
                 using var trained = ModelSources.Open(Checkpoint, Model, CPU, "fp32", log: Console.Error.WriteLine);
+                var recipe = Settings.Apply(this, trained.Options) with { Model = trained.Model.Spec.Name, FineTune = trained.Options.FineTune && Data is null };
                 string? cache = null;
-                if (trained.OnInstructions)
-                    Console.Error.WriteLine($"note: {trained.Label} is fine-tuned on instruction examples, which train.py does not read: the export records no token cache (train.py needs --cache DIR to continue pre-training)");
+                if (recipe.FineTune)
+                    Console.Error.WriteLine($"note: {trained.Label} is fine-tuned on instruction examples, which train.py does not read: the export records no token cache (train.py needs --cache DIR to continue pre-training; or give --data here)");
                 else
-                    using (var data = trained.OpenData(Console.Error.WriteLine)) cache = data.Directory;
-                var run = PyTorchRunOptions.For(trained.Model, trained.Options, trained.Step, cache, trained.Tokenizer.EndOfText);
+                {
+                    trained.UseData(Data, recipe.Seq, recipe.Packing);
+                    using var data = trained.OpenData(Console.Error.WriteLine);
+                    cache = data.Directory;
+                    var corpus = trained.CorpusOptions();
+                    recipe = recipe with { Data = corpus.Data, Tokenizer = corpus.Tokenizer, Compact = corpus.Compact };
+                }
+                var run = PyTorchRunOptions.For(trained.Model, recipe, trained.Step, cache, trained.Tokenizer.EndOfText);
                 PyTorchExport.Write(trained.Model, PyTorch!, options with { Run = run, Tokenizer = trained.Tokenizer });
             }
             else

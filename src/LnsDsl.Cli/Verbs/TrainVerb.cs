@@ -38,6 +38,8 @@ namespace LnsDsl.Cli.Verbs
         protected virtual TrainOptions Options()
         {
             string? model = Model;
+            if (Resume && Out is not null && System.IO.Directory.Exists(Out) && ModelSources.KindOf(Out) is var kind && kind != CheckpointKind.Run)
+                throw new UserError($"--resume continues an lnsrun run; '{Out}' is {(kind == CheckpointKind.PyTorch ? "a PyTorch export: continue it with its train.py (python train.py --help)" : "a Hugging Face checkpoint: fine-tune it with lnsrun finetune --hf")}");
             if (Resume && Out is not null && Runs.Checkpoint.List(Out).Count > 0)
             {
                 Resolved = ModelSources.Resolve(Out, Model);

@@ -83,10 +83,15 @@ namespace LnsDsl.Evaluation
         /// <summary>Measures on other data from now on (null settings keep the current ones). Text given here is a corpus,
         /// also for a fine-tuned model (whose own data are instruction examples).</summary>
         public void UseData(string? data, int? seq, Packing? packing)
-            => Options = Options with { Data = data ?? Options.Data, Seq = seq ?? Options.Seq, Packing = packing ?? Options.Packing, FineTune = Options.FineTune && data is null };
+        {
+            Options = Options with { Data = data ?? Options.Data, Seq = seq ?? Options.Seq, Packing = packing ?? Options.Packing };
+            _corpusGiven |= data is not null;
+        }
+
+        private bool _corpusGiven;
 
         /// <summary>Whether the data settings name instruction examples (a fine-tuned run measured on its own data).</summary>
-        public bool OnInstructions => Options.FineTune;
+        public bool OnInstructions => Options.FineTune && !_corpusGiven;
 
         /// <summary>The held-out instruction examples of a fine-tuned run (its own data, tokenised with its tokenizer).</summary>
         public InstructionTrainingData OpenInstructions()
@@ -104,16 +109,7 @@ namespace LnsDsl.Evaluation
         /// </summary>
         public DataSet OpenData(Action<string>? log = null)
         {
-            var o = Options;
-            if (o.FineTune)
-            {
-                string? start = o.StartFrom is { } from && !from.StartsWith(Trainer.ImportedPrefix, StringComparison.Ordinal) && File.Exists(Path.Combine(from, "state.json")) ? from : null;
-                if (start is null)
-                    throw new UserError($"{Label} is fine-tuned: its data are instruction examples ('{o.Data}'), not a corpus, and the run it started from is not there to lend its corpus; give --data (a text corpus)");
-                var origin = Runs.Checkpoint.PeekState(start).Options;
-                log?.Invoke($"{Label} is fine-tuned; measuring on the corpus of the run it started from ({start}): {origin.Data ?? "builtin"}");
-                o = o with { Data = origin.Data, Tokenizer = origin.Tokenizer, Compact = origin.Compact };
-            }
+            var o = CorpusOptions(log);
             var data = DataSet.ForModel(o.Data, o.Tokenizer, o.Compact, Model.Spec, log);
             if (data.Tokenizer.VocabSize > Model.Spec.Vocab)
             {
@@ -121,6 +117,24 @@ namespace LnsDsl.Evaluation
                 throw new UserError($"the tokenizer {data.Tokenizer.Name} has {data.Tokenizer.VocabSize} ids but {Model.Spec.Name} has {Model.Spec.Vocab}");
             }
             return data;
+        }
+
+        /// <summary>The corpus settings <see cref="OpenData"/> uses: the data settings, except that a fine-tuned run keeps
+        /// the tokenizer settings of the run it started from (and, unless <c>--data</c> names a corpus, its corpus).</summary>
+        public TrainOptions CorpusOptions(Action<string>? log = null)
+        {
+            var o = Options;
+            if (o.FineTune && o.StartFrom is { } from && !from.StartsWith(Trainer.ImportedPrefix, StringComparison.Ordinal))
+            {
+                if (!File.Exists(Path.Combine(from, "state.json")))
+                    throw new UserError($"{Label} is fine-tuned from '{from}', which is no longer there to say which tokenizer settings and corpus it used; measure it with eval --tasks or generate, or restore that run");
+                var origin = Runs.Checkpoint.PeekState(from).Options;
+                if (!_corpusGiven) log?.Invoke($"{Label} is fine-tuned; measuring on the corpus of the run it started from ({from}): {origin.Data ?? "builtin"}");
+                return o with { Data = _corpusGiven ? o.Data : origin.Data, Tokenizer = origin.Tokenizer, Compact = origin.Compact, FineTune = false };
+            }
+            if (o.FineTune && !_corpusGiven)
+                throw new UserError($"{Label} is fine-tuned: its data are instruction examples ('{o.Data}'), not a corpus; give --data (a text corpus)");
+            return o with { FineTune = false };
         }
 
         public void Dispose() => Model.Dispose();
