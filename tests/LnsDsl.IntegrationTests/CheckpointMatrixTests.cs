@@ -260,6 +260,7 @@ namespace LnsDsl.IntegrationTests
                     {
                         Assert.Equal(JsonValueKind.Null, root.GetProperty("Cache").ValueKind); // instruction data: no token cache
                         Assert.Contains("no token cache", r.Err);
+                        ModelPyMatches(path, output);
                     }
                     else Assert.True(File.Exists(Path.Combine(root.GetProperty("Cache").GetString()!, "train.lnstok")), "the recorded token cache is not there");
                     break;
@@ -321,6 +322,29 @@ namespace LnsDsl.IntegrationTests
                     throw new ArgumentOutOfRangeException(nameof(verb), verb, null);
             }
         }
+
+        /// <summary>The exported model.py's logits (PyTorch) against the run's own model's (lnsrun) on fixed tokens.</summary>
+        private void ModelPyMatches(string run, string export)
+        {
+            if (!PythonProcess.Available("torch", _output, "the fine-tuned export's model.py check")) return;
+            long[][] tokens = { Enumerable.Range(0, 16).Select(i => (long)((i * 7 + 3) % 61)).ToArray(), Enumerable.Range(0, 16).Select(i => (long)((i * 5 + 1) % 61)).ToArray() };
+            string tokensFile = Path.Combine(export, "..", "tokens.json"), logitsFile = Path.Combine(export, "..", "logits.json");
+            File.WriteAllText(tokensFile, JsonSerializer.Serialize(tokens));
+            var (code, stdout, errors) = PythonProcess.Run($"\"{ModelLogitsScript()}\" \"{export}\" \"{tokensFile}\" \"{logitsFile}\"", 120);
+            Assert.True(code == 0, stdout + errors);
+            using var result = JsonDocument.Parse(File.ReadAllText(logitsFile));
+            var theirs = result.RootElement.GetProperty("logits").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+            using var trained = LnsDsl.Loading.ModelSources.Open(run, null, TorchSharp.torch.CPU, "fp32");
+            using var noGrad = TorchSharp.torch.no_grad();
+            var ours = trained.Model.forward(TorchSharp.torch.tensor(tokens.SelectMany(t => t).ToArray(), new long[] { 2, 16 })).to(TorchSharp.torch.ScalarType.Float64).reshape(-1).data<double>().ToArray();
+            Assert.Equal(ours.Length, theirs.Length);
+            double error = Math.Sqrt(ours.Zip(theirs, (a, b) => (a - b) * (a - b)).Sum() / ours.Sum(a => a * a));
+            _output.WriteLine($"fine-tuned export: model.py logits vs lnsrun's, relative error {error:E2}");
+            Assert.True(error < 1e-5, $"model.py's logits differ from the fine-tuned run's by {error:E2}");
+        }
+
+        private static string ModelLogitsScript([System.Runtime.CompilerServices.CallerFilePath] string here = "")
+            => Path.Combine(Path.GetDirectoryName(here)!, "..", "LnsDsl.Tests", "Interop", "python", "model_logits.py");
 
         private static void Copy(string from, string to)
         {

@@ -22,7 +22,7 @@ namespace LnsDsl.Interop.PyTorch
             sb.AppendLine("| `model.py` | the architecture as a PyTorch module, generated from the model's spec: each block's placement and factors are literals in it |");
             sb.AppendLine("| `config.json` | the architecture record (LnsDsl's `ModelSpec`: every field, each block's placement, LNS factor, residual multiplier, init std) |");
             sb.AppendLine("| `model.safetensors` | the weights under LnsDsl's names; **fused** projections: `qkv_proj` holds q, then k, then v rows; `gate_up_proj` gate then up |");
-            sb.AppendLine("| `options.json` | the run's training options, the step the weights are at, the token cache directory and the end-of-text id |");
+            sb.AppendLine("| `options.json` | the whole recipe (train.py has no defaults of its own; its flags only override): the run's training options, Adam's constants, the parameters AdamW decays, the step the weights are at, the token cache directory and the end-of-text id |");
             sb.AppendLine("| `train.py` | continues training with the same recipe and the same batches, under `torchrun` (DDP, or FSDP with `--fsdp`) |");
             sb.AppendLine("| `lnsdsl_tokenizer.json` | the tokenizer (LnsDsl's description; lnsrun reads it) |");
             sb.AppendLine();
@@ -39,9 +39,10 @@ namespace LnsDsl.Interop.PyTorch
             sb.AppendLine();
             if (o is not null)
             {
-                sb.AppendLine(string.Format(c, "The recipe in options.json: {0} steps of {1} x {2} tokens (micro-batch {3}), Adam, peak lr {4:G4}, {5} warmup steps then cosine to {6:G3} x peak, weight decay {7:G3}, clipping {8}, seed {9}, {10} packing; data from `{11}`.",
+                sb.AppendLine(string.Format(c, "The recipe in options.json: {0} steps of {1} x {2} tokens (micro-batch {3}), {12}, peak lr {4:G4}, {5} warmup steps then cosine to {6:G3} x peak, weight decay {7:G3}, clipping {8}, seed {9}, {10} packing; data from `{11}`.",
                     o.Steps, o.Batch, o.Seq, o.MicroBatchSize, o.Lr, o.Warmup, o.MinLrRatio, o.WeightDecay, o.Clip > 0 ? o.Clip.ToString("G3", c) : "off", o.Seed,
-                    o.Packing.ToString().ToLowerInvariant(), run!.Cache ?? "(none)"));
+                    o.Packing.ToString().ToLowerInvariant(), run!.Cache ?? "(none: give --cache)",
+                    o.Optimizer == "adamw" ? (o.DecayEmbeddings ? "AdamW (decoupled decay of the matrices and the embedding)" : "AdamW (decoupled decay of the matrices, not the embedding)") : "Adam (L2 weight decay)"));
                 sb.AppendLine();
             }
             sb.AppendLine("## The same as lnsrun, and not");
