@@ -27,8 +27,13 @@ namespace LnsDsl.Compilation
         public static ModelEntry Compile(string source, string className)
             => Compile(source, className, Path.Combine(Data.Corpus.CacheDirectory, "models"));
 
+        /// <summary>The models <paramref name="classNames"/> declared in <paramref name="source"/> (one compilation), in that order.</summary>
+        public static IReadOnlyList<ModelEntry> Compile(string source, IReadOnlyList<string> classNames)
+            => classNames.Select(name => Compile(source, name)).ToList(); // the first compiles; the rest find the loaded assembly
+
         /// <summary>The model <paramref name="className"/> declared in <paramref name="source"/>, compiled into (or found in)
-        /// <paramref name="cache"/>.</summary>
+        /// <paramref name="cache"/>. The entry is returned: callers use it, never a later catalogue lookup (the catalogue
+        /// also learns the class, for listings, but nothing depends on that).</summary>
         public static ModelEntry Compile(string source, string className, string cache)
         {
             lock (Gate)

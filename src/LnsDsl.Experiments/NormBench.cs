@@ -47,8 +47,8 @@ namespace LnsDsl.Experiments
 
             // The three versions, declared from the model's spec and compiled together.
             string Name(NormType t) => $"{spec.Name}_{t}Bench";
-            ModelCompiler.Compile(SpecDeclaration.Source(Types.Select(t => (asLayerNorm with { NormType = t }, Name(t))), $"{spec.Name} with three norms (lnsrun bench --norms)"), Name(Types[0]));
-            var entries = Types.Select(t => ModelCatalog.Get($"{SpecDeclaration.Namespace}.{Name(t)}")).ToList();
+            var entries = ModelCompiler.Compile(SpecDeclaration.Source(Types.Select(t => (asLayerNorm with { NormType = t }, Name(t))), $"{spec.Name} with three norms (lnsrun bench --norms)"),
+                Types.Select(Name).ToList());
 
             var c = CultureInfo.InvariantCulture;
             log(string.Format(c, "norm bench {0} ({1}) on {2} {3}, {4} threads: batch {5} x {6} tokens, {7} warm-up steps, {8} repetitions of {9} steps; LayerNorm, RMSNorm + bias, CRMSNorm take turns",

@@ -30,7 +30,7 @@ namespace LnsDsl.IntegrationTests
 
         /// <summary>A flag of an option group is declared there only: the same flag is the same setting in every verb.
         /// The bench's --steps and --warmup are its own settings (steps per timed repetition, untimed steps first), and
-        /// analyze's --checkpoint and --hf take several where eval and generate take one, import's --hf is required, export's --hf names its output (IN OUT to re-export), and finetune's --checkpoint is where it starts.</summary>
+        /// analyze's and compare's --checkpoint and --hf take several where eval and generate take one, import's --hf is required, export's --hf names its output (IN OUT to re-export), and finetune's --checkpoint is where it starts.</summary>
         [Fact]
         public void Each_flag_of_an_option_group_is_declared_once()
         {
@@ -38,7 +38,7 @@ namespace LnsDsl.IntegrationTests
                 .Select(p => (p.Option.LongName, Declarer: p.Property.DeclaringType!)).Distinct()
                 .Where(d => !(d.Declarer == typeof(BenchVerb) && d.LongName is "steps" or "warmup") && !(d.Declarer == typeof(AnalyzeVerb) && d.LongName is "checkpoint" or "hf") && !(d.Declarer == typeof(ImportVerb) && d.LongName == "hf")
                             && !(d.Declarer == typeof(ExportVerb) && d.LongName is "hf" or "checkpoint")
-                            && !(d.Declarer == typeof(CompareVerb) && d.LongName == "hf")
+                            && !(d.Declarer == typeof(CompareVerb) && d.LongName is "hf" or "checkpoint")
                             && !(d.Declarer == typeof(FineTuneVerb) && d.LongName is "checkpoint" or "hf"))
                 .GroupBy(p => p.LongName).Where(g => g.Count() > 1 && g.Any(d => d.Declarer.IsInterface)).ToList();
             Assert.True(declarations.Count == 0, "flags declared on an option group and again elsewhere: "

@@ -11,7 +11,12 @@ using static TorchSharp.torch;
 
 namespace LnsDsl.Tests
 {
+    /// <summary>Measures the whole process's resident memory: nothing else in the process may run meanwhile.</summary>
+    [CollectionDefinition("Memory", DisableParallelization = true)]
+    public sealed class MemoryCollection { }
+
     /// <summary>Reading a file holds it once: the process's peak resident memory grows by about the tensors' size, not twice it.</summary>
+    [Collection("Memory")]
     public sealed class SafeTensorsMemoryTests : IDisposable
     {
         private const long Elements = 50_000_000; // 200 MB of F32
