@@ -55,7 +55,7 @@ namespace LnsDsl.Generators
             foreach (var placement in m.Blocks.Select(b => b.Placement).Distinct().OrderBy(p => p))
             {
                 w.Line();
-                WriteBlock(w, m, placement);
+                WriteBlock(w, m, BlockPrograms.For(placement, m.LayerScale));
             }
             w.Line();
             WriteAttention(w, m);
@@ -168,7 +168,6 @@ namespace LnsDsl.Generators
             w.Line("};");
         }
 
-        private static string BlockMethod(Placement p) => p + "Block";
 
         private static string ScaleComment(ModelDeclaration m, BlockDeclaration b)
         {
@@ -195,10 +194,11 @@ namespace LnsDsl.Generators
             foreach (var b in m.Blocks)
             {
                 w.Line($"// Block {b.Index}/{m.Layers}: {Placements.Label(b.Placement)}, {ScaleComment(m, b)}");
-                string args = Placements.HasPreNorm(b.Placement)
+                var program = BlockPrograms.For(b.Placement, m.LayerScale);
+                string args = program.UsesScale
                     ? $"layers[{b.Index - 1}], x, {SourceWriter.Literal(b.NormScale)}"
                     : $"layers[{b.Index - 1}], x";
-                w.Line($"if (skip is null || !skip[{b.Index - 1}]) x = {BlockMethod(b.Placement)}({args});");
+                w.Line($"if (skip is null || !skip[{b.Index - 1}]) x = {TorchSharpBlock.MethodName(program)}({args});");
                 w.Line("Record(states, x);");
             }
             w.Line("// Final norm (never depth-scaled) and output head" + (m.TieEmbeddings ? " (tied to embed_tokens)" : ""));
@@ -209,56 +209,17 @@ namespace LnsDsl.Generators
             w.Close();
         }
 
-        private static void WriteBlock(SourceWriter w, ModelDeclaration m, Placement p)
+        /// <summary>One placement's block method: its <see cref="BlockProgram"/> (the one description of what the block
+        /// computes, shared with model.py and <c>lnsrun describe</c>) rendered by <see cref="TorchSharpBlock"/>, a line per step.</summary>
+        private static void WriteBlock(SourceWriter w, ModelDeclaration m, BlockProgram program)
         {
-            string attnGain = m.LayerScale ? ".mul(Weight(layer.attn_layer_scale!))" : "";
-            string mlpGain = m.LayerScale ? ".mul(Weight(layer.mlp_layer_scale!))" : "";
-            string gainNote = m.LayerScale ? " (branch outputs times the LayerScale gains)" : "";
-            switch (p)
-            {
-                case Placement.PreLn:
-                    w.Line($"/// <summary>Pre-LN block{gainNote}: <c>h = x + Attn(N(x) * s)</c>, <c>y = h + Mlp(N(h) * s)</c>; <c>s</c> is folded into the norm weights.</summary>");
-                    w.Line(GeneratedCode);
-                    w.Open($"private {Tensor} PreLnBlock(global::LnsDsl.DecoderLayer layer, {Tensor} x, double s)");
-                    w.Line("using var scope = global::TorchSharp.torch.NewDisposeScope();");
-                    w.Line($"var h = Attention(layer.self_attn, Norm(x, layer.input_layernorm!, s)){attnGain}.add_(x);");
-                    w.Line($"var y = Mlp(layer.mlp, Norm(h, layer.post_attention_layernorm!, s)){mlpGain}.add_(h);");
-                    break;
-                case Placement.PostLn:
-                    w.Line($"/// <summary>Post-LN block{gainNote}: <c>h = N(x + Attn(x))</c>, <c>y = N(h + Mlp(h))</c>.</summary>");
-                    w.Line(GeneratedCode);
-                    w.Open($"private {Tensor} PostLnBlock(global::LnsDsl.DecoderLayer layer, {Tensor} x)");
-                    w.Line("using var scope = global::TorchSharp.torch.NewDisposeScope();");
-                    w.Line($"var h = Norm(Attention(layer.self_attn, x){attnGain}.add_(x), layer.post_attention_layernorm!);");
-                    w.Line($"var y = Norm(Mlp(layer.mlp, h){mlpGain}.add_(h), layer.post_feedforward_layernorm!);");
-                    break;
-                case Placement.PeriLn:
-                    w.Line($"/// <summary>Peri-LN block{gainNote}: <c>h = x + N_out(Attn(N_in(x) * s))</c>, <c>y = h + N_out(Mlp(N_in(h) * s))</c>.</summary>");
-                    w.Line(GeneratedCode);
-                    w.Open($"private {Tensor} PeriLnBlock(global::LnsDsl.DecoderLayer layer, {Tensor} x, double s)");
-                    w.Line("using var scope = global::TorchSharp.torch.NewDisposeScope();");
-                    w.Line($"var h = Norm(Attention(layer.self_attn, Norm(x, layer.input_layernorm!, s)), layer.post_attention_layernorm!){attnGain}.add_(x);");
-                    w.Line($"var y = Norm(Mlp(layer.mlp, Norm(h, layer.pre_feedforward_layernorm!, s)), layer.post_feedforward_layernorm!){mlpGain}.add_(h);");
-                    break;
-                case Placement.OutputNorm:
-                    w.Line($"/// <summary>Output-LN block (OLMo-2){gainNote}: <c>h = x + N(Attn(x))</c>, <c>y = h + N(Mlp(h))</c>; no input norms.</summary>");
-                    w.Line(GeneratedCode);
-                    w.Open($"private {Tensor} OutputNormBlock(global::LnsDsl.DecoderLayer layer, {Tensor} x)");
-                    w.Line("using var scope = global::TorchSharp.torch.NewDisposeScope();");
-                    w.Line($"var h = Norm(Attention(layer.self_attn, x), layer.post_attention_layernorm!){attnGain}.add_(x);");
-                    w.Line($"var y = Norm(Mlp(layer.mlp, h), layer.post_feedforward_layernorm!){mlpGain}.add_(h);");
-                    break;
-                default:
-                    string alpha = SourceWriter.Literal(m.Alpha);
-                    w.Line($"/// <summary>DeepNorm block{gainNote}: <c>h = N(alpha * x + Attn(x))</c>, <c>y = N(alpha * h + Mlp(h))</c> with alpha = {alpha.TrimEnd('D')}.</summary>");
-                    w.Line(GeneratedCode);
-                    w.Open($"private {Tensor} DeepNormBlock(global::LnsDsl.DecoderLayer layer, {Tensor} x)");
-                    w.Line("using var scope = global::TorchSharp.torch.NewDisposeScope();");
-                    w.Line($"var h = Norm(Attention(layer.self_attn, x){attnGain}.add_(x, {alpha}), layer.post_attention_layernorm!);");
-                    w.Line($"var y = Norm(Mlp(layer.mlp, h){mlpGain}.add_(h, {alpha}), layer.post_feedforward_layernorm!);");
-                    break;
-            }
-            w.Line("return y.MoveToOuterDisposeScope();");
+            string alpha = SourceWriter.Literal(m.Alpha);
+            string equations = string.Join(", ", program.Equations().Select(e => $"<c>{e}</c>"));
+            string notes = (program.UsesScale ? "; <c>s</c> is folded into the norm weights" : "") + (program.UsesAlpha ? $" with alpha = {alpha.TrimEnd('D')}" : "");
+            w.Line($"/// <summary>{program.Label} block: {equations}{notes}.</summary>");
+            w.Line(GeneratedCode);
+            w.Open($"private {Tensor} {TorchSharpBlock.MethodName(program)}(global::LnsDsl.DecoderLayer layer, {Tensor} x{TorchSharpBlock.ExtraParameters(program)})");
+            foreach (var line in TorchSharpBlock.Body(program, m.Alpha)) w.Line(line);
             w.Close();
         }
 

@@ -34,12 +34,7 @@ namespace LnsDsl.Generators
         public override string ToString() => _builder.ToString();
 
         /// <summary>A double as a C# literal with round-trip precision in the invariant culture (1/sqrt(7) stays 0.3779644730092272).</summary>
-        public static string Literal(double value)
-        {
-            if (double.IsNaN(value) || double.IsInfinity(value)) throw new ArgumentOutOfRangeException(nameof(value), value, "not a finite number");
-            string text = value.ToString("R", CultureInfo.InvariantCulture);
-            return text + "D";
-        }
+        public static string Literal(double value) => TorchSharpBlock.Literal(value);
 
         public static string Literal(long value) => value.ToString(CultureInfo.InvariantCulture);
 

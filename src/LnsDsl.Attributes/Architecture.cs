@@ -136,6 +136,20 @@ namespace LnsDsl
         };
     }
 
+    /// <summary>Facts about attention, shared by the generator, the runtime, model.py and the unfused baseline.</summary>
+#if LNSDSL_GENERATOR
+    internal
+#else
+    public
+#endif
+    static class Attentions
+    {
+        /// <summary>Whether attention is written out (scores, soft-cap, mask, fp32 softmax) instead of fused
+        /// scaled-dot-product attention: an attention soft-cap (none in SDPA) or a score scale other than HeadDim^-0.5
+        /// (TorchSharp's SDPA takes none).</summary>
+        public static bool Explicit(double softCap, int queryScaleDim) => softCap > 0 || queryScaleDim != 0;
+    }
+
     /// <summary>Facts about the feed-forward activations, shared by the generator and the runtime.</summary>
 #if LNSDSL_GENERATOR
     internal

@@ -68,7 +68,7 @@ namespace LnsDsl.Experiments
             if (spec.QkvBias || spec.OutputBias || spec.MlpBias) list.Add("projection biases");
             if (spec.Activation is Activation.Geglu or Activation.GegluTanh) list.Add($"Activation.{spec.Activation}");
             if (spec.QkNorm && spec.QkNormScope != QkNormScope.Head) list.Add($"QkNormScope.{spec.QkNormScope}");
-            if (spec.SoftCap != 0 || spec.QueryScaleDim != 0) list.Add("explicit attention (SoftCap, QueryScaleDim)");
+            if (Attentions.Explicit(spec.SoftCap, spec.QueryScaleDim)) list.Add("explicit attention (SoftCap, QueryScaleDim)");
             if (spec.RopeScaling != RopeScaling.None) list.Add($"RopeScaling.{spec.RopeScaling}");
             if (spec.ScaleEmbeddings || spec.LogitSoftCap != 0) list.Add("ScaleEmbeddings / LogitSoftCap");
             if (spec.NormType is NormType.RmsNormPlusOne or NormType.RmsNormBias or NormType.CRmsNorm) list.Add($"NormType.{spec.NormType}");

@@ -129,7 +129,39 @@ namespace LnsDsl
             foreach (var b in Blocks)
                 sb.AppendLine(string.Format(c, "  block {0,3}: {1,-8} norm scale {2:0.######}  alpha {3:0.####}  std o {4:0.######} down {5:0.######}",
                     b.Index, b.Placement, b.NormScale, b.ResidualAlpha, b.Init.O, b.Init.Down));
+            sb.Append(Programs());
             return sb.ToString();
         }
+
+        /// <summary>
+        /// What each distinct block computes: its <see cref="BlockProgram"/> as equations (the description the generated
+        /// code and model.py are rendered from), the norms it applies with the model's norm type, the blocks it covers and
+        /// their factors.
+        /// </summary>
+        public string Programs()
+        {
+            var c = CultureInfo.InvariantCulture;
+            var sb = new StringBuilder();
+            foreach (var group in Blocks.GroupBy(b => b.Placement).OrderBy(g => g.Key))
+            {
+                var program = BlockPrograms.For(group.Key, LayerScale);
+                var blocks = group.ToList();
+                string range = blocks.Count == 1 ? $"block {blocks[0].Index}" : $"blocks {blocks[0].Index}..{blocks[^1].Index}" + (blocks[^1].Index - blocks[0].Index + 1 == blocks.Count ? "" : " (some)");
+                sb.AppendLine($"  {program.Label} ({range}), N = {Norms.Label(NormType)} over [{string.Join(", ", program.Norms)}]:");
+                foreach (var equation in program.Equations()) sb.AppendLine("    " + equation);
+                if (program.UsesScale)
+                    sb.AppendLine("    s = " + string.Join(", ", blocks.Select(b => string.Format(c, "{0:0.####}", b.NormScale))) + ScaleText());
+                if (program.UsesAlpha) sb.AppendLine(string.Format(c, "    alpha = {0:R}", blocks[0].ResidualAlpha));
+                if (program.Gains.Count > 0) sb.AppendLine(string.Format(c, "    g_attn, g_mlp: learned per-channel gains (LayerScale), initialised to {0:R}", LayerScaleInit));
+            }
+            return sb.ToString();
+        }
+
+        private string ScaleText() => Scale switch
+        {
+            ScaleRule.InvSqrtDepth => " (LNS: 1/sqrt(l))",
+            ScaleRule.InvDepth => " (1/l)",
+            _ => " (no depth scaling)",
+        };
     }
 }

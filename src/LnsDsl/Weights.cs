@@ -118,7 +118,7 @@ namespace LnsDsl
     }
 
     /// <summary>
-    /// One decoder block's parameters. Which norms exist depends on the placement:
+    /// One decoder block's parameters. Which norms exist depends on the placement (its <see cref="BlockProgram"/> names them):
     /// <list type="bullet">
     /// <item>Pre-LN: <c>input_layernorm</c> (before attention), <c>post_attention_layernorm</c> (before the MLP; LLaMA's name).</item>
     /// <item>Post-LN and DeepNorm: <c>post_attention_layernorm</c> (after the attention residual add), <c>post_feedforward_layernorm</c> (after the MLP residual add).</item>
@@ -151,26 +151,17 @@ namespace LnsDsl
                 register_module(name, n);
                 return n;
             }
-            switch (block.Placement)
+            // The norms the block's program reads, in the order it applies them (BlockPrograms owns which exist).
+            foreach (var name in BlockPrograms.For(block.Placement, spec.LayerScale).Norms)
             {
-                case Placement.PreLn:
-                    input_layernorm = Norm(nameof(input_layernorm));
-                    post_attention_layernorm = Norm(nameof(post_attention_layernorm));
-                    break;
-                case Placement.PostLn:
-                case Placement.DeepNorm:
-                case Placement.OutputNorm:
-                    post_attention_layernorm = Norm(nameof(post_attention_layernorm));
-                    post_feedforward_layernorm = Norm(nameof(post_feedforward_layernorm));
-                    break;
-                case Placement.PeriLn:
-                    input_layernorm = Norm(nameof(input_layernorm));
-                    post_attention_layernorm = Norm(nameof(post_attention_layernorm));
-                    pre_feedforward_layernorm = Norm(nameof(pre_feedforward_layernorm));
-                    post_feedforward_layernorm = Norm(nameof(post_feedforward_layernorm));
-                    break;
-                default:
-                    throw new ArgumentOutOfRangeException(nameof(block), block.Placement, "unknown placement");
+                switch (name)
+                {
+                    case nameof(input_layernorm): input_layernorm = Norm(name); break;
+                    case nameof(post_attention_layernorm): post_attention_layernorm = Norm(name); break;
+                    case nameof(pre_feedforward_layernorm): pre_feedforward_layernorm = Norm(name); break;
+                    case nameof(post_feedforward_layernorm): post_feedforward_layernorm = Norm(name); break;
+                    default: throw new InvalidOperationException($"the block program of {block.Placement} names a norm '{name}' that DecoderLayer does not have");
+                }
             }
             if (spec.LayerScale)
             {

@@ -238,6 +238,13 @@ namespace LnsDsl.Tests
         }
 
         /// <summary>Logits, and the hidden states (embedding output, then each block's output).</summary>
+        /// <summary>The parts of one block, for a block written by hand in a test (<see cref="Block"/>): the branches, the
+        /// layer's norm by name (with a factor), and the block's depth factor s.</summary>
+        public sealed record BlockParts(Func<Tensor, Tensor> Attention, Func<Tensor, Tensor> Mlp, Func<Tensor, string, double, Tensor> Norm, double S);
+
+        /// <summary>Computes every block with this instead of the placement's own equations (a new block tried in a test).</summary>
+        public Func<BlockParts, Tensor, Tensor>? Block { get; init; }
+
         public (Tensor Logits, List<Tensor> States) Forward(Tensor tokens, ISet<int>? skip = null)
         {
             var table = P("embed_tokens.weight"); // [Vocab, Hidden], or [Vocab, Hidden - 1] for a compressed stream
@@ -254,6 +261,12 @@ namespace LnsDsl.Tests
                     continue;
                 }
                 string p = $"layers.{l - 1}";
+                if (Block is not null)
+                {
+                    x = Block(new BlockParts(t => Attention(t, p + ".self_attn"), t => Mlp(t, p + ".mlp"), (t, norm, scale) => Norm(t, $"{p}.{norm}", scale), Factor(l)), x);
+                    states.Add(State(x));
+                    continue;
+                }
                 Tensor Gain(Tensor branch, string which) => _c.LayerScale ? branch * P($"{p}.{which}_layer_scale") : branch;
                 bool post = _c.Kind == Kind.Post || (_c.Kind == Kind.Mix && l <= _c.PostLayers);
                 double s = Factor(l);

@@ -67,7 +67,7 @@ namespace LnsDsl.Generators.Model
         public int RopeOriginalMaxSeq { get; init; } = 8192;
 
         /// <summary>Whether attention is written out (scores, cap, mask, fp32 softmax) instead of scaled_dot_product_attention.</summary>
-        public bool ExplicitAttention => SoftCap > 0 || QueryScaleDim != 0;
+        public bool ExplicitAttention => Attentions.Explicit(SoftCap, QueryScaleDim);
         public long ParameterCount { get; init; }
         public EquatableArray<BlockDeclaration> Blocks { get; init; } = EquatableArray<BlockDeclaration>.Empty;
 

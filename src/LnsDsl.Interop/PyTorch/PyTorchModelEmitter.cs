@@ -30,12 +30,16 @@ namespace LnsDsl.Interop.PyTorch
             if (spec.Rope) WriteRope(w, spec);
             WriteAttention(w, spec);
             WriteMlp(w, spec);
-            foreach (var placement in spec.Blocks.Select(b => b.Placement).Distinct().OrderBy(p => p))
-                WriteBlock(w, spec, placement);
+            foreach (var program in Programs(spec))
+                WriteBlock(w, spec, program);
             WriteModel(w, spec);
             w.Raw(LoadCode);
             return w.ToString().TrimEnd() + "\n";
         }
+
+        /// <summary>The block programs of <paramref name="spec"/>'s placements, in placement order.</summary>
+        private static IReadOnlyList<BlockProgram> Programs(ModelSpec spec)
+            => spec.Blocks.Select(b => b.Placement).Distinct().OrderBy(p => p).Select(p => BlockPrograms.For(p, spec.LayerScale)).ToList();
 
         /// <summary>A Python float literal that reads back as the same double (<c>"R"</c>, with <c>.0</c> where it would read as an int).</summary>
         internal static string Py(double d)
@@ -61,23 +65,16 @@ namespace LnsDsl.Interop.PyTorch
         /// <summary>The QK norms: the model's RMSNorm flavour (Gemma's 1 + w where the model has it; RMSNorm otherwise, LayerNorm models included).</summary>
         private static string QkNormClass(ModelSpec s) => s.NormType == NormType.RmsNormPlusOne ? "RMSNormPlusOne" : "RMSNorm";
 
-        private static string BlockClass(Placement p) => p + "Block";
+        private static string BlockClass(BlockProgram program) => program.Name + "Block";
 
-        private static bool ExplicitAttention(ModelSpec s) => s.SoftCap > 0 || s.QueryScaleDim != 0;
+        private static bool ExplicitAttention(ModelSpec s) => Attentions.Explicit(s.SoftCap, s.QueryScaleDim);
 
         private static void WriteDocstring(PyWriter w, ModelSpec s)
         {
             string ffn = Activations.IsGated(s.Activation)
                 ? $"gate_up_proj.* fused: rows [0, {s.FeedForward}) gate, then {s.FeedForward} rows up; down_proj"
                 : "up_proj, down_proj";
-            var norms = s.Blocks.Select(b => b.Placement).Distinct().OrderBy(p => p).Select(p => p switch
-            {
-                Placement.PreLn => "Pre-LN blocks: input_layernorm, post_attention_layernorm (before the MLP)",
-                Placement.PostLn => "Post-LN blocks: post_attention_layernorm, post_feedforward_layernorm (after each residual add)",
-                Placement.DeepNorm => "DeepNorm blocks: post_attention_layernorm, post_feedforward_layernorm (after each residual add)",
-                Placement.OutputNorm => "Output-LN blocks: post_attention_layernorm, post_feedforward_layernorm (on each branch output)",
-                _ => "Peri-LN blocks: input_layernorm, post_attention_layernorm, pre_feedforward_layernorm, post_feedforward_layernorm",
-            }).ToList();
+            var norms = Programs(s).Select(p => $"{p.Label} blocks: {string.Join(", ", p.Norms)}").ToList();
             long q = (long)s.Heads * s.HeadDim, kv = (long)s.KvHeads * s.HeadDim;
             w.Line("\"\"\"" + $"{s.Name}: {s.PlacementLabel}, {Norms.Label(s.NormType)}.");
             w.Line();
@@ -504,28 +501,22 @@ def apply_rope(x, cos, sin):
             w.Line();
         }
 
-        private static void WriteBlock(PyWriter w, ModelSpec s, Placement p)
+        /// <summary>One placement's block class: its <see cref="BlockProgram"/> (shared with the generated TorchSharp code and
+        /// <c>lnsrun describe</c>) as the docstring's equations, the norms it names, and a line per step.</summary>
+        /// <summary>The Python class of <paramref name="program"/>'s blocks for <paramref name="spec"/> (what <see cref="ModelPy"/> writes for each placement).</summary>
+        public static string BlockClassSource(ModelSpec spec, BlockProgram program)
         {
-            bool ls = s.LayerScale;
-            string ag = ls ? " * self.attn_layer_scale" : "", mg = ls ? " * self.mlp_layer_scale" : "";
-            string gainNote = ls ? " Branch outputs times the LayerScale gains." : "";
-            string cls = BlockClass(p);
-            string doc = p switch
-            {
-                Placement.PreLn => "Pre-LN: h = x + Attn(N(x) * s), y = h + Mlp(N(h) * s).",
-                Placement.PostLn => "Post-LN: h = N(x + Attn(x)), y = N(h + Mlp(h)).",
-                Placement.PeriLn => "Peri-LN: h = x + N_out(Attn(N_in(x) * s)), y = h + N_out(Mlp(N_in(h) * s)).",
-                Placement.DeepNorm => "DeepNorm: h = N(alpha * x + Attn(x)), y = N(alpha * h + Mlp(h)).",
-                _ => "Output-LN (OLMo-2): h = x + N(Attn(x)), y = h + N(Mlp(h)); no input norms.",
-            };
-            string[] norms = p switch
-            {
-                Placement.PreLn => new[] { "input_layernorm", "post_attention_layernorm" },
-                Placement.PeriLn => new[] { "input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm", "post_feedforward_layernorm" },
-                _ => new[] { "post_attention_layernorm", "post_feedforward_layernorm" },
-            };
-            w.Line($"class {cls}(nn.Module):");
-            w.Line($"    \"\"\"{doc}{gainNote}\"\"\"");
+            var w = new PyWriter();
+            WriteBlock(w, spec, program);
+            return w.ToString();
+        }
+
+        private static void WriteBlock(PyWriter w, ModelSpec s, BlockProgram program)
+        {
+            w.Line($"class {BlockClass(program)}(nn.Module):");
+            w.Line($"    \"\"\"{program.Label}: {string.Join(", ", program.Equations())}." +
+                   (program.UsesScale ? " s (the block's depth factor) multiplies the norm outputs." : "") +
+                   (program.UsesAlpha ? " alpha is the block's residual multiplier." : "") + "\"\"\"");
             w.Line();
             w.Line("    def __init__(self, config, s, alpha" + (s.Rope ? ", rope" : "") + "):");
             w.Line("        super().__init__()");
@@ -533,45 +524,36 @@ def apply_rope(x, cos, sin):
             w.Line("        self.s, self.alpha = s, alpha");
             w.Line("        self.self_attn = Attention(config" + (s.Rope ? ", rope" : "") + ")");
             w.Line("        self.mlp = Mlp(config)");
-            foreach (var n in norms) w.Line($"        self.{n} = Norm(hidden, eps)");
-            if (ls)
-            {
-                w.Line("        self.attn_layer_scale = nn.Parameter(torch.full((hidden,), float(config[\"LayerScaleInit\"])))");
-                w.Line("        self.mlp_layer_scale = nn.Parameter(torch.full((hidden,), float(config[\"LayerScaleInit\"])))");
-            }
+            foreach (var n in program.Norms) w.Line($"        self.{n} = Norm(hidden, eps)");
+            foreach (var g in program.Gains) w.Line($"        self.{g} = nn.Parameter(torch.full((hidden,), float(config[\"LayerScaleInit\"])))");
             w.Line();
             w.Line("    def forward(self, x):");
-            switch (p)
+            for (int i = 0; i < program.Steps.Count; i++)
             {
-                case Placement.PreLn:
-                    w.Line($"        h = x + self.self_attn(self.input_layernorm(x, self.s)){ag}");
-                    w.Line($"        return h + self.mlp(self.post_attention_layernorm(h, self.s)){mg}");
-                    break;
-                case Placement.PostLn:
-                    w.Line($"        h = self.post_attention_layernorm(x + self.self_attn(x){ag})");
-                    w.Line($"        return self.post_feedforward_layernorm(h + self.mlp(h){mg})");
-                    break;
-                case Placement.PeriLn:
-                    w.Line($"        h = x + self.post_attention_layernorm(self.self_attn(self.input_layernorm(x, self.s))){ag}");
-                    w.Line($"        return h + self.post_feedforward_layernorm(self.mlp(self.pre_feedforward_layernorm(h, self.s))){mg}");
-                    break;
-                case Placement.DeepNorm:
-                    w.Line($"        h = self.post_attention_layernorm(torch.add(self.self_attn(x){ag}, x, alpha=self.alpha))  # alpha * x + Attn(x)");
-                    w.Line($"        return self.post_feedforward_layernorm(torch.add(self.mlp(h){mg}, h, alpha=self.alpha))");
-                    break;
-                default:
-                    w.Line($"        h = x + self.post_attention_layernorm(self.self_attn(x)){ag}");
-                    w.Line($"        return h + self.post_feedforward_layernorm(self.mlp(h)){mg}");
-                    break;
+                var step = program.Steps[i];
+                w.Line(i == program.Steps.Count - 1 ? $"        return {Python(step.Value, false)}" : $"        {step.Target} = {Python(step.Value, false)}");
             }
             w.Line();
             w.Line();
         }
 
+        /// <summary>The PyTorch primitive of each block-program operation; <paramref name="operand"/>: the value is an operand
+        /// of <c>*</c> (a sum gets parentheses).</summary>
+        internal static string Python(BlockExpr e, bool operand) => e switch
+        {
+            ValueRef v => v.Name,
+            NormOf n => $"self.{n.Weight}({Python(n.Input, false)}{(n.Scaled ? ", self.s" : "")})",
+            Branch b => $"self.{(b.Kind == BranchKind.Attention ? "self_attn" : "mlp")}({Python(b.Input, false)})",
+            Gain g => $"{Python(g.Input, true)} * self.{g.Parameter}",
+            Times t => $"{Py(t.Factor)} * {Python(t.Input, true)}",
+            Residual r when r.Scale == SkipScale.Alpha => $"torch.add({Python(r.Branch, false)}, {r.Skip}, alpha=self.alpha)",
+            Residual r => operand ? $"({r.Skip} + {Python(r.Branch, true)})" : $"{r.Skip} + {Python(r.Branch, true)}",
+            _ => throw new ArgumentOutOfRangeException(nameof(e), e, "a block operation without a PyTorch primitive"),
+        };
+
         private static void WriteModel(PyWriter w, ModelSpec s)
         {
-            var classes = s.Blocks.Select(b => b.Placement).Distinct().OrderBy(p => p).ToList();
-            w.Line("BLOCK_TYPES = {" + string.Join(", ", classes.Select(p => $"\"{p}\": {BlockClass(p)}")) + "}");
+            w.Line("BLOCK_TYPES = {" + string.Join(", ", Programs(s).Select(p => $"\"{p.Name}\": {BlockClass(p)}")) + "}");
             w.Line();
             w.Line();
             w.Line("class Model(nn.Module):");

@@ -81,7 +81,7 @@ namespace Lab
             return logits.MoveToOuterDisposeScope();
         }
 
-        /// <summary>Pre-LN block (branch outputs times the LayerScale gains): <c>h = x + Attn(N(x) * s)</c>, <c>y = h + Mlp(N(h) * s)</c>; <c>s</c> is folded into the norm weights.</summary>
+        /// <summary>Pre-LN block: <c>h = x + g_attn * Attn(N(x) * s)</c>, <c>y = h + g_mlp * Mlp(N(h) * s)</c>; <c>s</c> is folded into the norm weights.</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("LnsDsl.Generators", "0.1.0")]
         private global::TorchSharp.torch.Tensor PreLnBlock(global::LnsDsl.DecoderLayer layer, global::TorchSharp.torch.Tensor x, double s)
         {

@@ -84,7 +84,7 @@ namespace Lab
             return logits.MoveToOuterDisposeScope();
         }
 
-        /// <summary>Output-LN block (OLMo-2): <c>h = x + N(Attn(x))</c>, <c>y = h + N(Mlp(h))</c>; no input norms.</summary>
+        /// <summary>Output-LN (OLMo-2) block: <c>h = x + N(Attn(x))</c>, <c>y = h + N(Mlp(h))</c>.</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("LnsDsl.Generators", "0.1.0")]
         private global::TorchSharp.torch.Tensor OutputNormBlock(global::LnsDsl.DecoderLayer layer, global::TorchSharp.torch.Tensor x)
         {

@@ -82,7 +82,7 @@ namespace Lab
             return logits.MoveToOuterDisposeScope();
         }
 
-        /// <summary>Peri-LN block: <c>h = x + N_out(Attn(N_in(x) * s))</c>, <c>y = h + N_out(Mlp(N_in(h) * s))</c>.</summary>
+        /// <summary>Peri-LN block: <c>h = x + N_out(Attn(N_in(x) * s))</c>, <c>y = h + N_out(Mlp(N_in(h) * s))</c>; <c>s</c> is folded into the norm weights.</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("LnsDsl.Generators", "0.1.0")]
         private global::TorchSharp.torch.Tensor PeriLnBlock(global::LnsDsl.DecoderLayer layer, global::TorchSharp.torch.Tensor x, double s)
         {
