@@ -126,7 +126,7 @@ namespace LnsDsl.Generators
             long mlp = (gated ? 2L : 1L) * h * m.FeedForward + w * m.FeedForward + (m.MlpBias ? (gated ? 2L : 1L) * m.FeedForward + w : 0);
             foreach (var b in m.Blocks)
             {
-                int norms = b.Placement == Placement.PeriLn ? 4 : 2;
+                int norms = BlockPrograms.For(b.Placement, m.LayerScale).Norms.Count;
                 total += attention + mlp + norms * norm + (m.LayerScale ? 2 * h : 0);
             }
             return total;

@@ -123,6 +123,9 @@ namespace LnsDsl
         /// <summary>The layer's norm weights in the order they are applied (the order the runtime registers them).</summary>
         public IReadOnlyList<string> Norms => Steps.SelectMany(s => Walk(s.Value)).OfType<NormOf>().Select(n => n.Weight).Distinct().ToList();
 
+        /// <summary>The norms whose output the block's depth factor <c>s</c> multiplies (LNS folds <c>s</c> into their weights).</summary>
+        public IReadOnlyList<string> ScaledNorms => Steps.SelectMany(s => Walk(s.Value)).OfType<NormOf>().Where(n => n.Scaled).Select(n => n.Weight).Distinct().ToList();
+
         /// <summary>Whether a norm output is multiplied by the block's depth factor <c>s</c> (the block takes <c>s</c>).</summary>
         public bool UsesScale => Steps.SelectMany(s => Walk(s.Value)).OfType<NormOf>().Any(n => n.Scaled);
 

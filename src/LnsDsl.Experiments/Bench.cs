@@ -526,7 +526,7 @@ namespace LnsDsl.Experiments
                 optimizer.Add(opt * 1e3);
             }
             double gemmFlops = GemmShapes(spec).Sum(g => g.Count * 3 * 2.0 * m * g.Out * g.In);
-            int norms = spec.Blocks.Sum(b => b.Placement == Placement.PeriLn ? 4 : 2) + 1 + (spec.EmbeddingNorm ? 1 : 0);
+            int norms = spec.Blocks.Sum(b => BlockPrograms.For(b.Placement, spec.LayerScale).Norms.Count) + 1 + (spec.EmbeddingNorm ? 1 : 0);
             var parts = new List<ProfilePart>
             {
                 new("projection GEMMs (forward, input and weight gradients)", gemmFlops / gemmRate * 1e3),

@@ -121,12 +121,7 @@ namespace LnsDsl.Interop
         }
 
         /// <summary>The block's norms whose output LNS scales (their weights get the factor folded in).</summary>
-        public static IEnumerable<string> ScaledNorms(Placement placement) => placement switch
-        {
-            Placement.PreLn => new[] { "input_layernorm", "post_attention_layernorm" },
-            Placement.PeriLn => new[] { "input_layernorm", "pre_feedforward_layernorm" },
-            _ => Array.Empty<string>(),
-        };
+        public static IEnumerable<string> ScaledNorms(Placement placement) => BlockPrograms.For(placement, layerScale: false).ScaledNorms;
 
         /// <summary>The Hugging Face tensors of <paramref name="model"/>, LNS folded, the removed blocks left out and the rest renumbered.</summary>
         public static Dictionary<string, Tensor> Tensors(TransformerModule model, IReadOnlyCollection<int> remove, ScalarType dtype)
