@@ -115,7 +115,7 @@ namespace LnsDsl.Experiments
             string divergedFile = Path.Combine(dir, "diverged.txt");
             string? failure = File.Exists(divergedFile) ? File.ReadAllText(divergedFile) : null;
             bool finished = run.ReadSummary() is not null && run.Checkpoints is { Count: > 0 } list
-                            && Checkpoint.ReadState(list[^1]).Step == _o.Train.Steps;
+                            && Checkpoint.PeekState(list[^1]).Step == _o.Train.Steps; // verified when it is opened
             if (failure is null && !finished)
             {
                 var options = _o.Train with { Model = model, Lr = lr, Seed = seed, Out = dir, Resume = run.Checkpoints.Count > 0 };
@@ -154,7 +154,7 @@ namespace LnsDsl.Experiments
         {
             var o = _o.Train;
             using var trained = ModelSources.Open(directory, null, Devices.Resolve(o.Device), o.Dtype, null, _log);
-            trained.UseData(o.Data, o.Seq, o.Packing);
+            trained.UseData(o.Data ?? LnsDsl.Data.Corpus.Default, o.Seq, o.Packing); // the runs' text, also for a checkpoint with a corpus of its own
             int micro = o.MicroBatchSize;
             var evaluation = Evaluator.Evaluate(trained, new EvalOptions { Batches = o.EvalBatches, Batch = micro }, _log);
             var report = LayerAnalysis.Analyze(trained, new AnalyzeOptions { Batches = _o.AnalysisBatches, Batch = Math.Min(micro, 4), SkipGradients = true }, _log);

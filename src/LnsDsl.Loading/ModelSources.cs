@@ -1,5 +1,6 @@
 using System;
 using System.IO;
+using System.Linq;
 using LnsDsl.Compilation;
 using LnsDsl.Evaluation;
 using LnsDsl.Interop;
@@ -41,12 +42,25 @@ namespace LnsDsl.Loading
                 throw new UserError($"'{path}' is a file; give a checkpoint directory (a run, checkpoints/step-*, a PyTorch export or a Hugging Face directory)");
             if (!Directory.Exists(path))
                 throw new UserError($"checkpoint '{path}' does not exist; give a run directory, one of its checkpoints/step-* directories, a PyTorch export or a Hugging Face directory");
-            if (File.Exists(Path.Combine(path, "state.json")) || Directory.Exists(Path.Combine(path, Checkpoint.Directory))) return CheckpointKind.Run;
-            if (PyTorchCheckpoint.Is(path)) return CheckpointKind.PyTorch;
+            if (File.Exists(Path.Combine(path, "state.json")) || Checkpoint.List(path).Count > 0) return CheckpointKind.Run;
+            if (PyTorchCheckpoint.Is(path) || LatestPyTorch(path) is not null) return CheckpointKind.PyTorch;
+            if (Directory.Exists(Path.Combine(path, Checkpoint.Directory))) return CheckpointKind.Run; // a run before its first complete checkpoint: Checkpoint.Resolve says so
             if (File.Exists(Path.Combine(path, "config.json")) && HasSafeTensors(path)) return CheckpointKind.HuggingFace;
             throw new UserError($"'{path}' is not a checkpoint: no state.json or {Checkpoint.Directory}/step-*/ (an lnsrun run), no model.safetensors + config.json + "
                                 + "options.json (a PyTorch export), no config.json + *.safetensors (a Hugging Face checkpoint)");
         }
+
+        /// <summary>A train.py run directory's latest complete checkpoint (<c>checkpoints/step-*</c> with its three files), or null.</summary>
+        private static string? LatestPyTorch(string path)
+        {
+            string root = Path.Combine(path, Checkpoint.Directory);
+            return Directory.Exists(root)
+                ? Directory.GetDirectories(root, "step-*").Where(PyTorchCheckpoint.Is).OrderBy(d => d, StringComparer.Ordinal).LastOrDefault()
+                : null;
+        }
+
+        /// <summary>The PyTorch checkpoint at <paramref name="path"/>: itself, or a train.py run directory's latest.</summary>
+        private static string PyTorchDirectory(string path) => PyTorchCheckpoint.Is(path) ? path : LatestPyTorch(path)!;
 
         private static bool HasSafeTensors(string path)
             => File.Exists(Path.Combine(path, "model.safetensors")) || File.Exists(Path.Combine(path, "model.safetensors.index.json"));
@@ -59,7 +73,7 @@ namespace LnsDsl.Loading
         public static ModelEntry Resolve(string path, string? model = null) => KindOf(path) switch
         {
             CheckpointKind.Run => ResolveRun(Checkpoint.Resolve(path), null, model).Entry,
-            CheckpointKind.PyTorch => ResolveSpec(PyTorchCheckpoint.ReadSpec(path), model),
+            CheckpointKind.PyTorch => ResolveSpec(PyTorchCheckpoint.ReadSpec(PyTorchDirectory(path)), model),
             _ => ResolveHuggingFace(path, model),
         };
 
@@ -97,7 +111,10 @@ namespace LnsDsl.Loading
                     return TrainedModel.Load(checkpoint, state, entry, device, dtype);
                 }
                 case CheckpointKind.PyTorch:
-                    return PyTorchCheckpoint.Open(path, ResolveSpec(PyTorchCheckpoint.ReadSpec(path), model), device, dtype, log);
+                {
+                    string directory = PyTorchDirectory(path);
+                    return PyTorchCheckpoint.Open(directory, ResolveSpec(PyTorchCheckpoint.ReadSpec(directory), model), device, dtype, log);
+                }
                 default:
                     if (model is not null)
                         throw new SettingError($"'{path}' is a Hugging Face checkpoint: its config.json is its architecture; leave out MODEL ('{model}')");

@@ -89,6 +89,9 @@ namespace LnsDsl.Tests
             for (int i = 0; i < Count; i++)
             {
                 using var model = entries[i].Create(i);
+                // The declaration said what was drawn: every field of the compiled spec (names aside) is the random one.
+                var declared = specs[i] with { Name = model.Spec.Name, FullName = model.Spec.FullName, Blocks = model.Spec.Blocks, ParameterCount = model.Spec.ParameterCount };
+                Assert.Empty(ArchitectureComparison.Differences(declared, model.Spec));
                 Reference.Randomize(model, i);
                 Tensor ours;
                 using (no_grad()) ours = model.forward(tokens).to(ScalarType.Float64);

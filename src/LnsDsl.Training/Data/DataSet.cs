@@ -62,6 +62,26 @@ namespace LnsDsl.Data
             return new DataSet(dir, key, corpus.Fingerprint, tokenizer, train, valid, corpus.Description);
         }
 
+        /// <summary>
+        /// <paramref name="source"/> tokenised with exactly <paramref name="tokenizer"/> (a trained model's own, compacted
+        /// or not: its ids are the model's, whatever text is measured), cached under a key of the corpus and the
+        /// tokenizer's saved form.
+        /// </summary>
+        public static DataSet Prepare(string? source, ITextTokenizer tokenizer, Action<string>? log = null)
+        {
+            var corpus = Corpus.Load(source);
+            string key = Hash($"{Format}|{corpus.Fingerprint}|tokenizer:{Hash(Tokenizers.Serialize(tokenizer))}");
+            string dir = Path.Combine(Corpus.CacheDirectory, "tokens", key.Substring(0, 16));
+            if (!File.Exists(Path.Combine(dir, "complete")))
+            {
+                log?.Invoke($"tokenizing {corpus.Documents.Count} documents ({corpus.Characters:N0} characters) with {tokenizer.Name} into {dir} ...");
+                Build(corpus, tokenizer, 0, dir);
+            }
+            var train = TokenStream.Open(Path.Combine(dir, "train.lnstok"));
+            var valid = TokenStream.Open(Path.Combine(dir, "valid.lnstok"));
+            return new DataSet(dir, key, corpus.Fingerprint, Tokenizers.Load(Path.Combine(dir, "tokenizer.json")), train, valid, corpus.Description);
+        }
+
         /// <summary>The data for a model: compaction -1 compacts to the model's vocabulary.</summary>
         public static DataSet ForModel(string? source, string tokenizerSpec, int compact, ModelSpec spec, Action<string>? log = null)
             => Prepare(source, tokenizerSpec, compact < 0 ? spec.Vocab : compact, log);

@@ -165,11 +165,11 @@ namespace LnsDsl.Data
 
         private sealed record Saved(string Base, int[]? Kept);
 
-        public static void Save(ITextTokenizer tokenizer, string path)
-        {
-            var saved = tokenizer is CompactedTokenizer c ? new Saved(Spec(c.Base), c.Kept.ToArray()) : new Saved(Spec(tokenizer), null);
-            AtomicFile.WriteAllText(path, JsonSerializer.Serialize(saved));
-        }
+        public static void Save(ITextTokenizer tokenizer, string path) => AtomicFile.WriteAllText(path, Serialize(tokenizer));
+
+        /// <summary>What <see cref="Save"/> writes: the base tokenizer's spec and, for a compacted one, the ids it keeps.</summary>
+        public static string Serialize(ITextTokenizer tokenizer)
+            => JsonSerializer.Serialize(tokenizer is CompactedTokenizer c ? new Saved(Spec(c.Base), c.Kept.ToArray()) : new Saved(Spec(tokenizer), null));
 
         public static ITextTokenizer Load(string path)
         {

@@ -110,7 +110,9 @@ namespace LnsDsl.Evaluation
         public DataSet OpenData(Action<string>? log = null)
         {
             var o = CorpusOptions(log);
-            var data = DataSet.ForModel(o.Data, o.Tokenizer, o.Compact, Model.Spec, log);
+            // Tokenised with the model's own tokenizer: a compacted vocabulary fitted on the training text keeps its ids
+            // on any other text (refitting it there would renumber the tokens).
+            var data = DataSet.Prepare(o.Data, Tokenizer, log);
             if (data.Tokenizer.VocabSize > Model.Spec.Vocab)
             {
                 data.Dispose();
@@ -124,12 +126,23 @@ namespace LnsDsl.Evaluation
         public TrainOptions CorpusOptions(Action<string>? log = null)
         {
             var o = Options;
-            if (o.FineTune && o.StartFrom is { } from && !from.StartsWith(Trainer.ImportedPrefix, StringComparison.Ordinal))
+            // A fine-tuned run (perhaps of a fine-tuned run) keeps the tokenizer of the pre-training run it descends from:
+            // follow the chain back to that run's settings (its config.json where its checkpoint has been pruned).
+            var origin = o;
+            string? from = null;
+            for (int hops = 0; origin.FineTune && origin.StartFrom is { } start && !start.StartsWith(Trainer.ImportedPrefix, StringComparison.Ordinal); hops++)
             {
-                if (!File.Exists(Path.Combine(from, "state.json")))
-                    throw new UserError($"{Label} is fine-tuned from '{from}', which is no longer there to say which tokenizer settings and corpus it used; measure it with eval --tasks or generate, or restore that run");
-                var origin = Runs.Checkpoint.PeekState(from).Options;
-                if (!_corpusGiven) log?.Invoke($"{Label} is fine-tuned; measuring on the corpus of the run it started from ({from}): {origin.Data ?? "builtin"}");
+                if (hops > 32) throw new UserError($"{Label}: the chain of runs it was fine-tuned from does not end (a loop at '{start}')");
+                from = start;
+                if (File.Exists(Path.Combine(start, "state.json"))) origin = Runs.Checkpoint.PeekState(start).Options;
+                else if (File.Exists(RunDirectory.OfCheckpoint(start).ConfigFile)) origin = RunDirectory.OfCheckpoint(start).ReadConfig().Options;
+                else throw new UserError($"{Label} is fine-tuned from '{start}', which is no longer there to say which tokenizer settings and corpus it used; give --data (a text corpus), or measure it with eval --tasks or generate");
+            }
+            if (from is not null && origin.FineTune && !_corpusGiven)
+                throw new UserError($"{Label} descends from a model fine-tuned from an imported checkpoint: no pre-training corpus is recorded; give --data (a text corpus)");
+            if (from is not null)
+            {
+                if (!_corpusGiven) log?.Invoke($"{Label} is fine-tuned; measuring on the corpus of the run it descends from ({from}): {origin.Data ?? "builtin"}");
                 return o with { Data = _corpusGiven ? o.Data : origin.Data, Tokenizer = origin.Tokenizer, Compact = origin.Compact, FineTune = false };
             }
             if (o.FineTune && !_corpusGiven)

@@ -210,6 +210,10 @@ namespace LnsDsl.Training
                     }
                     continue;
                 }
+                // The scalars live (referenced, disposed at the end) until every native call that reads them has returned: a
+                // temporary double -> Scalar conversion may be finalised by the GC while LibTorch still reads it.
+                using Scalar sBeta1 = Beta1.ToScalar(), sOneMinusBeta1 = (1 - Beta1).ToScalar(), sBeta2 = Beta2.ToScalar(), sOneMinusBeta2 = (1 - Beta2).ToScalar(),
+                    sEps = Eps.ToScalar(), sSqrtBc2 = sqrtBc2.ToScalar(), sStep = stepSize.ToScalar(), sKeep = keep.ToScalar(), sWd = wd.ToScalar();
                 long chunk = ChunkElements > 0 ? Math.Min(ChunkElements, count) : g.Parameters.device_type == DeviceType.CPU ? Math.Min(CpuChunk, count) : count;
                 if (wd != 0 && (g.Scratch is null || g.Scratch.numel() < chunk))
                 {
@@ -228,18 +232,18 @@ namespace LnsDsl.Training
                     {
                         if (wd != 0)
                         {
-                            if (g.Mask is null) p.mul_(keep);
-                            else p.mul_(g.Scratch!.narrow(0, 0, n).copy_(g.Unmasked!.narrow(0, start, n)).add_(g.Mask.narrow(0, start, n), alpha: keep)); // exactly keep where decayed, 1 elsewhere
+                            if (g.Mask is null) p.mul_(sKeep);
+                            else p.mul_(g.Scratch!.narrow(0, 0, n).copy_(g.Unmasked!.narrow(0, start, n)).add_(g.Mask.narrow(0, start, n), alpha: sKeep)); // exactly keep where decayed, 1 elsewhere
                         }
                     }
                     else if (wd != 0)
                     {
-                        grad = g.Scratch!.narrow(0, 0, n).copy_(grad).add_(p, alpha: wd); // grad + wd p, as grad.add(p, alpha: wd)
+                        grad = g.Scratch!.narrow(0, 0, n).copy_(grad).add_(p, alpha: sWd); // grad + wd p, as grad.add(p, alpha: wd)
                     }
-                    m.mul_(Beta1).add_(grad, alpha: 1 - Beta1);
-                    v.mul_(Beta2).addcmul_(grad, grad, value: 1 - Beta2);
-                    var denom = v.sqrt().div_(sqrtBc2).add_(Eps); // (sqrt(v) / sqrt(bc2)) + eps, a chunk-sized temporary
-                    p.addcdiv_(m, denom, value: stepSize);
+                    m.mul_(sBeta1).add_(grad, alpha: sOneMinusBeta1);
+                    v.mul_(sBeta2).addcmul_(grad, grad, value: sOneMinusBeta2);
+                    var denom = v.sqrt().div_(sSqrtBc2).add_(sEps); // (sqrt(v) / sqrt(bc2)) + eps, a chunk-sized temporary
+                    p.addcdiv_(m, denom, value: sStep);
                 }
             }
         }

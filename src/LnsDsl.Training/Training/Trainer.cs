@@ -285,7 +285,7 @@ namespace LnsDsl.Training
             Check(nameof(TrainOptions.Packing), saved.Packing, now.Packing);
             Check(nameof(TrainOptions.Tokenizer), saved.Tokenizer, now.Tokenizer);
             Check(nameof(TrainOptions.Compact), saved.Compact, now.Compact);
-            Check(nameof(TrainOptions.Data), saved.Data, now.Data);
+            Check(nameof(TrainOptions.Data), saved.Data is null ? null : Corpus.Normalize(saved.Data), now.Data is null ? null : Corpus.Normalize(now.Data)); // a run recorded before paths were made absolute
             Check(nameof(TrainOptions.FineTune), saved.FineTune, now.FineTune);
             Check(nameof(TrainOptions.StartFrom), saved.StartFrom, now.StartFrom);
             return list;
