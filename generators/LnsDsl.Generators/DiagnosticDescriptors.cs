@@ -127,6 +127,14 @@ namespace LnsDsl.Generators
             "RoPE scaling argument has no effect",
             "{0} has no effect {1}; remove it or declare the scaling that uses it");
 
+        public static readonly DiagnosticDescriptor NormFreeWithoutGate = Warning("LNS111", Architecture,
+            "Blocks without norms and without a residual gate",
+            "Kind.None leaves the blocks without norms, and nothing else bounds the residual stream; add [Residual(Gate = ResidualGate.Scalar)] (ReZero: x = x + g F(x), g initialised to 0) or use a norm placement");
+
+        public static readonly DiagnosticDescriptor GateInitWithoutGate = Warning("LNS112", Usage,
+            "GateInit without a residual gate",
+            "GateInit = {0} has no effect without Gate = ResidualGate.Scalar; add the gate or remove GateInit");
+
         public static readonly DiagnosticDescriptor InvDepthTooAggressive = Info("LNS201", Architecture,
             "The 1/l scale rule is aggressive",
             "Scale = ScaleRule.InvDepth shrinks block {0}'s norm output to 1/{0}; the paper found 1/l too aggressive and recommends ScaleRule.InvSqrtDepth");

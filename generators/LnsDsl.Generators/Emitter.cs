@@ -55,7 +55,7 @@ namespace LnsDsl.Generators
             foreach (var placement in m.Blocks.Select(b => b.Placement).Distinct().OrderBy(p => p))
             {
                 w.Line();
-                WriteBlock(w, m, BlockPrograms.For(placement, m.LayerScale));
+                WriteBlock(w, m, BlockPrograms.For(placement, m.LayerScale, m.ResidualGate));
             }
             w.Line();
             WriteAttention(w, m);
@@ -104,7 +104,7 @@ namespace LnsDsl.Generators
 
         /// <summary>The model's placement label (<see cref="Placements.Label(Kind, ScaleRule, int, bool, bool)"/>, detailed) and norm type.</summary>
         private static string Label(ModelDeclaration m)
-            => Placements.Label(m.Norm, m.Scale, m.PostLayers, m.LayerScale, detailed: true)
+            => Placements.Label(m.Norm, m.Scale, m.PostLayers, m.LayerScale, detailed: true, gate: m.ResidualGate)
                + ", " + Norms.Label(m.NormType);
 
         private static void WriteSpec(SourceWriter w, ModelDeclaration m)
@@ -139,6 +139,11 @@ namespace LnsDsl.Generators
             if (m.MlpBias) extra.Add(("MlpBias", "true"));
             if (m.SoftCap != 0) extra.Add(("SoftCap", L(m.SoftCap)));
             if (m.QueryScaleDim != 0) extra.Add(("QueryScaleDim", m.QueryScaleDim.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            if (m.ResidualGate != ResidualGate.None)
+            {
+                extra.Add(("ResidualGate", "global::LnsDsl.ResidualGate." + m.ResidualGate));
+                extra.Add(("ResidualGateInit", L(m.ResidualGateInit)));
+            }
             if (m.RopeScaling != RopeScaling.None)
             {
                 extra.Add(("RopeScaling", "global::LnsDsl.RopeScaling." + m.RopeScaling));
@@ -194,7 +199,7 @@ namespace LnsDsl.Generators
             foreach (var b in m.Blocks)
             {
                 w.Line($"// Block {b.Index}/{m.Layers}: {Placements.Label(b.Placement)}, {ScaleComment(m, b)}");
-                var program = BlockPrograms.For(b.Placement, m.LayerScale);
+                var program = BlockPrograms.For(b.Placement, m.LayerScale, m.ResidualGate);
                 string args = program.UsesScale
                     ? $"layers[{b.Index - 1}], x, {SourceWriter.Literal(b.NormScale)}"
                     : $"layers[{b.Index - 1}], x";
@@ -400,7 +405,7 @@ namespace LnsDsl.Generators
                 OutputInit.ScaledByLayer => ", o_proj/down_proj / sqrt(2l)",
                 _ => "",
             };
-            w.Line($"/// <summary>Initialisation: embedding N(0, {m.EmbeddingStd.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}), projections {scheme}{output}; {(m.NormType == NormType.RmsNormPlusOne ? "norm weights 0 (gain 1 + w = 1)" : "norm weights 1")}{(m.QkvBias || m.OutputBias || m.MlpBias ? ", biases 0" : "")}{(m.LayerScale ? ", LayerScale gains " + m.LayerScaleInit.ToString("R", System.Globalization.CultureInfo.InvariantCulture) : "")}.</summary>");
+            w.Line($"/// <summary>Initialisation: embedding N(0, {m.EmbeddingStd.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}), projections {scheme}{output}; {(m.NormType == NormType.RmsNormPlusOne ? "norm weights 0 (gain 1 + w = 1)" : "norm weights 1")}{(m.QkvBias || m.OutputBias || m.MlpBias ? ", biases 0" : "")}{(m.LayerScale ? ", LayerScale gains " + m.LayerScaleInit.ToString("R", System.Globalization.CultureInfo.InvariantCulture) : "")}{(m.ResidualGate != ResidualGate.None ? ", residual gates " + m.ResidualGateInit.ToString("R", System.Globalization.CultureInfo.InvariantCulture) : "")}.</summary>");
             w.Line(GeneratedCode);
             w.Open("protected override void Initialize(global::TorchSharp.torch.Generator generator)");
             if (m.NormType == NormType.CRmsNorm)

@@ -48,6 +48,8 @@ namespace LnsDsl.Generators
                 OutputInit = d.OutputInit,
                 LayerScale = d.LayerScale is not null,
                 LayerScaleInit = d.LayerScale is not null ? d.LayerScaleInit : 0,
+                ResidualGate = d.ResidualGate,
+                ResidualGateInit = d.ResidualGate != ResidualGate.None ? d.ResidualGateInit : 0,
                 EmbeddingNorm = d.EmbeddingNorm,
                 ScaleEmbeddings = d.ScaleEmbeddings,
                 LogitSoftCap = d.LogitSoftCap,
@@ -126,8 +128,8 @@ namespace LnsDsl.Generators
             long mlp = (gated ? 2L : 1L) * h * m.FeedForward + w * m.FeedForward + (m.MlpBias ? (gated ? 2L : 1L) * m.FeedForward + w : 0);
             foreach (var b in m.Blocks)
             {
-                int norms = BlockPrograms.For(b.Placement, m.LayerScale).Norms.Count;
-                total += attention + mlp + norms * norm + (m.LayerScale ? 2 * h : 0);
+                int norms = BlockPrograms.For(b.Placement, m.LayerScale, m.ResidualGate).Norms.Count;
+                total += attention + mlp + norms * norm + (m.LayerScale ? 2 * h : 0) + (m.ResidualGate == ResidualGate.Scalar ? 2 : 0);
             }
             return total;
         }

@@ -23,6 +23,8 @@ namespace LnsDsl
         DeepNorm,
         /// <summary><c>x = x + N(F(x))</c> (OLMo-2).</summary>
         OutputNorm,
+        /// <summary><c>x = x + F(x)</c>: no norm in the block (ReZero with a residual gate).</summary>
+        NoNorm,
     }
 
     /// <summary>
@@ -47,6 +49,7 @@ namespace LnsDsl
             Kind.Peri => Placement.PeriLn,
             Kind.DeepNorm => Placement.DeepNorm,
             Kind.OutputNorm => Placement.OutputNorm,
+            Kind.None => Placement.NoNorm,
             _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
         };
 
@@ -76,6 +79,7 @@ namespace LnsDsl
             Placement.PeriLn => "Peri-LN",
             Placement.DeepNorm => "DeepNorm",
             Placement.OutputNorm => "Output-LN",
+            Placement.NoNorm => "Norm-free",
             _ => placement.ToString(),
         };
 
@@ -85,7 +89,7 @@ namespace LnsDsl
         /// scale rule out (the generated model's summary): "Mix-LN (Post-LN blocks 1..2, Pre-LN after) + LNS (1/sqrt(l))",
         /// "Pre-LN + 1/l scaling".
         /// </summary>
-        public static string Label(Kind kind, ScaleRule scale, int postLayers, bool layerScale, bool detailed = false)
+        public static string Label(Kind kind, ScaleRule scale, int postLayers, bool layerScale, bool detailed = false, ResidualGate gate = ResidualGate.None)
         {
             string p = kind switch
             {
@@ -95,6 +99,7 @@ namespace LnsDsl
                 Kind.Peri => "Peri-LN",
                 Kind.DeepNorm => "DeepNorm",
                 Kind.OutputNorm => "Output-LN",
+                Kind.None => "Norm-free",
                 _ => kind.ToString(),
             };
             string s = scale switch
@@ -103,7 +108,8 @@ namespace LnsDsl
                 ScaleRule.InvDepth => detailed ? " + 1/l scaling" : " + 1/l",
                 _ => "",
             };
-            return p + s + (layerScale ? " + LayerScale" : "");
+            string g = gate == ResidualGate.Scalar ? (kind == Kind.None ? " + ReZero gate" : " + SkipInit gate") : "";
+            return p + s + (layerScale ? " + LayerScale" : "") + g;
         }
     }
 

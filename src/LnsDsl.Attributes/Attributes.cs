@@ -194,4 +194,22 @@ namespace LnsDsl
         /// <summary>Initial value of every gain. Default 1e-4.</summary>
         public double Init { get; set; } = 1e-4;
     }
+
+    /// <summary>
+    /// The residual branches' gate: <c>[Residual(Gate = ResidualGate.Scalar)]</c> multiplies each branch output by a
+    /// learnable scalar initialised to <see cref="GateInit"/> (ReZero: with <c>[Norm(Kind.None)]</c>, Bachlechner et al.
+    /// 2020; SkipInit: with norms, De and Smith 2020). Every block starts as the identity when GateInit is 0.
+    /// </summary>
+    [AttributeUsage(AttributeTargets.Class, AllowMultiple = false, Inherited = false)]
+    [Conditional("LNSDSL_KEEP_ATTRIBUTES")]
+#if LNSDSL_GENERATOR
+    internal
+#else
+    public
+#endif
+    sealed class ResidualAttribute : Attribute
+    {
+        public ResidualGate Gate { get; set; }
+        public double GateInit { get; set; }
+    }
 }

@@ -59,13 +59,17 @@ namespace LnsDsl
 #endif
     sealed record Branch(BranchKind Kind, BlockExpr Input) : BlockExpr;
 
-    /// <summary><paramref name="Input"/> times a learned per-channel gain, the layer's parameter <paramref name="Parameter"/> (LayerScale).</summary>
+    /// <summary>
+    /// <paramref name="Input"/> times a learned gain, the layer's parameter <paramref name="Parameter"/>: per channel
+    /// (LayerScale, <c>[Hidden]</c>) or, with <paramref name="Scalar"/>, one number (a residual gate, <c>[1]</c>);
+    /// initialised to the spec's <paramref name="InitSetting"/> (<c>LayerScaleInit</c>, <c>ResidualGateInit</c>).
+    /// </summary>
 #if LNSDSL_GENERATOR
     internal
 #else
     public
 #endif
-    sealed record Gain(BlockExpr Input, string Parameter, string Symbol) : BlockExpr;
+    sealed record Gain(BlockExpr Input, string Parameter, string Symbol, bool Scalar = false, string InitSetting = "LayerScaleInit") : BlockExpr;
 
     /// <summary><paramref name="Input"/> times a constant written as a literal.</summary>
 #if LNSDSL_GENERATOR
@@ -132,8 +136,8 @@ namespace LnsDsl
         /// <summary>Whether a residual add multiplies the skip path by the block's alpha.</summary>
         public bool UsesAlpha => Steps.SelectMany(s => Walk(s.Value)).OfType<Residual>().Any(r => r.Scale == SkipScale.Alpha);
 
-        /// <summary>The layer parameters the program reads besides the branches and norms (LayerScale's gains).</summary>
-        public IReadOnlyList<string> Gains => Steps.SelectMany(s => Walk(s.Value)).OfType<Gain>().Select(g => g.Parameter).Distinct().ToList();
+        /// <summary>The layer parameters the program reads besides the branches and norms (LayerScale's gains, residual gates).</summary>
+        public IReadOnlyList<Gain> Gains => Steps.SelectMany(s => Walk(s.Value)).OfType<Gain>().GroupBy(g => g.Parameter).Select(g => g.First()).ToList();
 
         /// <summary>The nodes of <paramref name="e"/>, operands before the operation (execution order).</summary>
         public static IEnumerable<BlockExpr> Walk(BlockExpr e)
@@ -187,12 +191,19 @@ namespace LnsDsl
         private static readonly ValueRef X = new(BlockProgram.Input), H = new("h");
 
         /// <summary>The program of a block of <paramref name="placement"/>; <paramref name="layerScale"/>: each branch output
-        /// times its LayerScale gain.</summary>
-        public static BlockProgram For(Placement placement, bool layerScale)
+        /// times its LayerScale gain; <paramref name="gate"/>: then times its residual gate (ReZero, SkipInit).</summary>
+        public static BlockProgram For(Placement placement, bool layerScale, ResidualGate gate = ResidualGate.None)
         {
             BlockExpr Attn(BlockExpr input) => WithGain(new Branch(BranchKind.Attention, input), "attn_layer_scale", "g_attn");
             BlockExpr Mlp(BlockExpr input) => WithGain(new Branch(BranchKind.Mlp, input), "mlp_layer_scale", "g_mlp");
-            BlockExpr WithGain(BlockExpr branch, string parameter, string symbol) => layerScale ? new Gain(branch, parameter, symbol) : branch;
+            BlockExpr WithGain(BlockExpr branch, string parameter, string symbol)
+            {
+                var gained = layerScale ? new Gain(branch, parameter, symbol) : branch;
+                bool attention = parameter.StartsWith("attn", StringComparison.Ordinal);
+                return gate == ResidualGate.Scalar
+                    ? new Gain(gained, attention ? "attn_gate" : "mlp_gate", attention ? "r_attn" : "r_mlp", Scalar: true, InitSetting: "ResidualGateInit")
+                    : gained;
+            }
             BlockProgram Program(string label, BlockExpr h, BlockExpr y) => new(placement.ToString(), label, new[] { new BlockStep("h", h), new BlockStep("y", y) });
 
             return placement switch
@@ -212,6 +223,9 @@ namespace LnsDsl
                 Placement.OutputNorm => Program("Output-LN (OLMo-2)",
                     new Residual(WithGain(new NormOf("post_attention_layernorm", "N", new Branch(BranchKind.Attention, X), Scaled: false), "attn_layer_scale", "g_attn"), "x", SkipScale.One),
                     new Residual(WithGain(new NormOf("post_feedforward_layernorm", "N", new Branch(BranchKind.Mlp, H), Scaled: false), "mlp_layer_scale", "g_mlp"), "h", SkipScale.One)),
+                Placement.NoNorm => Program("Norm-free",
+                    new Residual(Attn(X), "x", SkipScale.One),
+                    new Residual(Mlp(H), "h", SkipScale.One)),
                 _ => throw new ArgumentOutOfRangeException(nameof(placement), placement, "a placement without a block program"),
             };
         }

@@ -23,6 +23,23 @@ namespace LnsDsl
         DeepNorm = 4,
         /// <summary>Output norms only (OLMo-2): <c>x = x + N(F(x))</c>, no input norms.</summary>
         OutputNorm = 5,
+        /// <summary>No norm in the blocks, <c>x = x + F(x)</c> (ReZero with <c>[Residual(Gate = ResidualGate.Scalar)]</c>);
+        /// the final norm stays.</summary>
+        None = 6,
+    }
+
+    /// <summary>A learned gate on each residual branch: <c>x = x + g * F(...)</c>.</summary>
+#if LNSDSL_GENERATOR
+    internal
+#else
+    public
+#endif
+    enum ResidualGate
+    {
+        /// <summary>No gate.</summary>
+        None = 0,
+        /// <summary>One learnable scalar per branch (ReZero, SkipInit), initialised to <c>GateInit</c> (0 by default).</summary>
+        Scalar = 1,
     }
 
     /// <summary>Depth-dependent factor applied to the output of each pre-norm of block <c>l</c> (1-based).</summary>

@@ -93,6 +93,7 @@ namespace LnsDsl.Compilation
                 $"[Init({string.Join(", ", init)})]",
             };
             if (s.LayerScale) lines.Add($"[LayerScale(Init = {D(s.LayerScaleInit)})]");
+            if (s.ResidualGate != ResidualGate.None) lines.Add($"[Residual(Gate = ResidualGate.{s.ResidualGate}, GateInit = {D(s.ResidualGateInit)})]");
             return lines;
         }
 

@@ -73,6 +73,8 @@ namespace LnsDsl.Experiments
             if (spec.ScaleEmbeddings || spec.LogitSoftCap != 0) list.Add("ScaleEmbeddings / LogitSoftCap");
             if (spec.NormType is NormType.RmsNormPlusOne or NormType.RmsNormBias or NormType.CRmsNorm) list.Add($"NormType.{spec.NormType}");
             if (spec.Norm == Kind.OutputNorm) list.Add("Kind.OutputNorm");
+            if (spec.Norm == Kind.None) list.Add("Kind.None");
+            if (spec.ResidualGate != ResidualGate.None) list.Add($"ResidualGate.{spec.ResidualGate}");
             if (spec.EmbeddingNorm != (spec.Norm == Kind.Peri)) list.Add($"EmbeddingNorm = {(spec.EmbeddingNorm ? "true" : "false")}");
             return list;
         }

@@ -92,7 +92,12 @@ namespace LnsDsl
         public required IReadOnlyList<BlockSpec> Blocks { get; init; }
 
         /// <summary>Short human label of the placement and scale, e.g. "Pre-LN + LNS" (<see cref="Placements.Label(Kind, ScaleRule, int, bool, bool)"/>).</summary>
-        public string PlacementLabel => Placements.Label(Norm, Scale, PostLayers, LayerScale);
+        public string PlacementLabel => Placements.Label(Norm, Scale, PostLayers, LayerScale, gate: ResidualGate);
+
+        /// <summary>The residual branches' gate (ReZero, SkipInit); <see cref="ResidualGate.None"/> for earlier checkpoints.</summary>
+        public ResidualGate ResidualGate { get; init; }
+        /// <summary>The gates' initial value (0: every block starts as the identity).</summary>
+        public double ResidualGateInit { get; init; }
 
         /// <summary>The options other than the defaults, in words (the imported checkpoints' vocabulary), e.g. "qkv bias", "attention soft-cap 50".</summary>
         public IReadOnlyList<string> Options()
@@ -144,7 +149,7 @@ namespace LnsDsl
             var sb = new StringBuilder();
             foreach (var group in Blocks.GroupBy(b => b.Placement).OrderBy(g => g.Key))
             {
-                var program = BlockPrograms.For(group.Key, LayerScale);
+                var program = BlockPrograms.For(group.Key, LayerScale, ResidualGate);
                 var blocks = group.ToList();
                 string range = blocks.Count == 1 ? $"block {blocks[0].Index}" : $"blocks {blocks[0].Index}..{blocks[^1].Index}" + (blocks[^1].Index - blocks[0].Index + 1 == blocks.Count ? "" : " (some)");
                 sb.AppendLine($"  {program.Label} ({range}), N = {Norms.Label(NormType)} over [{string.Join(", ", program.Norms)}]:");
@@ -152,7 +157,8 @@ namespace LnsDsl
                 if (program.UsesScale)
                     sb.AppendLine("    s = " + string.Join(", ", blocks.Select(b => string.Format(c, "{0:0.####}", b.NormScale))) + ScaleText());
                 if (program.UsesAlpha) sb.AppendLine(string.Format(c, "    alpha = {0:R}", blocks[0].ResidualAlpha));
-                if (program.Gains.Count > 0) sb.AppendLine(string.Format(c, "    g_attn, g_mlp: learned per-channel gains (LayerScale), initialised to {0:R}", LayerScaleInit));
+                if (LayerScale) sb.AppendLine(string.Format(c, "    g_attn, g_mlp: learned per-channel gains (LayerScale), initialised to {0:R}", LayerScaleInit));
+                if (ResidualGate == ResidualGate.Scalar) sb.AppendLine(string.Format(c, "    r_attn, r_mlp: learned scalar residual gates, initialised to {0:R}", ResidualGateInit));
             }
             return sb.ToString();
         }

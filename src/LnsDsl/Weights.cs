@@ -137,6 +137,9 @@ namespace LnsDsl
         public NormWeight? post_feedforward_layernorm;
         public Parameter? attn_layer_scale;
         public Parameter? mlp_layer_scale;
+        /// <summary>The residual gates (ReZero, SkipInit): one scalar per branch, <c>[1]</c>.</summary>
+        public Parameter? attn_gate;
+        public Parameter? mlp_gate;
 
         public DecoderLayer(ModelSpec spec, BlockSpec block) : base($"layers.{block.Index - 1}")
         {
@@ -152,7 +155,7 @@ namespace LnsDsl
                 return n;
             }
             // The norms the block's program reads, in the order it applies them (BlockPrograms owns which exist).
-            foreach (var name in BlockPrograms.For(block.Placement, spec.LayerScale).Norms)
+            foreach (var name in BlockPrograms.For(block.Placement, spec.LayerScale, spec.ResidualGate).Norms)
             {
                 switch (name)
                 {
@@ -169,6 +172,13 @@ namespace LnsDsl
                 mlp_layer_scale = new Parameter(full(spec.Hidden, spec.LayerScaleInit));
                 register_parameter(nameof(attn_layer_scale), attn_layer_scale);
                 register_parameter(nameof(mlp_layer_scale), mlp_layer_scale);
+            }
+            if (spec.ResidualGate == ResidualGate.Scalar)
+            {
+                attn_gate = new Parameter(full(1, spec.ResidualGateInit));
+                mlp_gate = new Parameter(full(1, spec.ResidualGateInit));
+                register_parameter(nameof(attn_gate), attn_gate);
+                register_parameter(nameof(mlp_gate), mlp_gate);
             }
         }
     }

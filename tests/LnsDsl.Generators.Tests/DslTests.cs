@@ -57,6 +57,7 @@ namespace LnsDsl.Generators.Tests
         [InlineData("[Init(Output = (OutputInit){0})]", typeof(OutputInit))]
         [InlineData("[Attention(QkNorm = true, QkNormScope = (QkNormScope){0})]", typeof(QkNormScope))]
         [InlineData("[Attention(RopeScaling = (RopeScaling){0})]", typeof(RopeScaling))]
+        [InlineData("[Residual(Gate = (ResidualGate){0})]", typeof(ResidualGate))]
         public void Undefined_enum_values_are_errors(string attribute, Type enumType)
         {
             int undefined = Enum.GetValues(enumType).Cast<int>().Max() + 1;
@@ -75,7 +76,7 @@ namespace LnsDsl.Generators.Tests
                 for (int l = 1; l <= 4; l++)
                     Assert.True(Enum.IsDefined(typeof(Placement), Placements.PlacementOf(kind, l, postLayers: 2)));
             var labels = Enum.GetValues(typeof(Placement)).Cast<Placement>().Select(Placements.Label).ToList();
-            Assert.Equal(new[] { "Pre-LN", "Post-LN", "Peri-LN", "DeepNorm", "Output-LN" }, labels);
+            Assert.Equal(new[] { "Pre-LN", "Post-LN", "Peri-LN", "DeepNorm", "Output-LN", "Norm-free" }, labels);
             Assert.Equal(new[] { Placement.PostLn, Placement.PostLn, Placement.PreLn, Placement.PreLn },
                 Enumerable.Range(1, 4).Select(l => Placements.PlacementOf(Kind.Mix, l, postLayers: 2)));
         }

@@ -36,6 +36,19 @@ namespace LnsDsl.Tests.Models
     [LayerScale(Init = 0.5)]
     public partial class TinyLayerScale { }
 
+    /// <summary>ReZero: no norms in the blocks, each branch times a learned scalar that starts at 0.</summary>
+    [TransformerModel(Layers = 4, Hidden = 32, Heads = 4, FeedForward = 48, Vocab = 61)]
+    [Norm(Kind.None)]
+    [Residual(Gate = ResidualGate.Scalar)]
+    public partial class TinyReZero { }
+
+    /// <summary>SkipInit on Pre-LN + LNS with LayerScale: norms kept, each branch times its gains and then a learned scalar.</summary>
+    [TransformerModel(Layers = 3, Hidden = 32, Heads = 4, FeedForward = 48, Vocab = 61)]
+    [Norm(Kind.Pre, Scale = ScaleRule.InvSqrtDepth)]
+    [LayerScale(Init = 0.1)]
+    [Residual(Gate = ResidualGate.Scalar, GateInit = 0.5)]
+    public partial class TinySkipInitLns { }
+
     [TransformerModel(Layers = 4, Hidden = 32, Heads = 4, FeedForward = 48, Vocab = 61, KvHeads = 2, TieEmbeddings = true)]
     [Norm(Kind.Pre, Scale = ScaleRule.InvSqrtDepth)]
     public partial class TinyGqaTied { }

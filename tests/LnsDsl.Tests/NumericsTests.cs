@@ -38,6 +38,17 @@ namespace LnsDsl.Tests
                 new RefConfig(Kind.Pre, ScaleRule.InvSqrtDepth, NormType: NormType.LayerNorm, Eps: 1e-5, Activation: Activation.Gelu, Rope: false, QkNorm: true)),
         }.Select(c => new object[] { c.Item1, c.Item2, c.Item3 });
 
+        /// <summary>The 2025-26 rivals of LNS (the unfused bench baseline does not implement them either).</summary>
+        public static IEnumerable<object[]> Rivals() => new (string, Func<TransformerModule>, RefConfig)[]
+        {
+            ("ReZero", () => new TinyReZero(1), new RefConfig(Kind.None, ResidualGate: true)),
+            ("SkipInit+LNS+LayerScale", () => new TinySkipInitLns(1), new RefConfig(Kind.Pre, ScaleRule.InvSqrtDepth, Layers: 3, LayerScale: true, ResidualGate: true)),
+        }.Select(c => new object[] { c.Item1, c.Item2, c.Item3 });
+
+        [Theory]
+        [MemberData(nameof(Rivals))]
+        public void Rivals_equal_the_fp64_reference(string name, Func<TransformerModule> create, RefConfig config) => Generated_forward_equals_the_unfused_reference(name, create, config);
+
         /// <summary>The vocabulary of imported checkpoints (the unfused bench baseline refuses these models, see BenchTests).</summary>
         public static IEnumerable<object[]> ImportCases() => ImportConfigs().Select(c => new object[] { c.Item1, c.Item2, c.Item3 });
 
@@ -80,6 +91,7 @@ namespace LnsDsl.Tests
             ("embeddings not scaled", () => new TinyGemma2Like(1), Gemma2Like with { ScaleEmbeddings = false }, Bug.None),
             ("exact GELU instead of tanh GELU", () => new TinyGemma2Like(1), Gemma2Like with { Activation = Activation.Geglu }, Bug.None),
             ("RMSNorm w instead of 1 + w", () => new TinyGemma2Like(1), Gemma2Like with { NormType = NormType.RmsNorm }, Bug.None),
+            ("ReZero's gates left out", () => new TinyReZero(1), new RefConfig(Kind.None), Bug.None),
             ("SiLU gate instead of GELU gate", () => new TinyHeadDimBiases(1), HeadDimBiases with { Activation = Activation.SwiGlu }, Bug.None),
             ("no o_proj bias", () => new TinyHeadDimBiases(1), HeadDimBiases with { OutputBias = false }, Bug.None),
             ("no MLP bias", () => new TinyHeadDimBiases(1), HeadDimBiases with { MlpBias = false }, Bug.None),
@@ -111,6 +123,44 @@ namespace LnsDsl.Tests
             double error = Reference.RelativeError(logits, expected);
             _output.WriteLine($"{model.Spec.Name} vs reference with {name}: relative difference {error:E2}");
             Assert.True(error > 100 * Tolerance, $"{name} changes the logits by only {error:E2}: the numeric test could not tell it apart");
+        }
+
+        /// <summary>The gradient of a residual gate (ReZero) and of a weight behind it, from autograd on the generated model,
+        /// against central differences of the fp64 reference's loss.</summary>
+        [Theory]
+        [InlineData("ReZero", "layers.1.attn_gate")]
+        [InlineData("ReZero", "layers.2.mlp.down_proj.weight")]
+        [InlineData("SkipInit", "layers.0.mlp_gate")]
+        public void Gate_gradients_match_finite_differences_of_the_reference(string which, string parameter)
+        {
+            using var scope = NewDisposeScope();
+            using var model = which == "ReZero" ? (TransformerModule)new TinyReZero(1) : new TinySkipInitLns(1);
+            var config = which == "ReZero" ? new RefConfig(Kind.None, ResidualGate: true) : new RefConfig(Kind.Pre, ScaleRule.InvSqrtDepth, Layers: 3, LayerScale: true, ResidualGate: true);
+            Reference.Randomize(model, 11);
+            var tokens = Tokens(5);
+            var weights = torch.randn(new long[] { tokens.shape[0], tokens.shape[1], model.Spec.Vocab }, generator: new Generator(3)).to(ScalarType.Float64);
+            double Loss(Tensor logits) => (logits.to(ScalarType.Float64) * weights).sum().item<double>();
+            var p = model.named_parameters().Single(x => x.name == parameter).parameter;
+            model.zero_grad();
+            (model.forward(tokens).to(ScalarType.Float64) * weights).sum().backward();
+            var flat = p.grad!.flatten();
+            long index = flat.abs().argmax().item<long>();
+            double autograd = flat[index].item<float>();
+            double h = 1e-3, numeric;
+            using (no_grad())
+            {
+                var view = p.flatten();
+                float saved = view[index].item<float>();
+                view[index] = saved + (float)h;
+                double plus = Loss(new Reference(model, config).Forward(tokens).Logits);
+                view[index] = saved - (float)h;
+                double minus = Loss(new Reference(model, config).Forward(tokens).Logits);
+                view[index] = saved;
+                numeric = (plus - minus) / (2 * h);
+            }
+            _output.WriteLine($"{which} d/d {parameter}[{index}]: autograd {autograd:G6}, fp64 reference central difference {numeric:G6}");
+            Assert.True(Math.Abs(numeric) > 1e-3, $"the loss does not depend on {parameter} ({numeric}): the check has no teeth");
+            Assert.True(Math.Abs(autograd - numeric) <= 2e-3 * Math.Abs(numeric), $"autograd {autograd} vs {numeric}");
         }
 
         [Fact]

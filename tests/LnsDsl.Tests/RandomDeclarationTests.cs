@@ -38,7 +38,8 @@ namespace LnsDsl.Tests
         private static ModelSpec Random(Random r)
         {
             T Pick<T>(params T[] items) => items[r.Next(items.Length)];
-            var kind = Pick(Kind.Pre, Kind.Post, Kind.Mix, Kind.Peri, Kind.DeepNorm, Kind.OutputNorm);
+            var kind = Pick(Kind.Pre, Kind.Post, Kind.Mix, Kind.Peri, Kind.DeepNorm, Kind.OutputNorm, Kind.None);
+            var gate = kind == Kind.None || r.Next(5) == 0 ? ResidualGate.Scalar : ResidualGate.None;
             int layers = kind == Kind.Mix ? r.Next(2, 4) : r.Next(1, 4);
             int heads = Pick(2, 4), hidden = Pick(16, 32);
             int headDim = r.Next(5) == 0 ? 6 : hidden / heads;
@@ -60,6 +61,7 @@ namespace LnsDsl.Tests
                 QkvBias = r.Next(4) == 0, OutputBias = r.Next(4) == 0, MlpBias = r.Next(4) == 0,
                 SoftCap = r.Next(5) == 0 ? 30 : 0, QueryScaleDim = r.Next(6) == 0 ? 12 : 0,
                 ScaleEmbeddings = r.Next(6) == 0, LogitSoftCap = r.Next(6) == 0 ? 20 : 0,
+                ResidualGate = gate, ResidualGateInit = gate == ResidualGate.Scalar ? Pick(0.0, 0.5) : 0,
             };
         }
 
@@ -68,7 +70,7 @@ namespace LnsDsl.Tests
             s.Norm, s.Scale, s.PostLayers, s.NormType, s.Eps, s.Activation, s.Rope, s.RopeTheta, s.QkNorm, s.LayerScale, s.TieEmbeddings,
             s.Norm == Kind.DeepNorm ? s.Alpha : null, s.Layers, s.Hidden, s.Heads, s.KvHeads, s.FeedForward,
             s.HeadDim, s.QkvBias, s.OutputBias, s.MlpBias, s.QkNormScope, s.SoftCap, s.QueryScaleDim,
-            ScaleEmbeddings: s.ScaleEmbeddings, LogitSoftCap: s.LogitSoftCap, EmbeddingNorm: s.EmbeddingNorm);
+            ScaleEmbeddings: s.ScaleEmbeddings, LogitSoftCap: s.LogitSoftCap, EmbeddingNorm: s.EmbeddingNorm, ResidualGate: s.ResidualGate == ResidualGate.Scalar);
 
         [Fact]
         public void Random_declarations_agree_across_torchsharp_model_py_and_the_fp64_reference()
@@ -110,6 +112,7 @@ namespace LnsDsl.Tests
             _output.WriteLine($"TorchSharp vs fp64 reference: largest relative error {worstReference:E2} ({worstName}); placements {string.Join(", ", kinds.Select(k => $"{k.Key} {k.Value}"))}; " +
                               $"norm types {string.Join(", ", specs.GroupBy(s => s.NormType).Select(g => $"{g.Key} {g.Count()}"))}");
             Assert.All(Enum.GetValues<Kind>(), k => Assert.True(kinds.GetValueOrDefault(k) > 50, $"{k}: {kinds.GetValueOrDefault(k)} declarations"));
+            Assert.True(specs.Count(s => s.ResidualGate == ResidualGate.Scalar) > 100, "too few gated declarations");
             if (!python) return;
 
             string dirs = Path.Combine(_dir, "dirs.txt"), tokensFile = Path.Combine(_dir, "tokens.json"), outDir = Path.Combine(_dir, "logits");

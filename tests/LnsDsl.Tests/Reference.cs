@@ -33,7 +33,9 @@ namespace LnsDsl.Tests
         QkNormScope QkNormScope = QkNormScope.Head, double SoftCap = 0, int QueryScaleDim = 0,
         RopeScaling RopeScaling = RopeScaling.None, double RopeFactor = 1, double RopeLowFreqFactor = 1,
         double RopeHighFreqFactor = 4, int RopeOriginalMaxSeq = 8192,
-        bool ScaleEmbeddings = false, double LogitSoftCap = 0, bool? EmbeddingNorm = null)
+        bool ScaleEmbeddings = false, double LogitSoftCap = 0, bool? EmbeddingNorm = null,
+        // ReZero / SkipInit: each branch output times a learned scalar.
+        bool ResidualGate = false)
     {
         /// <summary>HeadDim, else Hidden / Heads.</summary>
         public int D => HeadDim != 0 ? HeadDim : Hidden / Heads;
@@ -267,11 +269,20 @@ namespace LnsDsl.Tests
                     states.Add(State(x));
                     continue;
                 }
-                Tensor Gain(Tensor branch, string which) => _c.LayerScale ? branch * P($"{p}.{which}_layer_scale") : branch;
+                Tensor Gain(Tensor branch, string which)
+                {
+                    var gained = _c.LayerScale ? branch * P($"{p}.{which}_layer_scale") : branch;
+                    return _c.ResidualGate ? gained * P($"{p}.{which}_gate") : gained;
+                }
                 bool post = _c.Kind == Kind.Post || (_c.Kind == Kind.Mix && l <= _c.PostLayers);
                 double s = Factor(l);
                 double sMlp = _bug == Bug.OnlyAttentionNormScaled ? 1 : s;
-                if (_c.Kind == Kind.DeepNorm)
+                if (_c.Kind == Kind.None) // ReZero: no norms in the block
+                {
+                    x = x + Gain(Attention(x, p + ".self_attn"), "attn");
+                    x = x + Gain(Mlp(x, p + ".mlp"), "mlp");
+                }
+                else if (_c.Kind == Kind.DeepNorm)
                 {
                     x = Norm(alpha * x + Gain(Attention(x, p + ".self_attn"), "attn"), p + ".post_attention_layernorm");
                     x = Norm(alpha * x + Gain(Mlp(x, p + ".mlp"), "mlp"), p + ".post_feedforward_layernorm");
@@ -317,6 +328,7 @@ namespace LnsDsl.Tests
             foreach (var (name, p) in model.named_parameters())
             {
                 if (name.EndsWith("layer_scale", StringComparison.Ordinal)) p.uniform_(0.3, 1.2, generator);
+                else if (name.EndsWith("_gate", StringComparison.Ordinal)) p.uniform_(0.3, 1.2, generator); // residual gates (one scalar)
                 else if (name.EndsWith("norm.weight", StringComparison.Ordinal)) p.uniform_(0.6, 1.4, generator);
                 else if (name.EndsWith(".bias", StringComparison.Ordinal)) p.uniform_(-0.3, 0.3, generator);
                 else if (name == "embed_tokens.weight") p.normal_(0, 1.0, generator);

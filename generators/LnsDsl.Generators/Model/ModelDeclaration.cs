@@ -47,6 +47,9 @@ namespace LnsDsl.Generators.Model
         public OutputInit OutputInit { get; init; }
         public bool LayerScale { get; init; }
         public double LayerScaleInit { get; init; }
+        public ResidualGate ResidualGate { get; init; }
+        /// <summary>0 where there is no gate.</summary>
+        public double ResidualGateInit { get; init; }
         public bool EmbeddingNorm { get; init; }
         public bool ScaleEmbeddings { get; init; }
         /// <summary>0: off.</summary>

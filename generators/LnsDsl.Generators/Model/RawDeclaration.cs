@@ -106,6 +106,13 @@ namespace LnsDsl.Generators.Model
         public Argument<double> Init { get; init; }
     }
 
+    /// <summary>The arguments of <see cref="ResidualAttribute"/>.</summary>
+    internal sealed record RawResidual : RawAttribute
+    {
+        public Argument<ResidualGate> Gate { get; init; }
+        public Argument<double> GateInit { get; init; }
+    }
+
     /// <summary>
     /// Exactly what the user declared on one model class: the class's shape, and each DSL attribute with the
     /// arguments it was given (null where the attribute is absent). Nothing is validated or resolved yet.
@@ -138,6 +145,7 @@ namespace LnsDsl.Generators.Model
         public RawFeedForward? FeedForward { get; init; }
         public RawInit? Init { get; init; }
         public RawLayerScale? LayerScale { get; init; }
+        public RawResidual? Residual { get; init; }
 
         /// <summary>Every attribute present, [TransformerModel] first, then in the DSL's order.</summary>
         public System.Collections.Generic.IEnumerable<RawAttribute> Attributes
@@ -150,6 +158,7 @@ namespace LnsDsl.Generators.Model
                 if (FeedForward is not null) yield return FeedForward;
                 if (Init is not null) yield return Init;
                 if (LayerScale is not null) yield return LayerScale;
+                if (Residual is not null) yield return Residual;
             }
         }
 
@@ -160,6 +169,7 @@ namespace LnsDsl.Generators.Model
         private static readonly FeedForwardAttribute FeedForwardDefaults = new();
         private static readonly InitAttribute InitDefaults = new();
         private static readonly LayerScaleAttribute LayerScaleDefaults = new();
+        private static readonly ResidualAttribute ResidualDefaults = new();
 
         public int Layers => Model.Layers.Or(ModelDefaults.Layers);
         public int Hidden => Model.Hidden.Or(ModelDefaults.Hidden);
@@ -214,5 +224,8 @@ namespace LnsDsl.Generators.Model
         public bool ScaledInit => OutputInit is OutputInit.ScaledByDepth or OutputInit.ScaledByLayer;
 
         public double LayerScaleInit => LayerScale?.Init.Or(LayerScaleDefaults.Init) ?? LayerScaleDefaults.Init;
+
+        public ResidualGate ResidualGate => Residual?.Gate.Or(ResidualDefaults.Gate) ?? ResidualDefaults.Gate;
+        public double ResidualGateInit => Residual?.GateInit.Or(ResidualDefaults.GateInit) ?? ResidualDefaults.GateInit;
     }
 }

@@ -29,7 +29,23 @@ namespace LnsDsl.Generators.Parsing
             InvDepthTooAggressive,
             DeepPreLnWithoutDepthControl,
             PreLayerNormIsRmsNorm,
+            NormFreeWithoutGate,
+            GateInitWithoutGate,
         };
+
+        /// <summary>LNS111: blocks without norms and without a residual gate: nothing bounds the stream.</summary>
+        private static IEnumerable<DiagnosticInfo> NormFreeWithoutGate(RawDeclaration d)
+        {
+            if (d.Kind == Kind.None && d.ResidualGate == ResidualGate.None)
+                yield return At(d, DiagnosticDescriptors.NormFreeWithoutGate, d.Norm?.At(d.Norm.Kind));
+        }
+
+        /// <summary>LNS112: a GateInit without a gate.</summary>
+        private static IEnumerable<DiagnosticInfo> GateInitWithoutGate(RawDeclaration d)
+        {
+            if (d.Residual is { GateInit.IsGiven: true } r && d.ResidualGate == ResidualGate.None)
+                yield return At(d, DiagnosticDescriptors.GateInitWithoutGate, r.GateInit.Location, d.ResidualGateInit);
+        }
 
         /// <summary>Adds the advice on the valid declaration <paramref name="d"/> to <paramref name="diagnostics"/>.</summary>
         public static void Advise(RawDeclaration d, List<DiagnosticInfo> diagnostics)
@@ -56,7 +72,7 @@ namespace LnsDsl.Generators.Parsing
         /// <summary>LNS103: a scale rule on blocks that have no pre-norm.</summary>
         private static IEnumerable<DiagnosticInfo> ScaleWithoutPreNorm(RawDeclaration d)
         {
-            if (d.Scale != ScaleRule.None && d.Kind is (Kind.Post or Kind.DeepNorm or Kind.OutputNorm))
+            if (d.Scale != ScaleRule.None && d.Kind is (Kind.Post or Kind.DeepNorm or Kind.OutputNorm or Kind.None))
                 yield return At(d, DiagnosticDescriptors.ScaleWithoutPreNorm, d.Norm?.At(d.Norm.Scale), ScaleText(d), "Kind." + d.Kind);
         }
 

@@ -76,6 +76,7 @@ namespace LnsDsl.Generators.Parsing
                 FeedForward = Find(KnownAttributes.FeedForward) is { } feedForward ? ReadFeedForward(feedForward) : null,
                 Init = Find(KnownAttributes.Init) is { } init ? ReadInit(init) : null,
                 LayerScale = Find(KnownAttributes.LayerScale) is { } layerScale ? ReadLayerScale(layerScale) : null,
+                Residual = Find(KnownAttributes.Residual) is { } residual ? ReadResidual(residual) : null,
             };
         }
 
@@ -189,6 +190,21 @@ namespace LnsDsl.Generators.Parsing
                 raw = name switch
                 {
                     nameof(LayerScaleAttribute.Init) => raw with { Init = a.Double(name) },
+                    _ => raw,
+                };
+            }
+            return raw;
+        }
+
+        private static RawResidual ReadResidual(ArgumentReader a)
+        {
+            var raw = new RawResidual { Location = a.Whole, InvalidArguments = a.Invalid };
+            foreach (string name in a.Names)
+            {
+                raw = name switch
+                {
+                    nameof(ResidualAttribute.Gate) => raw with { Gate = a.Enum<ResidualGate>(name) },
+                    nameof(ResidualAttribute.GateInit) => raw with { GateInit = a.Double(name) },
                     _ => raw,
                 };
             }

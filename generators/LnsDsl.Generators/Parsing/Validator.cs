@@ -83,6 +83,8 @@ namespace LnsDsl.Generators.Parsing
                 Fail(DiagnosticDescriptors.UnknownEnumValue, d.Attention?.At(d.Attention.QkNormScope), nameof(AttentionAttribute.QkNormScope), (int)d.QkNormScope, nameof(QkNormScope));
             if (!Enum.IsDefined(typeof(RopeScaling), d.RopeScaling))
                 Fail(DiagnosticDescriptors.UnknownEnumValue, d.Attention?.At(d.Attention.RopeScaling), nameof(AttentionAttribute.RopeScaling), (int)d.RopeScaling, nameof(RopeScaling));
+            if (!Enum.IsDefined(typeof(ResidualGate), d.ResidualGate))
+                Fail(DiagnosticDescriptors.UnknownEnumValue, d.Residual?.At(d.Residual.Gate), nameof(ResidualAttribute.Gate), (int)d.ResidualGate, nameof(ResidualGate));
             if (!Enum.IsDefined(typeof(OutputInit), d.OutputInit))
                 Fail(DiagnosticDescriptors.UnknownEnumValue, d.Init?.At(d.Init.Output), nameof(InitAttribute.Output), (int)d.OutputInit, nameof(OutputInit));
 
@@ -94,6 +96,7 @@ namespace LnsDsl.Generators.Parsing
             Positive(nameof(InitAttribute.Std), d.Std, d.Init?.At(d.Init.Std));
             Positive(nameof(InitAttribute.EmbeddingStd), d.EmbeddingStd, d.Init?.At(d.Init.EmbeddingStd), allowZero: true);
             Positive(nameof(LayerScaleAttribute.Init), d.LayerScaleInit, d.LayerScale?.At(d.LayerScale.Init));
+            Positive(nameof(ResidualAttribute.GateInit), d.ResidualGateInit, d.Residual?.At(d.Residual.GateInit), allowZero: true, zero: "0 starts every block as the identity");
             Positive(nameof(TransformerModelAttribute.LogitSoftCap), d.LogitSoftCap, model.At(model.LogitSoftCap), allowZero: true, zero: "0 turns it off");
             Positive(nameof(AttentionAttribute.SoftCap), d.SoftCap, d.Attention?.At(d.Attention.SoftCap), allowZero: true, zero: "0 turns it off");
             Positive(nameof(AttentionAttribute.RopeFactor), d.RopeFactor, d.Attention?.At(d.Attention.RopeFactor));

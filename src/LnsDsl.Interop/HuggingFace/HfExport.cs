@@ -39,11 +39,13 @@ namespace LnsDsl.Interop
             string Why(string what) => $"{spec.Name} cannot be exported to Hugging Face: {what}; no Hugging Face class computes it. "
                 + "Export it as PyTorch code instead (lnsrun export --pytorch, which carries every LnsDsl placement)";
             if (spec.LayerScale) throw new UserError(Why("it uses LayerScale"));
+            if (spec.ResidualGate != ResidualGate.None) throw new UserError(Why("its residual branches are gated (ReZero / SkipInit)"));
             if (!spec.Rope) throw new UserError(Why("it has no rotary embeddings"));
             if (spec.Activation == Activation.Gelu) throw new UserError(Why("its MLP is the ungated GELU"));
             switch (spec.Norm)
             {
                 case Kind.Post: throw new UserError(Why("its placement is Post-LN"));
+                case Kind.None: throw new UserError(Why("its blocks have no norms"));
                 case Kind.Mix: throw new UserError(Why($"its placement is Mix-LN (Post-LN blocks 1..{spec.PostLayers})"));
                 case Kind.DeepNorm: throw new UserError(Why("its placement is DeepNorm (alpha-scaled residuals)"));
                 case Kind.Peri when spec.EmbeddingNorm: throw new UserError(Why("its placement is Peri-LN with a norm on the embedding output"));

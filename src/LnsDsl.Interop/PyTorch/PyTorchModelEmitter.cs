@@ -39,7 +39,7 @@ namespace LnsDsl.Interop.PyTorch
 
         /// <summary>The block programs of <paramref name="spec"/>'s placements, in placement order.</summary>
         private static IReadOnlyList<BlockProgram> Programs(ModelSpec spec)
-            => spec.Blocks.Select(b => b.Placement).Distinct().OrderBy(p => p).Select(p => BlockPrograms.For(p, spec.LayerScale)).ToList();
+            => spec.Blocks.Select(b => b.Placement).Distinct().OrderBy(p => p).Select(p => BlockPrograms.For(p, spec.LayerScale, spec.ResidualGate)).ToList();
 
         /// <summary>A Python float literal that reads back as the same double (<c>"R"</c>, with <c>.0</c> where it would read as an int).</summary>
         internal static string Py(double d)
@@ -95,6 +95,7 @@ namespace LnsDsl.Interop.PyTorch
             w.Line("  layers.{i}.mlp." + ffn);
             foreach (var n in norms) w.Line("  " + n);
             if (s.LayerScale) w.Line("  layers.{i}.attn_layer_scale, layers.{i}.mlp_layer_scale (LayerScale's per-channel gains)");
+            if (s.ResidualGate == ResidualGate.Scalar) w.Line("  layers.{i}.attn_gate, layers.{i}.mlp_gate (residual gates: one scalar each)");
             w.Line("layers.{i} is block l = i + 1. Norm weights hold the learned gains only: the depth factors live in BLOCKS.");
             w.Line();
             w.Line("Public API: read_safetensors, write_safetensors, Model(config), load(directory).");
@@ -525,7 +526,8 @@ def apply_rope(x, cos, sin):
             w.Line("        self.self_attn = Attention(config" + (s.Rope ? ", rope" : "") + ")");
             w.Line("        self.mlp = Mlp(config)");
             foreach (var n in program.Norms) w.Line($"        self.{n} = Norm(hidden, eps)");
-            foreach (var g in program.Gains) w.Line($"        self.{g} = nn.Parameter(torch.full((hidden,), float(config[\"LayerScaleInit\"])))");
+            foreach (var g in program.Gains)
+                w.Line($"        self.{g.Parameter} = nn.Parameter(torch.full(({(g.Scalar ? "1" : "hidden")},), float(config[\"{g.InitSetting}\"])))" + (g.Scalar ? "  # a residual gate (one scalar)" : ""));
             w.Line();
             w.Line("    def forward(self, x):");
             for (int i = 0; i < program.Steps.Count; i++)
