@@ -135,6 +135,10 @@ namespace LnsDsl.Generators
             "GateInit without a residual gate",
             "GateInit = {0} has no effect without Gate = ResidualGate.Scalar; add the gate or remove GateInit");
 
+        public static readonly DiagnosticDescriptor TanhAlphaWithoutDyT = Warning("LNS113", Usage,
+            "A DyT alpha on a model without DyT norms",
+            "{0} has no effect with Type = NormType.{1}; it initialises the alpha of NormType.DyT's norms; use Type = NormType.DyT or remove it");
+
         public static readonly DiagnosticDescriptor InvDepthTooAggressive = Info("LNS201", Architecture,
             "The 1/l scale rule is aggressive",
             "Scale = ScaleRule.InvDepth shrinks block {0}'s norm output to 1/{0}; the paper found 1/l too aggressive and recommends ScaleRule.InvSqrtDepth");

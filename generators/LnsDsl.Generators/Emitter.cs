@@ -139,6 +139,12 @@ namespace LnsDsl.Generators
             if (m.MlpBias) extra.Add(("MlpBias", "true"));
             if (m.SoftCap != 0) extra.Add(("SoftCap", L(m.SoftCap)));
             if (m.QueryScaleDim != 0) extra.Add(("QueryScaleDim", m.QueryScaleDim.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            if (m.NormType == NormType.DyT)
+            {
+                extra.Add(("TanhAlpha", L(m.TanhAlpha)));
+                extra.Add(("TanhAlphaMlp", L(m.TanhAlphaMlp)));
+                extra.Add(("TanhAlphaFinal", L(m.TanhAlphaFinal)));
+            }
             if (m.ResidualGate != ResidualGate.None)
             {
                 extra.Add(("ResidualGate", "global::LnsDsl.ResidualGate." + m.ResidualGate));
@@ -376,6 +382,7 @@ namespace LnsDsl.Generators
             string what = m.NormType switch
             {
                 NormType.RmsNormBias => "RMSNorm with a bias",
+                NormType.DyT => $"DyT, <c>tanh(alpha * x) * weight + bias</c> with a learned alpha (initially {m.TanhAlpha.ToString("R", System.Globalization.CultureInfo.InvariantCulture)} before attention, {m.TanhAlphaMlp.ToString("R", System.Globalization.CultureInfo.InvariantCulture)} before the MLP, {m.TanhAlphaFinal.ToString("R", System.Globalization.CultureInfo.InvariantCulture)} final), no statistics (eps unused)",
                 NormType.CRmsNorm => $"Compressed RMSNorm (the residual stream <paramref name=\"x\"/> holds {m.Hidden - 1} of {m.Hidden} coordinates of a zero-mean vector, the last being minus their sum; the output is the whole {m.Hidden}-wide vector, normalised, with a bias)",
                 _ => fn,
             };
@@ -390,6 +397,7 @@ namespace LnsDsl.Generators
             NormType.RmsNormPlusOne => "RmsNormPlusOne",
             NormType.RmsNormBias => "RmsNormBias",
             NormType.CRmsNorm => "CRmsNorm",
+            NormType.DyT => "DyT",
             _ => "RmsNorm",
         };
 

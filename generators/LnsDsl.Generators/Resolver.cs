@@ -49,6 +49,9 @@ namespace LnsDsl.Generators
                 LayerScale = d.LayerScale is not null,
                 LayerScaleInit = d.LayerScale is not null ? d.LayerScaleInit : 0,
                 ResidualGate = d.ResidualGate,
+                TanhAlpha = d.NormType == NormType.DyT ? d.TanhAlpha : 0,
+                TanhAlphaMlp = d.NormType == NormType.DyT ? (d.TanhAlphaMlp > 0 ? d.TanhAlphaMlp : d.TanhAlpha) : 0,
+                TanhAlphaFinal = d.NormType == NormType.DyT ? (d.TanhAlphaFinal > 0 ? d.TanhAlphaFinal : d.TanhAlphaMlp > 0 ? d.TanhAlphaMlp : d.TanhAlpha) : 0,
                 ResidualGateInit = d.ResidualGate != ResidualGate.None ? d.ResidualGateInit : 0,
                 EmbeddingNorm = d.EmbeddingNorm,
                 ScaleEmbeddings = d.ScaleEmbeddings,
@@ -114,7 +117,7 @@ namespace LnsDsl.Generators
 
         private static long CountParameters(ModelDeclaration m)
         {
-            long h = m.Hidden, norm = Norms.HasBias(m.NormType) ? 2 * h : h; // weight (and bias)
+            long h = m.Hidden, norm = Norms.ParameterCount(m.NormType, h); // weight (and bias, and DyT's alpha)
             long w = Norms.StreamWidth(m.NormType, m.Hidden);                  // what embed_tokens, o_proj, down_proj write
             long total = (long)m.Vocab * w;                                   // embed_tokens
             if (!m.TieEmbeddings) total += (long)m.Vocab * h;                 // lm_head

@@ -122,7 +122,13 @@ namespace LnsDsl
     static class Norms
     {
         /// <summary>Whether the block and final norms of <paramref name="type"/> have a bias (QK norms never do).</summary>
-        public static bool HasBias(NormType type) => type is NormType.LayerNorm or NormType.RmsNormBias or NormType.CRmsNorm;
+        public static bool HasBias(NormType type) => type is NormType.LayerNorm or NormType.RmsNormBias or NormType.CRmsNorm or NormType.DyT;
+
+        /// <summary>Whether a norm of <paramref name="type"/> has a learned scalar inside (DyT's alpha).</summary>
+        public static bool HasAlpha(NormType type) => type == NormType.DyT;
+
+        /// <summary>The parameters of one norm of <paramref name="type"/> over <paramref name="size"/> channels.</summary>
+        public static long ParameterCount(NormType type, long size) => (HasBias(type) ? 2 * size : size) + (HasAlpha(type) ? 1 : 0);
 
         /// <summary>Whether the gain is stored as <c>w</c> with the norm computing <c>1 + w</c> (initialised to 0).</summary>
         public static bool PlusOne(NormType type) => type == NormType.RmsNormPlusOne;
@@ -138,6 +144,7 @@ namespace LnsDsl
             NormType.RmsNormPlusOne => "RMSNorm (1 + w)",
             NormType.RmsNormBias => "RMSNorm + bias",
             NormType.CRmsNorm => "CRMSNorm",
+            NormType.DyT => "DyT",
             _ => "RMSNorm",
         };
     }

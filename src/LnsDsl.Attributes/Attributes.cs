@@ -98,6 +98,12 @@ namespace LnsDsl
         /// false otherwise (the generator reads whether it is written: an attribute property cannot be <c>bool?</c>).
         /// <c>[Norm(Kind.Peri, EmbeddingNorm = false)]</c> declares Gemma-2's four block norms without an embedding norm.</summary>
         public bool EmbeddingNorm { get; set; }
+        /// <summary>DyT: the initial alpha of the norms at the attention position (and of all, unless the next two are given).</summary>
+        public double TanhAlpha { get; set; } = 0.5;
+        /// <summary>DyT: the initial alpha of the norms at the MLP position (0: TanhAlpha).</summary>
+        public double TanhAlphaMlp { get; set; }
+        /// <summary>DyT: the initial alpha of the final norm and the embedding norm (0: TanhAlphaMlp).</summary>
+        public double TanhAlphaFinal { get; set; }
     }
 
     /// <summary>Attention options.</summary>

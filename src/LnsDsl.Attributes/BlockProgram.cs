@@ -127,6 +127,12 @@ namespace LnsDsl
         /// <summary>The layer's norm weights in the order they are applied (the order the runtime registers them).</summary>
         public IReadOnlyList<string> Norms => Steps.SelectMany(s => Walk(s.Value)).OfType<NormOf>().Select(n => n.Weight).Distinct().ToList();
 
+        /// <summary>Each norm with the branch it serves: the first step's (attention) or the second's (MLP); DyT initialises
+        /// its alpha by that position.</summary>
+        public IReadOnlyList<(string Weight, BranchKind Position)> NormPositions
+            => Steps.SelectMany((s, i) => Walk(s.Value).OfType<NormOf>().Select(n => (n.Weight, i == 0 ? BranchKind.Attention : BranchKind.Mlp)))
+                .GroupBy(n => n.Weight).Select(g => g.First()).ToList();
+
         /// <summary>The norms whose output the block's depth factor <c>s</c> multiplies (LNS folds <c>s</c> into their weights).</summary>
         public IReadOnlyList<string> ScaledNorms => Steps.SelectMany(s => Walk(s.Value)).OfType<NormOf>().Where(n => n.Scaled).Select(n => n.Weight).Distinct().ToList();
 

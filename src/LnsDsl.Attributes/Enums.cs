@@ -80,6 +80,9 @@ namespace LnsDsl
         /// <c>y = w * [x, -sum(x)] * rsqrt((sum(x^2) + sum(x)^2) / Hidden + eps) + b</c>, <c>Hidden</c> wide. The embedding,
         /// <c>o_proj</c> and <c>down_proj</c> write <c>Hidden - 1</c> coordinates. Pre-LN only (docs/NORMS.md).</summary>
         CRmsNorm = 4,
+        /// <summary>Dynamic Tanh (Zhu et al. 2025): <c>weight * tanh(alpha * x) + bias</c>, alpha a learned scalar per norm,
+        /// no statistics; initialised from <c>TanhAlpha</c>, <c>TanhAlphaMlp</c>, <c>TanhAlphaFinal</c>.</summary>
+        DyT = 5,
     }
 
     /// <summary>Feed-forward activation.</summary>

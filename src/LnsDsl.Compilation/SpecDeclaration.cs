@@ -62,6 +62,7 @@ namespace LnsDsl.Compilation
             if (s.Scale != ScaleRule.None) norm.Add($"Scale = ScaleRule.{s.Scale}");
             if (s.Norm == Kind.Mix) norm.Add($"PostLayers = {s.PostLayers}");
             if (s.Norm == Kind.DeepNorm) norm.AddRange(new[] { $"Alpha = {D(s.Alpha)}", $"Beta = {D(s.Beta)}" });
+            if (s.NormType == NormType.DyT) norm.AddRange(new[] { $"TanhAlpha = {D(s.TanhAlpha)}", $"TanhAlphaMlp = {D(s.TanhAlphaMlp)}", $"TanhAlphaFinal = {D(s.TanhAlphaFinal)}" });
             if (s.EmbeddingNorm != (s.Norm == Kind.Peri)) norm.Add($"EmbeddingNorm = {(s.EmbeddingNorm ? "true" : "false")}");
 
             var attention = new List<string> { $"Rope = {(s.Rope ? "true" : "false")}" };

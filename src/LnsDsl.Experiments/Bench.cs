@@ -607,7 +607,7 @@ namespace LnsDsl.Experiments
         {
             using var scope = NewDisposeScope();
             var x = randn(new long[] { o.Batch, o.Seq, Norms.StreamWidth(spec.NormType, spec.Hidden) }, dtype: dtype, device: device).requires_grad_();
-            using var weight = new NormWeight("n", spec.Hidden, Norms.HasBias(spec.NormType), Norms.PlusOne(spec.NormType));
+            using var weight = NormWeight.For(spec, "n", spec.TanhAlpha);
             weight.to(device);
             if (dtype != ScalarType.Float32) weight.to(dtype);
             Func<Tensor, Tensor> norm = spec.NormType switch
@@ -616,6 +616,7 @@ namespace LnsDsl.Experiments
                 NormType.RmsNormPlusOne => t => Fused.RmsNormPlusOne(t, weight, spec.Eps, 0.5),
                 NormType.RmsNormBias => t => Fused.RmsNormBias(t, weight, spec.Eps, 0.5),
                 NormType.CRmsNorm => t => Fused.CRmsNorm(t, weight, spec.Eps, 0.5),
+                NormType.DyT => t => Fused.DyT(t, weight, spec.Eps, 0.5),
                 _ => t => Fused.RmsNorm(t, weight, spec.Eps, 0.5),
             };
             return PartMs(t => norm(t[0]), sync, x);

@@ -71,7 +71,7 @@ namespace LnsDsl.Experiments
             if (Attentions.Explicit(spec.SoftCap, spec.QueryScaleDim)) list.Add("explicit attention (SoftCap, QueryScaleDim)");
             if (spec.RopeScaling != RopeScaling.None) list.Add($"RopeScaling.{spec.RopeScaling}");
             if (spec.ScaleEmbeddings || spec.LogitSoftCap != 0) list.Add("ScaleEmbeddings / LogitSoftCap");
-            if (spec.NormType is NormType.RmsNormPlusOne or NormType.RmsNormBias or NormType.CRmsNorm) list.Add($"NormType.{spec.NormType}");
+            if (spec.NormType is NormType.RmsNormPlusOne or NormType.RmsNormBias or NormType.CRmsNorm or NormType.DyT) list.Add($"NormType.{spec.NormType}");
             if (spec.Norm == Kind.OutputNorm) list.Add("Kind.OutputNorm");
             if (spec.Norm == Kind.None) list.Add("Kind.None");
             if (spec.ResidualGate != ResidualGate.None) list.Add($"ResidualGate.{spec.ResidualGate}");

@@ -64,6 +64,23 @@ namespace LnsDsl
         /// On a zero-mean stream it is exactly <see cref="LayerNorm"/> with the same weight, bias and eps (docs/NORMS.md).
         /// Statistics in fp32 whatever the input dtype; the result has the input's dtype.
         /// </summary>
+        /// <summary>
+        /// Dynamic Tanh with a folded output scale: <c>tanh(alpha * x) * (weight * scale) + bias * scale</c>, alpha the norm's
+        /// learned scalar; no statistics (<paramref name="eps"/> is unused, kept for the generated code's uniform call).
+        /// Computed in fp32 for narrower inputs; the result has the input's dtype.
+        /// </summary>
+        public static Tensor DyT(Tensor x, NormWeight norm, double eps, double scale = 1.0)
+        {
+            using var scope = NewDisposeScope();
+            var alpha = norm.alpha ?? throw new InvalidOperationException("a DyT norm without its alpha parameter");
+            bool narrow = x.dtype != ScalarType.Float32 && x.dtype != ScalarType.Float64;
+            var xf = narrow ? x.to(ScalarType.Float32) : x;
+            var w = scale == 1.0 ? norm.weight : norm.weight * scale;
+            var b = scale == 1.0 ? norm.bias! : norm.bias! * scale;
+            var y = (xf * alpha.to(xf.dtype)).tanh().mul(w.to(xf.dtype)).add_(b.to(xf.dtype)); // tanh out of place: its backward reads its output
+            return (narrow ? y.to(x.dtype) : y).MoveToOuterDisposeScope();
+        }
+
         public static Tensor RmsNormBias(Tensor x, NormWeight norm, double eps, double scale = 1.0)
         {
             using var scope = NewDisposeScope();

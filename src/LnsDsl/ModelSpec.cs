@@ -94,6 +94,13 @@ namespace LnsDsl
         /// <summary>Short human label of the placement and scale, e.g. "Pre-LN + LNS" (<see cref="Placements.Label(Kind, ScaleRule, int, bool, bool)"/>).</summary>
         public string PlacementLabel => Placements.Label(Norm, Scale, PostLayers, LayerScale, gate: ResidualGate);
 
+        /// <summary>DyT's initial alpha at the attention position (0 for other norm types and earlier checkpoints).</summary>
+        public double TanhAlpha { get; init; }
+        /// <summary>DyT's initial alpha at the MLP position.</summary>
+        public double TanhAlphaMlp { get; init; }
+        /// <summary>DyT's initial alpha of the final (and embedding) norm.</summary>
+        public double TanhAlphaFinal { get; init; }
+
         /// <summary>The residual branches' gate (ReZero, SkipInit); <see cref="ResidualGate.None"/> for earlier checkpoints.</summary>
         public ResidualGate ResidualGate { get; init; }
         /// <summary>The gates' initial value (0: every block starts as the identity).</summary>

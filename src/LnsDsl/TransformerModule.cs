@@ -61,17 +61,16 @@ namespace LnsDsl
         protected TransformerModule(ModelSpec spec, long seed) : base(spec.Name)
         {
             Spec = spec ?? throw new ArgumentNullException(nameof(spec));
-            bool bias = Norms.HasBias(spec.NormType), plusOne = Norms.PlusOne(spec.NormType);
             embed_tokens = new EmbeddingWeight(nameof(embed_tokens), spec.Vocab, Norms.StreamWidth(spec.NormType, spec.Hidden));
             register_module(nameof(embed_tokens), embed_tokens);
             if (spec.EmbeddingNorm)
             {
-                embed_norm = new NormWeight(nameof(embed_norm), spec.Hidden, bias, plusOne);
+                embed_norm = NormWeight.For(spec, nameof(embed_norm), spec.TanhAlphaFinal);
                 register_module(nameof(embed_norm), embed_norm);
             }
             layers = new ModuleList<DecoderLayer>(spec.Blocks.Select(b => new DecoderLayer(spec, b)).ToArray());
             register_module(nameof(layers), layers);
-            norm = new NormWeight(nameof(norm), spec.Hidden, bias, plusOne);
+            norm = NormWeight.For(spec, nameof(norm), spec.TanhAlphaFinal);
             register_module(nameof(norm), norm);
             if (!spec.TieEmbeddings)
             {

@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using System.Collections.Generic;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -34,8 +35,10 @@ namespace LnsDsl
     {
         public Parameter weight;
         public Parameter? bias;
+        /// <summary>DyT's learned scalar inside the tanh, <c>[1]</c>; null for the other norm types.</summary>
+        public Parameter? alpha;
 
-        public NormWeight(string name, long size, bool withBias, bool plusOne = false) : base(name)
+        public NormWeight(string name, long size, bool withBias, bool plusOne = false, double? tanhAlpha = null) : base(name)
         {
             weight = new Parameter(plusOne ? zeros(size) : ones(size));
             register_parameter(nameof(weight), weight);
@@ -44,7 +47,17 @@ namespace LnsDsl
                 bias = new Parameter(zeros(size));
                 register_parameter(nameof(bias), bias);
             }
+            if (tanhAlpha is { } a)
+            {
+                alpha = new Parameter(full(1, a));
+                register_parameter(nameof(alpha), alpha);
+            }
         }
+
+        /// <summary>A block or final norm of <paramref name="spec"/>'s type; <paramref name="tanhAlpha"/> is DyT's initial alpha
+        /// for this position (ignored by the other types).</summary>
+        public static NormWeight For(ModelSpec spec, string name, double tanhAlpha)
+            => new(name, spec.Hidden, Norms.HasBias(spec.NormType), Norms.PlusOne(spec.NormType), Norms.HasAlpha(spec.NormType) ? tanhAlpha : null);
     }
 
     /// <summary>The embedding table <c>[vocab, hidden]</c>.</summary>
@@ -147,15 +160,16 @@ namespace LnsDsl
             mlp = new MlpWeights(spec);
             register_module(nameof(self_attn), self_attn);
             register_module(nameof(mlp), mlp);
-            bool bias = Norms.HasBias(spec.NormType), plusOne = Norms.PlusOne(spec.NormType);
+            var program = BlockPrograms.For(block.Placement, spec.LayerScale, spec.ResidualGate);
             NormWeight Norm(string name)
             {
-                var n = new NormWeight(name, spec.Hidden, bias, plusOne);
+                var position = program.NormPositions.Single(p => p.Weight == name).Position;
+                var n = NormWeight.For(spec, name, position == BranchKind.Attention ? spec.TanhAlpha : spec.TanhAlphaMlp);
                 register_module(name, n);
                 return n;
             }
             // The norms the block's program reads, in the order it applies them (BlockPrograms owns which exist).
-            foreach (var name in BlockPrograms.For(block.Placement, spec.LayerScale, spec.ResidualGate).Norms)
+            foreach (var name in program.Norms)
             {
                 switch (name)
                 {

@@ -28,6 +28,7 @@ namespace LnsDsl.Generators.Tests
             new object[] { "LNS103", Model("[Norm(Kind.None, Scale = ScaleRule.InvSqrtDepth)]\n[Residual(Gate = ResidualGate.Scalar)]"), "Scale = ScaleRule.InvSqrtDepth", "no effect on a Kind.None model" },
             new object[] { "LNS111", Model("[Norm(Kind.None)]"), "Kind.None", "nothing else bounds the residual stream" },
             new object[] { "LNS112", Model("[Residual(GateInit = 0.5)]"), "GateInit = 0.5", "GateInit = 0.5 has no effect without Gate = ResidualGate.Scalar" },
+            new object[] { "LNS113", Model("[Norm(Kind.Pre, TanhAlpha = 0.8)]"), "TanhAlpha = 0.8", "TanhAlpha has no effect with Type = NormType.RmsNorm" },
             new object[] { "LNS109", Model("[Attention(QkNormScope = QkNormScope.Projection)]"), "QkNormScope = QkNormScope.Projection", "has no effect without QkNorm = true" },
             new object[] { "LNS110", Model("[Attention(RopeFactor = 8)]"), "RopeFactor = 8", "RopeFactor has no effect with RopeScaling.None" },
             new object[] { "LNS110", Model("[Attention(RopeScaling = RopeScaling.Linear, RopeFactor = 2, RopeOriginalMaxSeq = 4096)]"), "RopeOriginalMaxSeq = 4096", "RopeOriginalMaxSeq has no effect with RopeScaling.Linear" },

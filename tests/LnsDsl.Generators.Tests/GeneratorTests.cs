@@ -36,6 +36,8 @@ namespace LnsDsl.Generators.Tests
             ["CRmsNormLns"] = "[TransformerModel(Layers = 2, Hidden = 64, Heads = 4, FeedForward = 128, Vocab = 100)]\n[Norm(Kind.Pre, Type = NormType.CRmsNorm, Scale = ScaleRule.InvSqrtDepth, Eps = 1e-5)]\n[FeedForward(Activation.Gelu, Bias = true)]\npublic partial class M { }",
             // ReZero: no norms in the blocks, a scalar gate on each branch.
             ["ReZero"] = "[TransformerModel(Layers = 3, Hidden = 64, Heads = 4, FeedForward = 128, Vocab = 100)]\n[Norm(Kind.None)]\n[Residual(Gate = ResidualGate.Scalar)]\npublic partial class M { }",
+            // DyT with the LLaMA recipe's per-position alphas.
+            ["DyTLns"] = "[TransformerModel(Layers = 2, Hidden = 64, Heads = 4, FeedForward = 128, Vocab = 100)]\n[Norm(Kind.Pre, Scale = ScaleRule.InvSqrtDepth, Type = NormType.DyT, TanhAlpha = 0.8, TanhAlphaMlp = 0.2)]\npublic partial class M { }",
             ["Nested"] = "public static partial class Outer\n{\n    [TransformerModel(Layers = 7, Hidden = 64, Heads = 4, FeedForward = 128, Vocab = 100)]\n    [Norm(Kind.Pre, Scale = ScaleRule.InvSqrtDepth)]\n    internal partial class M { }\n}",
         }.Select(kv => new object[] { kv.Key, kv.Value });
 

@@ -49,6 +49,16 @@ namespace LnsDsl.Tests.Models
     [Residual(Gate = ResidualGate.Scalar, GateInit = 0.5)]
     public partial class TinySkipInitLns { }
 
+    /// <summary>DyT on Pre-LN + LNS (the paper's LLaMA recipe's per-position alphas): weight * tanh(alpha x) + bias in every norm.</summary>
+    [TransformerModel(Layers = 3, Hidden = 32, Heads = 4, FeedForward = 48, Vocab = 61)]
+    [Norm(Kind.Pre, Scale = ScaleRule.InvSqrtDepth, Type = NormType.DyT, TanhAlpha = 0.8, TanhAlphaMlp = 0.2, TanhAlphaFinal = 0.3)]
+    public partial class TinyDyTLns { }
+
+    /// <summary>DyT on Peri-LN with its embedding norm (every position's alpha, the output norms included).</summary>
+    [TransformerModel(Layers = 2, Hidden = 32, Heads = 4, FeedForward = 48, Vocab = 61)]
+    [Norm(Kind.Peri, Type = NormType.DyT)]
+    public partial class TinyDyTPeri { }
+
     [TransformerModel(Layers = 4, Hidden = 32, Heads = 4, FeedForward = 48, Vocab = 61, KvHeads = 2, TieEmbeddings = true)]
     [Norm(Kind.Pre, Scale = ScaleRule.InvSqrtDepth)]
     public partial class TinyGqaTied { }

@@ -43,6 +43,8 @@ namespace LnsDsl.Tests
         {
             ("ReZero", () => new TinyReZero(1), new RefConfig(Kind.None, ResidualGate: true)),
             ("SkipInit+LNS+LayerScale", () => new TinySkipInitLns(1), new RefConfig(Kind.Pre, ScaleRule.InvSqrtDepth, Layers: 3, LayerScale: true, ResidualGate: true)),
+            ("DyT+LNS", () => new TinyDyTLns(1), new RefConfig(Kind.Pre, ScaleRule.InvSqrtDepth, Layers: 3, NormType: NormType.DyT)),
+            ("DyT Peri-LN", () => new TinyDyTPeri(1), new RefConfig(Kind.Peri, Layers: 2, NormType: NormType.DyT)),
         }.Select(c => new object[] { c.Item1, c.Item2, c.Item3 });
 
         [Theory]
@@ -92,6 +94,8 @@ namespace LnsDsl.Tests
             ("exact GELU instead of tanh GELU", () => new TinyGemma2Like(1), Gemma2Like with { Activation = Activation.Geglu }, Bug.None),
             ("RMSNorm w instead of 1 + w", () => new TinyGemma2Like(1), Gemma2Like with { NormType = NormType.RmsNorm }, Bug.None),
             ("ReZero's gates left out", () => new TinyReZero(1), new RefConfig(Kind.None), Bug.None),
+            ("DyT read as RMSNorm + bias", () => new TinyDyTLns(1), new RefConfig(Kind.Pre, ScaleRule.InvSqrtDepth, Layers: 3, NormType: NormType.RmsNormBias), Bug.None),
+            ("DyT without LNS", () => new TinyDyTLns(1), new RefConfig(Kind.Pre, Layers: 3, NormType: NormType.DyT), Bug.None),
             ("SiLU gate instead of GELU gate", () => new TinyHeadDimBiases(1), HeadDimBiases with { Activation = Activation.SwiGlu }, Bug.None),
             ("no o_proj bias", () => new TinyHeadDimBiases(1), HeadDimBiases with { OutputBias = false }, Bug.None),
             ("no MLP bias", () => new TinyHeadDimBiases(1), HeadDimBiases with { MlpBias = false }, Bug.None),
@@ -125,17 +129,24 @@ namespace LnsDsl.Tests
             Assert.True(error > 100 * Tolerance, $"{name} changes the logits by only {error:E2}: the numeric test could not tell it apart");
         }
 
-        /// <summary>The gradient of a residual gate (ReZero) and of a weight behind it, from autograd on the generated model,
-        /// against central differences of the fp64 reference's loss.</summary>
+        /// <summary>The gradient of a residual gate (ReZero, SkipInit), of a weight behind it and of DyT's alpha, from autograd
+        /// on the generated model, against central differences of the fp64 reference's loss.</summary>
         [Theory]
         [InlineData("ReZero", "layers.1.attn_gate")]
         [InlineData("ReZero", "layers.2.mlp.down_proj.weight")]
         [InlineData("SkipInit", "layers.0.mlp_gate")]
+        [InlineData("DyT", "layers.1.input_layernorm.alpha")]
+        [InlineData("DyT", "norm.alpha")]
         public void Gate_gradients_match_finite_differences_of_the_reference(string which, string parameter)
         {
             using var scope = NewDisposeScope();
-            using var model = which == "ReZero" ? (TransformerModule)new TinyReZero(1) : new TinySkipInitLns(1);
-            var config = which == "ReZero" ? new RefConfig(Kind.None, ResidualGate: true) : new RefConfig(Kind.Pre, ScaleRule.InvSqrtDepth, Layers: 3, LayerScale: true, ResidualGate: true);
+            using var model = which switch { "ReZero" => (TransformerModule)new TinyReZero(1), "DyT" => new TinyDyTLns(1), _ => new TinySkipInitLns(1) };
+            var config = which switch
+            {
+                "ReZero" => new RefConfig(Kind.None, ResidualGate: true),
+                "DyT" => new RefConfig(Kind.Pre, ScaleRule.InvSqrtDepth, Layers: 3, NormType: NormType.DyT),
+                _ => new RefConfig(Kind.Pre, ScaleRule.InvSqrtDepth, Layers: 3, LayerScale: true, ResidualGate: true),
+            };
             Reference.Randomize(model, 11);
             var tokens = Tokens(5);
             var weights = torch.randn(new long[] { tokens.shape[0], tokens.shape[1], model.Spec.Vocab }, generator: new Generator(3)).to(ScalarType.Float64);

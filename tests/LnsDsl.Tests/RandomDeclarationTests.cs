@@ -17,6 +17,7 @@ namespace LnsDsl.Tests
     /// tied heads, ...), compiled in one compilation by the project's generator: the generated TorchSharp forward against
     /// the independent fp64 reference and against the exported model.py, both rendered from the same block programs.
     /// </summary>
+    [Collection("Memory")] // a thousand models' tensors: run alone, so the GC churn it causes never meets another test's native calls
     public sealed class RandomDeclarationTests : IDisposable
     {
         private const int Count = 1000;
@@ -45,7 +46,7 @@ namespace LnsDsl.Tests
             int headDim = r.Next(5) == 0 ? 6 : hidden / heads;
             bool layerScale = r.Next(4) == 0, tie = r.Next(4) == 0;
             bool embeddingNorm = r.Next(5) == 0 ? kind != Kind.Peri : kind == Kind.Peri;
-            var normType = Pick(NormType.RmsNorm, NormType.LayerNorm, NormType.RmsNormPlusOne, NormType.RmsNormBias, NormType.CRmsNorm);
+            var normType = Pick(NormType.RmsNorm, NormType.LayerNorm, NormType.RmsNormPlusOne, NormType.RmsNormBias, NormType.CRmsNorm, NormType.DyT);
             if (normType == NormType.CRmsNorm && (kind != Kind.Pre || embeddingNorm || layerScale || tie)) normType = NormType.RmsNormBias;
             bool qkNorm = r.Next(3) == 0;
             return TinyPre.Architecture with
@@ -62,6 +63,7 @@ namespace LnsDsl.Tests
                 SoftCap = r.Next(5) == 0 ? 30 : 0, QueryScaleDim = r.Next(6) == 0 ? 12 : 0,
                 ScaleEmbeddings = r.Next(6) == 0, LogitSoftCap = r.Next(6) == 0 ? 20 : 0,
                 ResidualGate = gate, ResidualGateInit = gate == ResidualGate.Scalar ? Pick(0.0, 0.5) : 0,
+                TanhAlpha = normType == NormType.DyT ? Pick(0.5, 0.8) : 0, TanhAlphaMlp = normType == NormType.DyT ? Pick(0.5, 0.2) : 0, TanhAlphaFinal = normType == NormType.DyT ? Pick(0.5, 0.2) : 0,
             };
         }
 

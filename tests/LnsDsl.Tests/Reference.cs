@@ -88,6 +88,10 @@ namespace LnsDsl.Tests
                 var ms = (x * x).mean(new long[] { -1 }, keepdim: true);
                 y = x / (ms + _c.Eps).sqrt() * P(prefix + ".weight") + P(prefix + ".bias");
             }
+            else if ((type ?? _c.NormType) == NormType.DyT) // Dynamic Tanh: w * tanh(alpha x) + b, no statistics
+            {
+                y = (P(prefix + ".alpha") * x).tanh() * P(prefix + ".weight") + P(prefix + ".bias");
+            }
             else if ((type ?? _c.NormType) == NormType.RmsNormPlusOne) // Gemma: x * rsqrt(mean(x^2) + eps) * (1 + w)
             {
                 var ms = (x * x).mean(new long[] { -1 }, keepdim: true);
@@ -329,6 +333,7 @@ namespace LnsDsl.Tests
             {
                 if (name.EndsWith("layer_scale", StringComparison.Ordinal)) p.uniform_(0.3, 1.2, generator);
                 else if (name.EndsWith("_gate", StringComparison.Ordinal)) p.uniform_(0.3, 1.2, generator); // residual gates (one scalar)
+                else if (name.EndsWith(".alpha", StringComparison.Ordinal)) p.uniform_(0.3, 1.5, generator); // DyT's alpha (one scalar)
                 else if (name.EndsWith("norm.weight", StringComparison.Ordinal)) p.uniform_(0.6, 1.4, generator);
                 else if (name.EndsWith(".bias", StringComparison.Ordinal)) p.uniform_(-0.3, 0.3, generator);
                 else if (name == "embed_tokens.weight") p.normal_(0, 1.0, generator);

@@ -48,6 +48,10 @@ namespace LnsDsl.Generators.Model
         public bool LayerScale { get; init; }
         public double LayerScaleInit { get; init; }
         public ResidualGate ResidualGate { get; init; }
+        /// <summary>DyT's initial alphas by position (0 for other norm types).</summary>
+        public double TanhAlpha { get; init; }
+        public double TanhAlphaMlp { get; init; }
+        public double TanhAlphaFinal { get; init; }
         /// <summary>0 where there is no gate.</summary>
         public double ResidualGateInit { get; init; }
         public bool EmbeddingNorm { get; init; }

@@ -65,6 +65,9 @@ namespace LnsDsl.Generators.Model
         public Argument<double> Beta { get; init; }
         /// <summary>Not given: true for Peri-LN, false otherwise.</summary>
         public Argument<bool> EmbeddingNorm { get; init; }
+        public Argument<double> TanhAlpha { get; init; }
+        public Argument<double> TanhAlphaMlp { get; init; }
+        public Argument<double> TanhAlphaFinal { get; init; }
     }
 
     /// <summary>The arguments of <see cref="AttentionAttribute"/>.</summary>
@@ -198,6 +201,11 @@ namespace LnsDsl.Generators.Model
         public double BetaOverride => Norm?.Beta.Or(NormDefaults.Beta) ?? NormDefaults.Beta;
         /// <summary>The user's EmbeddingNorm where given, else true for Peri-LN only.</summary>
         public bool EmbeddingNorm => Norm is { EmbeddingNorm.IsGiven: true } n ? n.EmbeddingNorm.Or(false) : Kind == Kind.Peri;
+        public double TanhAlpha => Norm?.TanhAlpha.Or(NormDefaults.TanhAlpha) ?? NormDefaults.TanhAlpha;
+        /// <summary>The user's MLP-position alpha, 0 where none (resolved to <see cref="TanhAlpha"/>).</summary>
+        public double TanhAlphaMlp => Norm?.TanhAlphaMlp.Or(NormDefaults.TanhAlphaMlp) ?? NormDefaults.TanhAlphaMlp;
+        /// <summary>The user's final-norm alpha, 0 where none (resolved to the MLP position's).</summary>
+        public double TanhAlphaFinal => Norm?.TanhAlphaFinal.Or(NormDefaults.TanhAlphaFinal) ?? NormDefaults.TanhAlphaFinal;
 
         public bool Rope => Attention?.Rope.Or(AttentionDefaults.Rope) ?? AttentionDefaults.Rope;
         public double RopeTheta => Attention?.RopeTheta.Or(AttentionDefaults.RopeTheta) ?? AttentionDefaults.RopeTheta;

@@ -31,7 +31,16 @@ namespace LnsDsl.Generators.Parsing
             PreLayerNormIsRmsNorm,
             NormFreeWithoutGate,
             GateInitWithoutGate,
+            TanhAlphaWithoutDyT,
         };
+
+        /// <summary>LNS113: a DyT alpha on a model whose norms are not DyT.</summary>
+        private static IEnumerable<DiagnosticInfo> TanhAlphaWithoutDyT(RawDeclaration d)
+        {
+            if (d.NormType == NormType.DyT || d.Norm is not { } n) yield break;
+            foreach (var (name, argument) in new[] { (nameof(NormAttribute.TanhAlpha), n.TanhAlpha), (nameof(NormAttribute.TanhAlphaMlp), n.TanhAlphaMlp), (nameof(NormAttribute.TanhAlphaFinal), n.TanhAlphaFinal) })
+                if (argument.IsGiven) yield return At(d, DiagnosticDescriptors.TanhAlphaWithoutDyT, argument.Location, name, d.NormType);
+        }
 
         /// <summary>LNS111: blocks without norms and without a residual gate: nothing bounds the stream.</summary>
         private static IEnumerable<DiagnosticInfo> NormFreeWithoutGate(RawDeclaration d)

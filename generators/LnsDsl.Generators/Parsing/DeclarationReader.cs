@@ -119,6 +119,9 @@ namespace LnsDsl.Generators.Parsing
                     nameof(NormAttribute.Alpha) => raw with { Alpha = a.Double(name) },
                     nameof(NormAttribute.Beta) => raw with { Beta = a.Double(name) },
                     nameof(NormAttribute.EmbeddingNorm) => raw with { EmbeddingNorm = a.Bool(name) },
+                    nameof(NormAttribute.TanhAlpha) => raw with { TanhAlpha = a.Double(name) },
+                    nameof(NormAttribute.TanhAlphaMlp) => raw with { TanhAlphaMlp = a.Double(name) },
+                    nameof(NormAttribute.TanhAlphaFinal) => raw with { TanhAlphaFinal = a.Double(name) },
                     _ => raw,
                 };
             }

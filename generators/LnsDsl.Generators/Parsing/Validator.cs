@@ -96,6 +96,9 @@ namespace LnsDsl.Generators.Parsing
             Positive(nameof(InitAttribute.Std), d.Std, d.Init?.At(d.Init.Std));
             Positive(nameof(InitAttribute.EmbeddingStd), d.EmbeddingStd, d.Init?.At(d.Init.EmbeddingStd), allowZero: true);
             Positive(nameof(LayerScaleAttribute.Init), d.LayerScaleInit, d.LayerScale?.At(d.LayerScale.Init));
+            Positive(nameof(NormAttribute.TanhAlpha), d.TanhAlpha, d.Norm?.At(d.Norm.TanhAlpha));
+            Positive(nameof(NormAttribute.TanhAlphaMlp), d.TanhAlphaMlp, d.Norm?.At(d.Norm.TanhAlphaMlp), allowZero: true);
+            Positive(nameof(NormAttribute.TanhAlphaFinal), d.TanhAlphaFinal, d.Norm?.At(d.Norm.TanhAlphaFinal), allowZero: true);
             Positive(nameof(ResidualAttribute.GateInit), d.ResidualGateInit, d.Residual?.At(d.Residual.GateInit), allowZero: true, zero: "0 starts every block as the identity");
             Positive(nameof(TransformerModelAttribute.LogitSoftCap), d.LogitSoftCap, model.At(model.LogitSoftCap), allowZero: true, zero: "0 turns it off");
             Positive(nameof(AttentionAttribute.SoftCap), d.SoftCap, d.Attention?.At(d.Attention.SoftCap), allowZero: true, zero: "0 turns it off");

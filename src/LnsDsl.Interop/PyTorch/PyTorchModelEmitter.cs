@@ -41,6 +41,9 @@ namespace LnsDsl.Interop.PyTorch
         private static IReadOnlyList<BlockProgram> Programs(ModelSpec spec)
             => spec.Blocks.Select(b => b.Placement).Distinct().OrderBy(p => p).Select(p => BlockPrograms.For(p, spec.LayerScale, spec.ResidualGate)).ToList();
 
+        /// <summary>The extra constructor argument of the model's norm: DyT's initial alpha from config.json's <paramref name="setting"/>.</summary>
+        private static string NormAlpha(ModelSpec s, string setting) => Norms.HasAlpha(s.NormType) ? $", config[\"{setting}\"]" : "";
+
         /// <summary>A Python float literal that reads back as the same double (<c>"R"</c>, with <c>.0</c> where it would read as an int).</summary>
         internal static string Py(double d)
         {
@@ -59,6 +62,7 @@ namespace LnsDsl.Interop.PyTorch
             NormType.RmsNormPlusOne => "RMSNormPlusOne",
             NormType.RmsNormBias => "RMSNormBias",
             NormType.CRmsNorm => "CRMSNorm",
+            NormType.DyT => "DyT",
             _ => "RMSNorm",
         };
 
@@ -207,6 +211,27 @@ def write_safetensors(path, tensors, metadata=None):
         {
             var used = new SortedSet<string>(StringComparer.Ordinal) { NormClass(s.NormType) };
             if (s.QkNorm) used.Add(QkNormClass(s));
+            if (used.Contains("DyT"))
+                w.Raw(""""
+class DyT(nn.Module):
+    """Dynamic Tanh (LnsDsl's Fused.DyT): tanh(alpha * x) * (weight * scale) + bias * scale, alpha a learned scalar,
+    no statistics (eps is accepted and unused); computed in fp32 for narrower inputs."""
+
+    def __init__(self, size, eps, alpha):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(size))
+        self.bias = nn.Parameter(torch.zeros(size))
+        self.alpha = nn.Parameter(torch.full((1,), float(alpha)))
+
+    def forward(self, x, scale=1.0):
+        xf = x if x.dtype in (torch.float32, torch.float64) else x.float()
+        w = self.weight if scale == 1.0 else self.weight * scale
+        b = self.bias if scale == 1.0 else self.bias * scale
+        y = torch.tanh(xf * self.alpha.to(xf.dtype)) * w.to(xf.dtype) + b.to(xf.dtype)
+        return y.to(x.dtype)
+
+
+"""");
             if (used.Contains("CRMSNorm")) used.Add("RMSNormBias");
             if (used.Contains("RMSNorm"))
                 w.Raw(""""
@@ -525,7 +550,8 @@ def apply_rope(x, cos, sin):
             w.Line("        self.s, self.alpha = s, alpha");
             w.Line("        self.self_attn = Attention(config" + (s.Rope ? ", rope" : "") + ")");
             w.Line("        self.mlp = Mlp(config)");
-            foreach (var n in program.Norms) w.Line($"        self.{n} = Norm(hidden, eps)");
+            foreach (var (n, position) in program.NormPositions)
+                w.Line($"        self.{n} = Norm(hidden, eps{NormAlpha(s, position == BranchKind.Attention ? "TanhAlpha" : "TanhAlphaMlp")})");
             foreach (var g in program.Gains)
                 w.Line($"        self.{g.Parameter} = nn.Parameter(torch.full(({(g.Scalar ? "1" : "hidden")},), float(config[\"{g.InitSetting}\"])))" + (g.Scalar ? "  # a residual gate (one scalar)" : ""));
             w.Line();
@@ -568,7 +594,7 @@ def apply_rope(x, cos, sin):
             w.Line("        self.config = config");
             w.Line("        hidden, vocab, eps = config[\"Hidden\"], config[\"Vocab\"], config[\"Eps\"]");
             w.Line("        self.embed_tokens = nn.Embedding(vocab, STREAM)");
-            if (s.EmbeddingNorm) w.Line("        self.embed_norm = Norm(hidden, eps)" + (s.Norm == Kind.Peri ? "  # Peri-LN normalises the embedding output" : ""));
+            if (s.EmbeddingNorm) w.Line($"        self.embed_norm = Norm(hidden, eps{NormAlpha(s, "TanhAlphaFinal")})" + (s.Norm == Kind.Peri ? "  # Peri-LN normalises the embedding output" : ""));
             if (s.Rope)
             {
                 w.Line("        rope = Rope(config)");
@@ -578,7 +604,7 @@ def apply_rope(x, cos, sin):
             {
                 w.Line("        self.layers = nn.ModuleList([BLOCK_TYPES[p](config, s, alpha) for p, s, alpha in BLOCKS])");
             }
-            w.Line("        self.norm = Norm(hidden, eps)  # never depth-scaled");
+            w.Line($"        self.norm = Norm(hidden, eps{NormAlpha(s, "TanhAlphaFinal")})  # never depth-scaled");
             if (!s.TieEmbeddings) w.Line("        self.lm_head = nn.Linear(hidden, vocab, bias=False)");
             w.Line();
             w.Line("    def forward(self, tokens):");

@@ -213,7 +213,7 @@ namespace LnsDsl.Training
                 // The scalars live (referenced, disposed at the end) until every native call that reads them has returned: a
                 // temporary double -> Scalar conversion may be finalised by the GC while LibTorch still reads it.
                 using Scalar sBeta1 = Beta1.ToScalar(), sOneMinusBeta1 = (1 - Beta1).ToScalar(), sBeta2 = Beta2.ToScalar(), sOneMinusBeta2 = (1 - Beta2).ToScalar(),
-                    sEps = Eps.ToScalar(), sSqrtBc2 = sqrtBc2.ToScalar(), sStep = stepSize.ToScalar(), sKeep = keep.ToScalar(), sWd = wd.ToScalar();
+                    sEps = Eps.ToScalar(), sOne = 1.0.ToScalar(), sSqrtBc2 = sqrtBc2.ToScalar(), sStep = stepSize.ToScalar(), sKeep = keep.ToScalar(), sWd = wd.ToScalar();
                 long chunk = ChunkElements > 0 ? Math.Min(ChunkElements, count) : g.Parameters.device_type == DeviceType.CPU ? Math.Min(CpuChunk, count) : count;
                 if (wd != 0 && (g.Scratch is null || g.Scratch.numel() < chunk))
                 {
@@ -242,7 +242,7 @@ namespace LnsDsl.Training
                     }
                     m.mul_(sBeta1).add_(grad, alpha: sOneMinusBeta1);
                     v.mul_(sBeta2).addcmul_(grad, grad, value: sOneMinusBeta2);
-                    var denom = v.sqrt().div_(sSqrtBc2).add_(sEps); // (sqrt(v) / sqrt(bc2)) + eps, a chunk-sized temporary
+                    var denom = v.sqrt().div_(sSqrtBc2).add_(sEps, sOne); // alpha given: no temporary Scalar the GC could finalise mid-call // (sqrt(v) / sqrt(bc2)) + eps, a chunk-sized temporary
                     p.addcdiv_(m, denom, value: sStep);
                 }
             }
