@@ -3,7 +3,7 @@
 It mirrors the generated code op for op (see a model's .g.cs): fused qkv projection split into [q | k] and v,
 rotary embeddings (rotate_half), scaled_dot_product_attention with the causal flag, fused gate_up projection and
 SwiGLU, RMSNorm computed in fp32 with the LNS factor 1/sqrt(l) folded into the norm weight, an unscaled final
-norm, an untied head, cross-entropy in fp32, Adam. Eager mode (no torch.compile), like TorchSharp.
+norm, an untied head, cross-entropy in fp32, Adam. Eager mode by default, like TorchSharp; --compile for torch.compile.
 
     python3 reference_model.py --layers 12 --hidden 256 --heads 8 --ffn 704 --vocab 8192 --batch 8 --seq 256 --device cuda
 """
@@ -77,12 +77,14 @@ def main():
     p.add_argument("--device", default="cuda")
     p.add_argument("--dtype", default="bf16", help="bf16: autocast mixed precision (fp32 weights and Adam state), as lnsrun's bf16; bf16-pure: the model cast to bf16; fp32")
     p.add_argument("--json")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model (PyTorch 2.0 and newer)")
     a = p.parse_args()
     dev = torch.device(a.device)
     dtype = torch.bfloat16 if a.dtype == "bf16-pure" else torch.float32
     mixed = a.dtype == "bf16"
     torch.manual_seed(0)
     m = Model(a).to(dev).to(dtype)
+    run = torch.compile(m) if a.compile else m
     # Mixed precision as the field trains: fp32 master weights, matmuls in bf16 under autocast.
     autocast = (lambda: torch.autocast(dev.type, dtype=torch.bfloat16)) if mixed else (lambda: contextlib.nullcontext())
     opt = torch.optim.Adam(m.parameters(), lr=1e-4)
@@ -93,13 +95,13 @@ def main():
     def train():
         opt.zero_grad()
         with autocast():
-            logits = m(x)
+            logits = run(x)
         F.cross_entropy(logits.float().view(-1, a.vocab), y.view(-1)).backward()
         opt.step()
 
     def fwd():
         with torch.no_grad(), autocast():
-            m(x)
+            run(x)
 
     for _ in range(a.warmup):
         train(); fwd()
