@@ -87,6 +87,19 @@ namespace LnsDsl.Models
 #pragma warning restore LNS101
     public partial class LnsScaledInit12x128 { }
 
+    // The 2025-26 rivals of LNS at the same size (lnsrun compare --preset rivals-12x128).
+
+    /// <summary>ReZero: no norms in the blocks, a learned scalar gate on each branch starting at 0; CPU family.</summary>
+    [TransformerModel(Layers = 12, Hidden = 128, Heads = 4, FeedForward = 384, Vocab = 8192)]
+    [Norm(Kind.None)]
+    [Residual(Gate = ResidualGate.Scalar)]
+    public partial class ReZero12x128 { }
+
+    /// <summary>DyT in place of every norm, Pre-LN, the paper's LLM recipe of per-position alphas (its smallest, 7B); CPU family.</summary>
+    [TransformerModel(Layers = 12, Hidden = 128, Heads = 4, FeedForward = 384, Vocab = 8192)]
+    [Norm(Kind.Pre, Type = NormType.DyT, TanhAlpha = 0.8, TanhAlphaMlp = 0.2)]
+    public partial class DyT12x128 { }
+
     // ---- CPU family: 24 blocks, width 128, FFN 384, 4 heads, vocab 8192 ----
 
     /// <summary>Pre-LN (baseline); CPU family.</summary>

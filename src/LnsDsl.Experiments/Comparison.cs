@@ -37,9 +37,14 @@ namespace LnsDsl.Experiments
         /// <summary>Validation batches of the layer analysis of each run.</summary>
         public int AnalysisBatches { get; init; } = 4;
 
-        /// <summary>The paper's comparison at CPU scale, for one size of the small family (e.g. "12x128").</summary>
+        /// <summary>The paper's comparison at CPU scale, for one size of the small family (e.g. "12x128"); "rivals-SIZE":
+        /// Pre-LN and LNS against the 2025-26 rivals the zoo has at that size (ReZero, DyT).</summary>
         public static IReadOnlyList<string> Preset(string size)
-            => new[] { "PreLn", "Lns", "PostLn", "MixLn", "PeriLn", "DeepNorm", "LnsScaledInit" }.Select(v => v + size).ToList();
+            => size.StartsWith(RivalsPrefix, StringComparison.Ordinal)
+                ? new[] { "PreLn", "Lns", "ReZero", "DyT" }.Select(v => v + size[RivalsPrefix.Length..]).ToList()
+                : new[] { "PreLn", "Lns", "PostLn", "MixLn", "PeriLn", "DeepNorm", "LnsScaledInit" }.Select(v => v + size).ToList();
+
+        private const string RivalsPrefix = "rivals-";
     }
 
     /// <summary>One finished (or diverged) run of a comparison.</summary>
