@@ -59,20 +59,13 @@ namespace LnsDsl.IntegrationTests
             return (code, stdout.ToString(), stderr.ToString());
         }
 
-        /// <summary>Runs lnsrun in a child process (the built lnsrun.dll beside the tests).</summary>
+        /// <summary>Runs lnsrun in a child process (<see cref="Lnsrun.Run"/>) with this test's cache and the test models' assembly.</summary>
         private int Process(string[] args)
         {
-            var psi = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-            psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "lnsrun.dll"));
-            foreach (var a in args) psi.ArgumentList.Add(a);
-            psi.ArgumentList.Add("--assembly"); // the test models live in this assembly: a user's compiled models
-            psi.ArgumentList.Add(typeof(LnsDsl.Tests.Models.TinyByteLns).Assembly.Location);
-            using var p = System.Diagnostics.Process.Start(psi)!;
-            var err = p.StandardError.ReadToEndAsync();
-            string output = p.StandardOutput.ReadToEnd();
-            p.WaitForExit();
-            _output.WriteLine($"$ lnsrun {string.Join(" ", args)}  -> exit {p.ExitCode} (child process)\n{output}{err.Result}");
-            return p.ExitCode;
+            var all = args.Concat(new[] { "--assembly", Lnsrun.TestModels }).ToArray(); // the test models: a user's compiled models
+            var (code, output, errors) = Lnsrun.Run(Directory.GetCurrentDirectory(), Environment.GetEnvironmentVariable("LNSDSL_CACHE")!, all);
+            _output.WriteLine($"$ lnsrun {string.Join(" ", args)}  -> exit {code} (child process)\n{output}{errors}");
+            return code;
         }
 
         private string[] Train(string run, params string[] extra)

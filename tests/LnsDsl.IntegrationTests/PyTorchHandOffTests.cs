@@ -1,8 +1,6 @@
 using System;
 using System.IO;
 using System.Linq;
-using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 using LnsDsl.Tests;
 using Xunit;
@@ -72,7 +70,7 @@ namespace LnsDsl.IntegrationTests
                     Assert.Equal(name == "adamw-embeddings", decayed.Contains("embed_tokens.weight"));
                     Assert.DoesNotContain("norm.weight", decayed);
                 }
-                var (code, stdout, stderr) = PythonProcess.Run($"-m torch.distributed.run --redirects 1 --tee 1 --nproc_per_node 2 --master_port {FreePort()} " +
+                var (code, stdout, stderr) = PythonProcess.Run($"{PythonProcess.Torchrun} --nproc_per_node 2 --master_port {PythonProcess.FreePort()} " +
                                                                $"\"{Path.Combine(export, "train.py")}\" --out \"{torch}\" --stop-at 5 --timeout 60", 300);
                 _output.WriteLine($"$ torchrun --nproc_per_node 2 train.py --stop-at 5 -> exit {code}\n{stdout}{stderr}");
                 Assert.True(code == 0, stdout + stderr);
@@ -98,13 +96,5 @@ namespace LnsDsl.IntegrationTests
             }
         }
 
-        private static int FreePort()
-        {
-            var listener = new TcpListener(IPAddress.Loopback, 0);
-            listener.Start();
-            int port = ((IPEndPoint)listener.LocalEndpoint).Port;
-            listener.Stop();
-            return port;
-        }
     }
 }

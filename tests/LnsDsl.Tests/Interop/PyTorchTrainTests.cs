@@ -3,8 +3,6 @@ using System.Collections.Generic;
 using System.Diagnostics;
 using System.IO;
 using System.Linq;
-using System.Net;
-using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
@@ -33,9 +31,7 @@ namespace LnsDsl.Tests
     {
         private const string Python = PythonProcess.Executable;
         private const string ModelName = "TinyByteLns";
-        // --redirects/--tee given explicitly: torchrun of PyTorch 1.13 on Python 3.11 fails on their default "0"
-        // (its Std flag parsing iterates an IntFlag, which no longer yields the zero member); 1 tees stdout.
-        private const string Torchrun = "-m torch.distributed.run --redirects 1 --tee 1";
+        private const string Torchrun = PythonProcess.Torchrun;
         private readonly ITestOutputHelper _output;
         private readonly string _dir = Path.Combine(Path.GetTempPath(), "lnsdsl-pyt-" + Guid.NewGuid().ToString("N"));
         private readonly string? _previousCache = Environment.GetEnvironmentVariable("LNSDSL_CACHE");
@@ -202,7 +198,7 @@ namespace LnsDsl.Tests
             string single = Path.Combine(_dir, "single"), two = Path.Combine(_dir, "two");
             var (code, stdout) = Run($"\"{Path.Combine(dir, "train.py")}\" --out \"{single}\"", 120);
             Assert.True(code == 0, stdout);
-            (code, stdout) = Run($"{Torchrun} --nproc_per_node 2 --master_port {FreePort()} \"{Path.Combine(dir, "train.py")}\" --out \"{two}\" --timeout 30", 180);
+            (code, stdout) = Run($"{Torchrun} --nproc_per_node 2 --master_port {PythonProcess.FreePort()} \"{Path.Combine(dir, "train.py")}\" --out \"{two}\" --timeout 30", 180);
             Assert.True(code == 0, stdout);
             Assert.Contains("DDP", stdout);
             double[] a = Losses(single), b = Losses(two);
@@ -225,7 +221,7 @@ namespace LnsDsl.Tests
             var options = Options(data, Packing.Pack) with { Steps = 2000, Warmup = 2 };
             string dir = Export(options, data);
             string run = Path.Combine(_dir, "killed");
-            var psi = new ProcessStartInfo(Python, $"{Torchrun} --nproc_per_node 2 --master_port {FreePort()} \"{Path.Combine(dir, "train.py")}\" --out \"{run}\" --checkpoint-every 2 --timeout 20")
+            var psi = new ProcessStartInfo(Python, $"{Torchrun} --nproc_per_node 2 --master_port {PythonProcess.FreePort()} \"{Path.Combine(dir, "train.py")}\" --out \"{run}\" --checkpoint-every 2 --timeout 20")
             { RedirectStandardOutput = true, RedirectStandardError = true };
             using var p = Process.Start(psi)!;
             var output = new StringBuilder();
@@ -339,14 +335,6 @@ namespace LnsDsl.Tests
         /// <summary>24 documents of deterministic pseudo-English (as the CLI tests write).</summary>
         private string Corpus() => TestCorpus.RandomWords(Path.Combine(_dir, "corpus"), seed: 1, length: d => 60 + 40 * (d % 5));
 
-        private static int FreePort()
-        {
-            var listener = new TcpListener(IPAddress.Loopback, 0);
-            listener.Start();
-            int port = ((IPEndPoint)listener.LocalEndpoint).Port;
-            listener.Stop();
-            return port;
-        }
 
         private bool HasTorch() => PythonProcess.Available("torch, numpy, torch.distributed", _output, "the train.py check");
 

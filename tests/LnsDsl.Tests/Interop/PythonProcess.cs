@@ -9,6 +9,21 @@ namespace LnsDsl.Tests
     {
         public const string Executable = "/usr/bin/python3";
 
+        /// <summary>torchrun's arguments to the interpreter. --redirects/--tee given explicitly: torchrun of PyTorch 1.13 on
+        /// Python 3.11 fails on their default "0" (its Std flag parsing iterates an IntFlag, which no longer yields the
+        /// zero member); 1 tees stdout.</summary>
+        public const string Torchrun = "-m torch.distributed.run --redirects 1 --tee 1";
+
+        /// <summary>A free loopback port for torchrun's rendezvous (<c>--master_port</c>).</summary>
+        public static int FreePort()
+        {
+            var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+            listener.Start();
+            int port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+            listener.Stop();
+            return port;
+        }
+
         /// <summary>Whether the interpreter exists and imports <paramref name="modules"/> (e.g. "torch").</summary>
         public static bool Imports(string modules) => File.Exists(Executable) && Run($"-c \"import {modules}\"", 60).Code == 0;
 
