@@ -136,8 +136,36 @@ namespace LnsDsl.Generators
             "GateInit = {0} has no effect without Gate = ResidualGate.Scalar; add the gate or remove GateInit");
 
         public static readonly DiagnosticDescriptor TanhAlphaWithoutDyT = Warning("LNS113", Usage,
-            "A DyT alpha on a model without DyT norms",
-            "{0} has no effect with Type = NormType.{1}; it initialises the alpha of NormType.DyT's norms; use Type = NormType.DyT or remove it");
+            "A tanh-norm scalar on a model without DyT or BHyT norms",
+            "{0} has no effect with Type = NormType.{1}; it initialises the learned scalar of NormType.DyT's (alpha) and NormType.BHyT's (lambda) norms; use one of those types or remove it");
+
+        public static readonly DiagnosticDescriptor TwoDepthControls = Warning("LNS114", Architecture,
+            "A depth rule for the residual branches combined with another depth control",
+            "Rule = ResidualRule.{0} multiplies every branch by (L / BaseLayers)^-a and {1} also shrinks the branches with depth: two depth controls, compared as alternatives; use one");
+
+        public static readonly DiagnosticDescriptor RuleWithScaledInit = Warning("LNS115", Architecture,
+            "A depth rule for the residual branches with a depth-scaled output initialisation",
+            "Rule = ResidualRule.{0} replaces the depth-scaled initialisation of o_proj and down_proj (its branch multiplier does that job; the paper initialises them with Std); Output = OutputInit.{1} shrinks them a second time; remove it");
+
+        public static readonly DiagnosticDescriptor BaseLayersWithoutRule = Warning("LNS116", Usage,
+            "BaseLayers without a depth rule",
+            "BaseLayers = {0} has no effect without Rule = ResidualRule.DepthMuP or ResidualRule.CompleteP; add the rule or remove BaseLayers");
+
+        public static readonly DiagnosticDescriptor TanhNormOnEmbedding = Warning("LNS117", Architecture,
+            "A tanh norm on the embedding output",
+            "EmbeddingNorm with Type = NormType.{0}: the embedding output is tiny (std about {1}) where tanh is linear, so {0} only multiplies it by a constant instead of normalising it; remove EmbeddingNorm or use an RMSNorm type");
+
+        public static readonly DiagnosticDescriptor QkNormArgumentOnHybrid = Warning("LNS118", Usage,
+            "QK-norm argument on a HybridNorm model",
+            "{0} has no effect with Kind.Hybrid, which normalises q, k and v per head itself; remove it");
+
+        public static readonly DiagnosticDescriptor HybridArgumentWithoutHybrid = Warning("LNS119", Usage,
+            "FirstBlockPreNorm without HybridNorm",
+            "FirstBlockPreNorm = true has no effect with Kind.{0}; it makes block 1 of a Kind.Hybrid model Pre-LN (HybridNorm*); use Kind.Hybrid or remove it");
+
+        public static readonly DiagnosticDescriptor KappaWithoutBHyT = Warning("LNS120", Usage,
+            "Kappa without BHyT norms",
+            "Kappa = {0} has no effect with Type = NormType.{1}; it divides the RMS inside NormType.BHyT's tanh; use Type = NormType.BHyT or remove it");
 
         public static readonly DiagnosticDescriptor InvDepthTooAggressive = Info("LNS201", Architecture,
             "The 1/l scale rule is aggressive",

@@ -55,7 +55,7 @@ namespace LnsDsl.Generators
             foreach (var placement in m.Blocks.Select(b => b.Placement).Distinct().OrderBy(p => p))
             {
                 w.Line();
-                WriteBlock(w, m, BlockPrograms.For(placement, m.LayerScale, m.ResidualGate));
+                WriteBlock(w, m, BlockPrograms.For(placement, m.LayerScale, m.ResidualGate, m.BranchMultiplier));
             }
             w.Line();
             WriteAttention(w, m);
@@ -104,7 +104,7 @@ namespace LnsDsl.Generators
 
         /// <summary>The model's placement label (<see cref="Placements.Label(Kind, ScaleRule, int, bool, bool)"/>, detailed) and norm type.</summary>
         private static string Label(ModelDeclaration m)
-            => Placements.Label(m.Norm, m.Scale, m.PostLayers, m.LayerScale, detailed: true, gate: m.ResidualGate)
+            => Placements.Label(m.Norm, m.Scale, m.PostLayers, m.LayerScale, detailed: true, gate: m.ResidualGate, rule: m.ResidualRule, firstBlockPreNorm: m.FirstBlockPreNorm)
                + ", " + Norms.Label(m.NormType);
 
         private static void WriteSpec(SourceWriter w, ModelDeclaration m)
@@ -139,11 +139,19 @@ namespace LnsDsl.Generators
             if (m.MlpBias) extra.Add(("MlpBias", "true"));
             if (m.SoftCap != 0) extra.Add(("SoftCap", L(m.SoftCap)));
             if (m.QueryScaleDim != 0) extra.Add(("QueryScaleDim", m.QueryScaleDim.ToString(System.Globalization.CultureInfo.InvariantCulture)));
-            if (m.NormType == NormType.DyT)
+            if (Norms.HasAlpha(m.NormType))
             {
                 extra.Add(("TanhAlpha", L(m.TanhAlpha)));
                 extra.Add(("TanhAlphaMlp", L(m.TanhAlphaMlp)));
                 extra.Add(("TanhAlphaFinal", L(m.TanhAlphaFinal)));
+            }
+            if (m.NormType == NormType.BHyT) extra.Add(("Kappa", L(m.Kappa)));
+            if (m.ValueNorm) extra.Add(("ValueNorm", "true"));
+            if (m.FirstBlockPreNorm) extra.Add(("FirstBlockPreNorm", "true"));
+            if (m.ResidualRule != ResidualRule.None)
+            {
+                extra.Add(("ResidualRule", "global::LnsDsl.ResidualRule." + m.ResidualRule));
+                extra.Add(("BaseLayers", m.BaseLayers.ToString(System.Globalization.CultureInfo.InvariantCulture)));
             }
             if (m.ResidualGate != ResidualGate.None)
             {
@@ -205,7 +213,7 @@ namespace LnsDsl.Generators
             foreach (var b in m.Blocks)
             {
                 w.Line($"// Block {b.Index}/{m.Layers}: {Placements.Label(b.Placement)}, {ScaleComment(m, b)}");
-                var program = BlockPrograms.For(b.Placement, m.LayerScale, m.ResidualGate);
+                var program = BlockPrograms.For(b.Placement, m.LayerScale, m.ResidualGate, m.BranchMultiplier);
                 string args = program.UsesScale
                     ? $"layers[{b.Index - 1}], x, {SourceWriter.Literal(b.NormScale)}"
                     : $"layers[{b.Index - 1}], x";
@@ -226,7 +234,8 @@ namespace LnsDsl.Generators
         {
             string alpha = SourceWriter.Literal(m.Alpha);
             string equations = string.Join(", ", program.Equations().Select(e => $"<c>{e}</c>"));
-            string notes = (program.UsesScale ? "; <c>s</c> is folded into the norm weights" : "") + (program.UsesAlpha ? $" with alpha = {alpha.TrimEnd('D')}" : "");
+            string notes = (program.UsesScale ? "; <c>s</c> is folded into the norm weights" : "") + (program.UsesAlpha ? $" with alpha = {alpha.TrimEnd('D')}" : "")
+                + (m.ResidualRule != ResidualRule.None ? $"; the branch multiplier is {m.ResidualRule}'s (L / {m.BaseLayers})^-{Placements.RuleExponent(m.ResidualRule).ToString("R", System.Globalization.CultureInfo.InvariantCulture)}" : "");
             w.Line($"/// <summary>{program.Label} block: {equations}{notes}.</summary>");
             w.Line(GeneratedCode);
             w.Open($"private {Tensor} {TorchSharpBlock.MethodName(program)}(global::LnsDsl.DecoderLayer layer, {Tensor} x{TorchSharpBlock.ExtraParameters(program)})");
@@ -240,7 +249,7 @@ namespace LnsDsl.Generators
             string heads = m.KvHeads == m.Heads ? $"{m.Heads} heads" : $"{m.Heads} query heads sharing {m.KvHeads} key/value heads";
             string R(double d) => d.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
             bool projectionNorm = m.QkNorm && m.QkNormScope == QkNormScope.Projection;
-            string qkNormText = !m.QkNorm ? "" : projectionNorm ? ", q and k normalised over their whole projections" : ", RMS-normalised q and k";
+            string qkNormText = !m.QkNorm ? "" : projectionNorm ? ", q and k normalised over their whole projections" : m.ValueNorm ? ", q, k and v RMS-normalised per head (HybridNorm)" : ", RMS-normalised q and k";
             string ropeText = !m.Rope ? ", no position encoding"
                 : ", rotary embeddings (base " + R(m.RopeTheta) + m.RopeScaling switch
                 {
@@ -313,7 +322,8 @@ namespace LnsDsl.Generators
                     }
                     w.Line($"var q = {q}.transpose(1, 2);");
                     w.Line($"var k = {k}.transpose(1, 2);");
-                    w.Line("var v = qkvHeads[2].transpose(1, 2);");
+                    if (m.ValueNorm) w.Line($"var v = global::LnsDsl.Fused.{qkNorm}(qkvHeads[2], attn.v_norm!, {eps}).transpose(1, 2); // HybridNorm normalises v too");
+                    else w.Line("var v = qkvHeads[2].transpose(1, 2);");
                 }
             }
             if (kvGroups > 1)
@@ -383,12 +393,14 @@ namespace LnsDsl.Generators
             {
                 NormType.RmsNormBias => "RMSNorm with a bias",
                 NormType.DyT => $"DyT, <c>tanh(alpha * x) * weight + bias</c> with a learned alpha (initially {m.TanhAlpha.ToString("R", System.Globalization.CultureInfo.InvariantCulture)} before attention, {m.TanhAlphaMlp.ToString("R", System.Globalization.CultureInfo.InvariantCulture)} before the MLP, {m.TanhAlphaFinal.ToString("R", System.Globalization.CultureInfo.InvariantCulture)} final), no statistics (eps unused)",
+                NormType.BHyT => $"BHyT, <c>weight * tanh(lambda * x / (kappa * sqrt(mean(x^2) + eps)))</c> with a learned lambda (initially {m.TanhAlpha.ToString("R", System.Globalization.CultureInfo.InvariantCulture)} before attention, {m.TanhAlphaMlp.ToString("R", System.Globalization.CultureInfo.InvariantCulture)} before the MLP, {m.TanhAlphaFinal.ToString("R", System.Globalization.CultureInfo.InvariantCulture)} final) and kappa = {m.Kappa.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}, statistics in fp32",
                 NormType.CRmsNorm => $"Compressed RMSNorm (the residual stream <paramref name=\"x\"/> holds {m.Hidden - 1} of {m.Hidden} coordinates of a zero-mean vector, the last being minus their sum; the output is the whole {m.Hidden}-wide vector, normalised, with a bias)",
                 _ => fn,
             };
             w.Line($"/// <summary>{what} with eps {m.Eps.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}; <paramref name=\"scale\"/> multiplies the output (folded into the weight{(Norms.HasBias(m.NormType) ? " and bias" : "")}).</summary>");
             w.Line(GeneratedCode);
-            w.Line($"private static {Tensor} Norm({Tensor} x, global::LnsDsl.NormWeight weight, double scale = 1D) => global::LnsDsl.Fused.{fn}(x, weight, {SourceWriter.Literal(m.Eps)}, scale);");
+            string kappa = m.NormType == NormType.BHyT ? ", " + SourceWriter.Literal(m.Kappa) : "";
+            w.Line($"private static {Tensor} Norm({Tensor} x, global::LnsDsl.NormWeight weight, double scale = 1D) => global::LnsDsl.Fused.{fn}(x, weight, {SourceWriter.Literal(m.Eps)}, scale{kappa});");
         }
 
         private static string NormFunction(NormType type) => type switch
@@ -398,6 +410,7 @@ namespace LnsDsl.Generators
             NormType.RmsNormBias => "RmsNormBias",
             NormType.CRmsNorm => "CRmsNorm",
             NormType.DyT => "DyT",
+            NormType.BHyT => "BHyT",
             _ => "RmsNorm",
         };
 
@@ -413,7 +426,7 @@ namespace LnsDsl.Generators
                 OutputInit.ScaledByLayer => ", o_proj/down_proj / sqrt(2l)",
                 _ => "",
             };
-            w.Line($"/// <summary>Initialisation: embedding N(0, {m.EmbeddingStd.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}), projections {scheme}{output}; {(m.NormType == NormType.RmsNormPlusOne ? "norm weights 0 (gain 1 + w = 1)" : "norm weights 1")}{(m.QkvBias || m.OutputBias || m.MlpBias ? ", biases 0" : "")}{(m.LayerScale ? ", LayerScale gains " + m.LayerScaleInit.ToString("R", System.Globalization.CultureInfo.InvariantCulture) : "")}{(m.ResidualGate != ResidualGate.None ? ", residual gates " + m.ResidualGateInit.ToString("R", System.Globalization.CultureInfo.InvariantCulture) : "")}.</summary>");
+            w.Line($"/// <summary>Initialisation: embedding N(0, {m.EmbeddingStd.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}), projections {scheme}{output}; {(m.NormType == NormType.RmsNormPlusOne ? "norm weights 0 (gain 1 + w = 1)" : "norm weights 1")}{(m.QkvBias || m.OutputBias || m.MlpBias ? ", biases 0" : "")}{(m.LayerScale ? ", LayerScale gains " + m.LayerScaleInit.ToString("R", System.Globalization.CultureInfo.InvariantCulture) : "")}{(m.ResidualGate != ResidualGate.None ? ", residual gates " + m.ResidualGateInit.ToString("R", System.Globalization.CultureInfo.InvariantCulture) : "")}{(m.ResidualRule != ResidualRule.None ? $", no depth factor in the init ({m.ResidualRule}'s branch multiplier instead)" : "")}.</summary>");
             w.Line(GeneratedCode);
             w.Open("protected override void Initialize(global::TorchSharp.torch.Generator generator)");
             if (m.NormType == NormType.CRmsNorm)

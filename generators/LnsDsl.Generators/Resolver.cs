@@ -41,7 +41,13 @@ namespace LnsDsl.Generators
                 Beta = d.Kind == Kind.DeepNorm ? (d.BetaOverride > 0 ? d.BetaOverride : Placements.DeepNormBeta(d.Layers)) : 1.0,
                 Rope = d.Rope,
                 RopeTheta = d.RopeTheta,
-                QkNorm = d.QkNorm,
+                QkNorm = d.QkNorm || d.Kind == Kind.Hybrid, // HybridNorm normalises q, k and v per head
+                ValueNorm = d.Kind == Kind.Hybrid,
+                FirstBlockPreNorm = d.Kind == Kind.Hybrid && d.FirstBlockPreNorm,
+                ResidualRule = d.ResidualRule,
+                BaseLayers = d.ResidualRule != ResidualRule.None ? d.BaseLayers : 1,
+                BranchMultiplier = Placements.BranchMultiplier(d.ResidualRule, d.Layers, d.ResidualRule != ResidualRule.None ? d.BaseLayers : 1),
+                Kappa = d.NormType == NormType.BHyT ? d.Kappa : 0,
                 Activation = d.Activation,
                 Std = d.Std,
                 EmbeddingStd = d.EmbeddingStd > 0 ? d.EmbeddingStd : d.Std,
@@ -49,14 +55,14 @@ namespace LnsDsl.Generators
                 LayerScale = d.LayerScale is not null,
                 LayerScaleInit = d.LayerScale is not null ? d.LayerScaleInit : 0,
                 ResidualGate = d.ResidualGate,
-                TanhAlpha = d.NormType == NormType.DyT ? d.TanhAlpha : 0,
-                TanhAlphaMlp = d.NormType == NormType.DyT ? (d.TanhAlphaMlp > 0 ? d.TanhAlphaMlp : d.TanhAlpha) : 0,
-                TanhAlphaFinal = d.NormType == NormType.DyT ? (d.TanhAlphaFinal > 0 ? d.TanhAlphaFinal : d.TanhAlphaMlp > 0 ? d.TanhAlphaMlp : d.TanhAlpha) : 0,
+                TanhAlpha = TanhAlphas(d).Attention,
+                TanhAlphaMlp = TanhAlphas(d).Mlp,
+                TanhAlphaFinal = TanhAlphas(d).Final,
                 ResidualGateInit = d.ResidualGate != ResidualGate.None ? d.ResidualGateInit : 0,
                 EmbeddingNorm = d.EmbeddingNorm,
                 ScaleEmbeddings = d.ScaleEmbeddings,
                 LogitSoftCap = d.LogitSoftCap,
-                QkNormScope = d.QkNorm ? d.QkNormScope : QkNormScope.Head,
+                QkNormScope = d.QkNorm && d.Kind != Kind.Hybrid ? d.QkNormScope : QkNormScope.Head,
                 QkvBias = d.QkvBias,
                 OutputBias = d.OutputBias,
                 MlpBias = d.MlpBias,
@@ -78,13 +84,26 @@ namespace LnsDsl.Generators
             var blocks = new List<BlockDeclaration>(m.Layers);
             for (int l = 1; l <= m.Layers; l++)
             {
-                var placement = Placements.PlacementOf(m.Norm, l, m.PostLayers);
+                var placement = Placements.PlacementOf(m.Norm, l, m.PostLayers, m.FirstBlockPreNorm);
                 double normScale = Placements.HasPreNorm(placement) ? Placements.ScaleFactor(m.Scale, l) : 1.0;
                 double residualAlpha = placement == Placement.DeepNorm ? m.Alpha : 1.0;
                 blocks.Add(new BlockDeclaration(l, placement, normScale, residualAlpha, InitFor(m, l, placement, m.Beta)));
             }
             m = m with { Blocks = new EquatableArray<BlockDeclaration>(blocks) };
             return m with { ParameterCount = CountParameters(m) };
+        }
+
+        /// <summary>The initial alphas (DyT) or lambdas (BHyT) at the attention, MLP and final positions: the user's, else
+        /// the type's defaults (DyT: TanhAlpha 0.5 everywhere; BHyT: 2 before attention, 1 before the MLP and final, the
+        /// paper's first setting); each position not given takes the one before it. 0 for the other norm types.</summary>
+        private static (double Attention, double Mlp, double Final) TanhAlphas(RawDeclaration d)
+        {
+            if (!Norms.HasAlpha(d.NormType)) return (0, 0, 0);
+            bool bhyt = d.NormType == NormType.BHyT;
+            double attention = bhyt && !d.TanhAlphaGiven ? Norms.BHyTLambdaAttention : d.TanhAlpha;
+            double mlp = d.TanhAlphaMlp > 0 ? d.TanhAlphaMlp : bhyt && !d.TanhAlphaGiven ? Norms.BHyTLambdaMlp : attention;
+            double final = d.TanhAlphaFinal > 0 ? d.TanhAlphaFinal : mlp;
+            return (attention, mlp, final);
         }
 
         private static InitStds InitFor(ModelDeclaration m, int l, Placement placement, double beta)
@@ -124,7 +143,7 @@ namespace LnsDsl.Generators
             total += norm;                                                    // final norm
             if (m.EmbeddingNorm) total += norm;                               // Peri-LN embed_norm
             long qRows = (long)m.Heads * m.HeadDim, kvRows = (long)m.KvHeads * m.HeadDim;
-            long qkNorm = !m.QkNorm ? 0 : m.QkNormScope == QkNormScope.Projection ? qRows + kvRows : 2L * m.HeadDim;
+            long qkNorm = (!m.QkNorm ? 0 : m.QkNormScope == QkNormScope.Projection ? qRows + kvRows : 2L * m.HeadDim) + (m.ValueNorm ? m.HeadDim : 0);
             long attention = (qRows + 2 * kvRows) * h + w * qRows + qkNorm
                              + (m.QkvBias ? qRows + 2 * kvRows : 0) + (m.OutputBias ? w : 0);
             bool gated = Activations.IsGated(m.Activation);

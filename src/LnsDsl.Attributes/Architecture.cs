@@ -25,6 +25,8 @@ namespace LnsDsl
         OutputNorm,
         /// <summary><c>x = x + F(x)</c>: no norm in the block (ReZero with a residual gate).</summary>
         NoNorm,
+        /// <summary>HybridNorm: <c>h = x + Attn(x)</c> with q, k, v normalised inside attention; <c>z = N(h)</c>, <c>y = z + Mlp(z)</c>.</summary>
+        Hybrid,
     }
 
     /// <summary>
@@ -40,9 +42,11 @@ namespace LnsDsl
     static class Placements
     {
         /// <summary>The placement of 1-based block <paramref name="l"/> of a <paramref name="kind"/> model
-        /// (Mix-LN: Post-LN for <c>l &lt;= postLayers</c>, Pre-LN after).</summary>
-        public static Placement PlacementOf(Kind kind, int l, int postLayers) => kind switch
+        /// (Mix-LN: Post-LN for <c>l &lt;= postLayers</c>, Pre-LN after; HybridNorm*: block 1 Pre-LN with
+        /// <paramref name="firstBlockPreNorm"/>).</summary>
+        public static Placement PlacementOf(Kind kind, int l, int postLayers, bool firstBlockPreNorm = false) => kind switch
         {
+            Kind.Hybrid => firstBlockPreNorm && l == 1 ? Placement.PreLn : Placement.Hybrid,
             Kind.Pre => Placement.PreLn,
             Kind.Post => Placement.PostLn,
             Kind.Mix => l <= postLayers ? Placement.PostLn : Placement.PreLn,
@@ -65,6 +69,26 @@ namespace LnsDsl
             _ => 1.0,
         };
 
+        /// <summary>The exponent <c>a</c> of a depth rule's branch multiplier <c>(L / base)^-a</c>: 1/2 (Depth-muP), 1 (CompleteP), 0.</summary>
+        public static double RuleExponent(ResidualRule rule) => rule switch
+        {
+            ResidualRule.DepthMuP => 0.5,
+            ResidualRule.CompleteP => 1.0,
+            _ => 0.0,
+        };
+
+        /// <summary>The multiplier on every residual branch output under <paramref name="rule"/>: <c>(layers / baseLayers)^-a</c>.</summary>
+        public static double BranchMultiplier(ResidualRule rule, int layers, int baseLayers)
+            => rule == ResidualRule.None ? 1.0 : Math.Pow((double)layers / baseLayers, -RuleExponent(rule));
+
+        /// <summary>The factor on the learning rate of the blocks' parameters under <paramref name="rule"/>:
+        /// <c>(layers / baseLayers)^(a - 1)</c> (CompleteP's table; 1 for CompleteP itself). The embedding, final norm and head keep the base rate.</summary>
+        public static double BlockLrScale(ResidualRule rule, int layers, int baseLayers)
+            => rule == ResidualRule.None ? 1.0 : Math.Pow((double)layers / baseLayers, RuleExponent(rule) - 1);
+
+        /// <summary>The factor on AdamW's eps for the blocks' parameters under <paramref name="rule"/>: <c>(layers / baseLayers)^-a</c>.</summary>
+        public static double BlockEpsScale(ResidualRule rule, int layers, int baseLayers) => BranchMultiplier(rule, layers, baseLayers);
+
         /// <summary>DeepNorm's default residual multiplier for <paramref name="layers"/> blocks: <c>(2L)^(1/4)</c>.</summary>
         public static double DeepNormAlpha(int layers) => Math.Pow(2.0 * layers, 0.25);
 
@@ -80,6 +104,7 @@ namespace LnsDsl
             Placement.DeepNorm => "DeepNorm",
             Placement.OutputNorm => "Output-LN",
             Placement.NoNorm => "Norm-free",
+            Placement.Hybrid => "HybridNorm",
             _ => placement.ToString(),
         };
 
@@ -89,7 +114,8 @@ namespace LnsDsl
         /// scale rule out (the generated model's summary): "Mix-LN (Post-LN blocks 1..2, Pre-LN after) + LNS (1/sqrt(l))",
         /// "Pre-LN + 1/l scaling".
         /// </summary>
-        public static string Label(Kind kind, ScaleRule scale, int postLayers, bool layerScale, bool detailed = false, ResidualGate gate = ResidualGate.None)
+        public static string Label(Kind kind, ScaleRule scale, int postLayers, bool layerScale, bool detailed = false, ResidualGate gate = ResidualGate.None,
+            ResidualRule rule = ResidualRule.None, bool firstBlockPreNorm = false)
         {
             string p = kind switch
             {
@@ -100,6 +126,7 @@ namespace LnsDsl
                 Kind.DeepNorm => "DeepNorm",
                 Kind.OutputNorm => "Output-LN",
                 Kind.None => "Norm-free",
+                Kind.Hybrid => firstBlockPreNorm ? (detailed ? "HybridNorm* (block 1 Pre-LN)" : "HybridNorm*") : "HybridNorm",
                 _ => kind.ToString(),
             };
             string s = scale switch
@@ -109,7 +136,13 @@ namespace LnsDsl
                 _ => "",
             };
             string g = gate == ResidualGate.Scalar ? (kind == Kind.None ? " + ReZero gate" : " + SkipInit gate") : "";
-            return p + s + (layerScale ? " + LayerScale" : "") + g;
+            string r = rule switch
+            {
+                ResidualRule.DepthMuP => " + Depth-muP",
+                ResidualRule.CompleteP => " + CompleteP",
+                _ => "",
+            };
+            return p + s + (layerScale ? " + LayerScale" : "") + g + r;
         }
     }
 
@@ -124,8 +157,12 @@ namespace LnsDsl
         /// <summary>Whether the block and final norms of <paramref name="type"/> have a bias (QK norms never do).</summary>
         public static bool HasBias(NormType type) => type is NormType.LayerNorm or NormType.RmsNormBias or NormType.CRmsNorm or NormType.DyT;
 
-        /// <summary>Whether a norm of <paramref name="type"/> has a learned scalar inside (DyT's alpha).</summary>
-        public static bool HasAlpha(NormType type) => type == NormType.DyT;
+        /// <summary>BHyT's default initial lambda before attention and before the MLP (and at the final norm): the paper's
+        /// first setting (lambda_in 2, lambda_post 1).</summary>
+        public const double BHyTLambdaAttention = 2.0, BHyTLambdaMlp = 1.0;
+
+        /// <summary>Whether a norm of <paramref name="type"/> has a learned scalar inside (DyT's alpha, BHyT's lambda; stored as <c>alpha</c>).</summary>
+        public static bool HasAlpha(NormType type) => type is NormType.DyT or NormType.BHyT;
 
         /// <summary>The parameters of one norm of <paramref name="type"/> over <paramref name="size"/> channels.</summary>
         public static long ParameterCount(NormType type, long size) => (HasBias(type) ? 2 * size : size) + (HasAlpha(type) ? 1 : 0);
@@ -145,6 +182,7 @@ namespace LnsDsl
             NormType.RmsNormBias => "RMSNorm + bias",
             NormType.CRmsNorm => "CRMSNorm",
             NormType.DyT => "DyT",
+            NormType.BHyT => "BHyT",
             _ => "RMSNorm",
         };
     }

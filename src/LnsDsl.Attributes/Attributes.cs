@@ -104,6 +104,10 @@ namespace LnsDsl
         public double TanhAlphaMlp { get; set; }
         /// <summary>DyT: the initial alpha of the final norm and the embedding norm (0: TanhAlphaMlp).</summary>
         public double TanhAlphaFinal { get; set; }
+        /// <summary>BHyT: the constant kappa dividing the RMS inside the tanh. Default 10.</summary>
+        public double Kappa { get; set; } = 10;
+        /// <summary>Kind.Hybrid: block 1 is Pre-LN (with the QKV norms), the others HybridNorm (HybridNorm*). Default false.</summary>
+        public bool FirstBlockPreNorm { get; set; }
     }
 
     /// <summary>Attention options.</summary>
@@ -215,7 +219,15 @@ namespace LnsDsl
 #endif
     sealed class ResidualAttribute : Attribute
     {
+        /// <summary>A learned gate on each branch output (ReZero, SkipInit).</summary>
         public ResidualGate Gate { get; set; }
+        /// <summary>The gates' initial value. Default 0 (every block starts as the identity).</summary>
         public double GateInit { get; set; }
+        /// <summary>A depth rule: each branch output times <c>(Layers / BaseLayers)^-a</c> (Depth-muP a = 1/2, CompleteP a = 1),
+        /// the output projections initialised without a depth factor, and lnsrun train's per-group learning rates and AdamW
+        /// eps of the rule.</summary>
+        public ResidualRule Rule { get; set; }
+        /// <summary>The depth the hyper-parameters were tuned at (the rule's base). Default 1: the multiplier is <c>L^-a</c>.</summary>
+        public int BaseLayers { get; set; } = 1;
     }
 }

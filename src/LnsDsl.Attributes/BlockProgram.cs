@@ -197,8 +197,9 @@ namespace LnsDsl
         private static readonly ValueRef X = new(BlockProgram.Input), H = new("h");
 
         /// <summary>The program of a block of <paramref name="placement"/>; <paramref name="layerScale"/>: each branch output
-        /// times its LayerScale gain; <paramref name="gate"/>: then times its residual gate (ReZero, SkipInit).</summary>
-        public static BlockProgram For(Placement placement, bool layerScale, ResidualGate gate = ResidualGate.None)
+        /// times its LayerScale gain; <paramref name="gate"/>: then times its residual gate (ReZero, SkipInit);
+        /// <paramref name="branchMultiplier"/> (a depth rule's <c>(L / base)^-a</c>; 1: none): then times that constant.</summary>
+        public static BlockProgram For(Placement placement, bool layerScale, ResidualGate gate = ResidualGate.None, double branchMultiplier = 1.0)
         {
             BlockExpr Attn(BlockExpr input) => WithGain(new Branch(BranchKind.Attention, input), "attn_layer_scale", "g_attn");
             BlockExpr Mlp(BlockExpr input) => WithGain(new Branch(BranchKind.Mlp, input), "mlp_layer_scale", "g_mlp");
@@ -206,9 +207,10 @@ namespace LnsDsl
             {
                 var gained = layerScale ? new Gain(branch, parameter, symbol) : branch;
                 bool attention = parameter.StartsWith("attn", StringComparison.Ordinal);
-                return gate == ResidualGate.Scalar
+                var gated = gate == ResidualGate.Scalar
                     ? new Gain(gained, attention ? "attn_gate" : "mlp_gate", attention ? "r_attn" : "r_mlp", Scalar: true, InitSetting: "ResidualGateInit")
                     : gained;
+                return branchMultiplier != 1.0 ? new Times(gated, branchMultiplier) : gated;
             }
             BlockProgram Program(string label, BlockExpr h, BlockExpr y) => new(placement.ToString(), label, new[] { new BlockStep("h", h), new BlockStep("y", y) });
 
@@ -232,6 +234,14 @@ namespace LnsDsl
                 Placement.NoNorm => Program("Norm-free",
                     new Residual(Attn(X), "x", SkipScale.One),
                     new Residual(Mlp(H), "h", SkipScale.One)),
+                // HybridNorm: the attention's q, k and v are normalised inside it (the model's QKV norm), the FFN's input is
+                // normalised and the normalised value is what the FFN's residual adds to (the paper's code: z + FFN(z)).
+                Placement.Hybrid => new BlockProgram(placement.ToString(), "HybridNorm", new[]
+                {
+                    new BlockStep("h", new Residual(Attn(X), "x", SkipScale.One)),
+                    new BlockStep("z", new NormOf("post_attention_layernorm", "N", H, Scaled: false)),
+                    new BlockStep("y", new Residual(Mlp(new ValueRef("z")), "z", SkipScale.One)),
+                }),
                 _ => throw new ArgumentOutOfRangeException(nameof(placement), placement, "a placement without a block program"),
             };
         }

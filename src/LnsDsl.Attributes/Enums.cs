@@ -26,6 +26,10 @@ namespace LnsDsl
         /// <summary>No norm in the blocks, <c>x = x + F(x)</c> (ReZero with <c>[Residual(Gate = ResidualGate.Scalar)]</c>);
         /// the final norm stays.</summary>
         None = 6,
+        /// <summary>HybridNorm (Zhuo et al. 2025): q, k and v RMS-normalised per head inside attention, no norm before it,
+        /// <c>h = x + Attn(x)</c>; the FFN's input normalised and that normalised value carried on,
+        /// <c>z = N(h)</c>, <c>y = z + Mlp(z)</c>. <c>FirstBlockPreNorm</c> makes block 1 Pre-LN (HybridNorm*).</summary>
+        Hybrid = 7,
     }
 
     /// <summary>A learned gate on each residual branch: <c>x = x + g * F(...)</c>.</summary>
@@ -40,6 +44,24 @@ namespace LnsDsl
         None = 0,
         /// <summary>One learnable scalar per branch (ReZero, SkipInit), initialised to <c>GateInit</c> (0 by default).</summary>
         Scalar = 1,
+    }
+    /// <summary>A depth rule for the residual branches: every branch output times <c>(L / BaseLayers)^-a</c>, with the
+    /// initialisation and the per-group AdamW rules that make hyper-parameters transfer across depth.</summary>
+#if LNSDSL_GENERATOR
+    internal
+#else
+    public
+#endif
+    enum ResidualRule
+    {
+        /// <summary>No depth rule (multiplier 1).</summary>
+        None = 0,
+        /// <summary>Depth-muP (Yang et al., Tensor Programs VI): <c>a = 1/2</c>; block learning rates and AdamW eps times
+        /// <c>(L / BaseLayers)^-1/2</c>.</summary>
+        DepthMuP = 1,
+        /// <summary>CompleteP (Dey et al. 2025): <c>a = 1</c>; block learning rates unchanged, block AdamW eps times
+        /// <c>(L / BaseLayers)^-1</c>.</summary>
+        CompleteP = 2,
     }
 
     /// <summary>Depth-dependent factor applied to the output of each pre-norm of block <c>l</c> (1-based).</summary>
@@ -83,6 +105,9 @@ namespace LnsDsl
         /// <summary>Dynamic Tanh (Zhu et al. 2025): <c>weight * tanh(alpha * x) + bias</c>, alpha a learned scalar per norm,
         /// no statistics; initialised from <c>TanhAlpha</c>, <c>TanhAlphaMlp</c>, <c>TanhAlphaFinal</c>.</summary>
         DyT = 5,
+        /// <summary>Bounded hyperbolic tanh (Byun et al. 2026): <c>weight * tanh(lambda * x / (kappa * rms(x)))</c>, lambda a
+        /// learned scalar per norm, kappa a constant (<c>Kappa</c>, 10), <c>rms(x) = sqrt(mean(x^2) + eps)</c> in fp32; no bias.</summary>
+        BHyT = 6,
     }
 
     /// <summary>Feed-forward activation.</summary>

@@ -62,12 +62,14 @@ namespace LnsDsl.Compilation
             if (s.Scale != ScaleRule.None) norm.Add($"Scale = ScaleRule.{s.Scale}");
             if (s.Norm == Kind.Mix) norm.Add($"PostLayers = {s.PostLayers}");
             if (s.Norm == Kind.DeepNorm) norm.AddRange(new[] { $"Alpha = {D(s.Alpha)}", $"Beta = {D(s.Beta)}" });
-            if (s.NormType == NormType.DyT) norm.AddRange(new[] { $"TanhAlpha = {D(s.TanhAlpha)}", $"TanhAlphaMlp = {D(s.TanhAlphaMlp)}", $"TanhAlphaFinal = {D(s.TanhAlphaFinal)}" });
+            if (Norms.HasAlpha(s.NormType)) norm.AddRange(new[] { $"TanhAlpha = {D(s.TanhAlpha)}", $"TanhAlphaMlp = {D(s.TanhAlphaMlp)}", $"TanhAlphaFinal = {D(s.TanhAlphaFinal)}" });
+            if (s.NormType == NormType.BHyT) norm.Add($"Kappa = {D(s.Kappa)}");
+            if (s.FirstBlockPreNorm) norm.Add("FirstBlockPreNorm = true");
             if (s.EmbeddingNorm != (s.Norm == Kind.Peri)) norm.Add($"EmbeddingNorm = {(s.EmbeddingNorm ? "true" : "false")}");
 
             var attention = new List<string> { $"Rope = {(s.Rope ? "true" : "false")}" };
             if (s.Rope) attention.Add($"RopeTheta = {D(s.RopeTheta)}");
-            if (s.QkNorm) attention.AddRange(new[] { "QkNorm = true", $"QkNormScope = QkNormScope.{s.QkNormScope}" });
+            if (s.QkNorm && s.Norm != Kind.Hybrid) attention.AddRange(new[] { "QkNorm = true", $"QkNormScope = QkNormScope.{s.QkNormScope}" });
             if (s.QkvBias) attention.Add("QkvBias = true");
             if (s.OutputBias) attention.Add("OutputBias = true");
             if (s.SoftCap > 0) attention.Add($"SoftCap = {D(s.SoftCap)}");
@@ -94,7 +96,10 @@ namespace LnsDsl.Compilation
                 $"[Init({string.Join(", ", init)})]",
             };
             if (s.LayerScale) lines.Add($"[LayerScale(Init = {D(s.LayerScaleInit)})]");
-            if (s.ResidualGate != ResidualGate.None) lines.Add($"[Residual(Gate = ResidualGate.{s.ResidualGate}, GateInit = {D(s.ResidualGateInit)})]");
+            var residual = new List<string>();
+            if (s.ResidualGate != ResidualGate.None) residual.AddRange(new[] { $"Gate = ResidualGate.{s.ResidualGate}", $"GateInit = {D(s.ResidualGateInit)}" });
+            if (s.ResidualRule != ResidualRule.None) residual.AddRange(new[] { $"Rule = ResidualRule.{s.ResidualRule}", $"BaseLayers = {s.BaseLayers}" });
+            if (residual.Count > 0) lines.Add($"[Residual({string.Join(", ", residual)})]");
             return lines;
         }
 

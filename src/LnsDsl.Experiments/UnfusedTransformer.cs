@@ -71,9 +71,10 @@ namespace LnsDsl.Experiments
             if (Attentions.Explicit(spec.SoftCap, spec.QueryScaleDim)) list.Add("explicit attention (SoftCap, QueryScaleDim)");
             if (spec.RopeScaling != RopeScaling.None) list.Add($"RopeScaling.{spec.RopeScaling}");
             if (spec.ScaleEmbeddings || spec.LogitSoftCap != 0) list.Add("ScaleEmbeddings / LogitSoftCap");
-            if (spec.NormType is NormType.RmsNormPlusOne or NormType.RmsNormBias or NormType.CRmsNorm or NormType.DyT) list.Add($"NormType.{spec.NormType}");
+            if (spec.NormType is NormType.RmsNormPlusOne or NormType.RmsNormBias or NormType.CRmsNorm or NormType.DyT or NormType.BHyT) list.Add($"NormType.{spec.NormType}");
             if (spec.Norm == Kind.OutputNorm) list.Add("Kind.OutputNorm");
-            if (spec.Norm == Kind.None) list.Add("Kind.None");
+            if (spec.Norm is Kind.None or Kind.Hybrid) list.Add($"Kind.{spec.Norm}");
+            if (spec.ResidualRule != ResidualRule.None) list.Add($"ResidualRule.{spec.ResidualRule}");
             if (spec.ResidualGate != ResidualGate.None) list.Add($"ResidualGate.{spec.ResidualGate}");
             if (spec.EmbeddingNorm != (spec.Norm == Kind.Peri)) list.Add($"EmbeddingNorm = {(spec.EmbeddingNorm ? "true" : "false")}");
             return list;

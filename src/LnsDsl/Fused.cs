@@ -60,11 +60,6 @@ namespace LnsDsl
         }
 
         /// <summary>
-        /// RMSNorm with a bias and a folded output scale: <c>x * rsqrt(mean(x^2, -1) + eps) * (weight * scale) + bias * scale</c>.
-        /// On a zero-mean stream it is exactly <see cref="LayerNorm"/> with the same weight, bias and eps (docs/NORMS.md).
-        /// Statistics in fp32 whatever the input dtype; the result has the input's dtype.
-        /// </summary>
-        /// <summary>
         /// Dynamic Tanh with a folded output scale: <c>tanh(alpha * x) * (weight * scale) + bias * scale</c>, alpha the norm's
         /// learned scalar; no statistics (<paramref name="eps"/> is unused, kept for the generated code's uniform call).
         /// Computed in fp32 for narrower inputs; the result has the input's dtype.
@@ -81,6 +76,27 @@ namespace LnsDsl
             return (narrow ? y.to(x.dtype) : y).MoveToOuterDisposeScope();
         }
 
+        /// <summary>
+        /// Bounded hyperbolic tanh (BHyT) with a folded output scale: <c>tanh(lambda * x / (kappa * sqrt(mean(x^2, -1) + eps))) * (weight * scale)</c>,
+        /// lambda the norm's learned scalar (stored as <c>alpha</c>), the statistic exact for every norm and in fp32
+        /// whatever the input dtype (gradients flow through it, as through RMSNorm's); the result has the input's dtype.
+        /// </summary>
+        public static Tensor BHyT(Tensor x, NormWeight norm, double eps, double scale, double kappa)
+        {
+            using var scope = NewDisposeScope();
+            var lambda = norm.alpha ?? throw new InvalidOperationException("a BHyT norm without its lambda parameter");
+            var xf = x.dtype == ScalarType.Float32 || x.dtype == ScalarType.Float64 ? x : x.to(ScalarType.Float32);
+            var r = xf.square().mean(new long[] { -1 }, keepdim: true).add(eps).rsqrt().mul(1.0 / kappa);
+            var w = scale == 1.0 ? norm.weight : norm.weight * scale;
+            var y = (xf * r * lambda.to(xf.dtype)).tanh().mul(w.to(xf.dtype)); // tanh out of place: its backward reads its output
+            return (ReferenceEquals(xf, x) ? y : y.to(x.dtype)).MoveToOuterDisposeScope();
+        }
+
+        /// <summary>
+        /// RMSNorm with a bias and a folded output scale: <c>x * rsqrt(mean(x^2, -1) + eps) * (weight * scale) + bias * scale</c>.
+        /// On a zero-mean stream it is exactly <see cref="LayerNorm"/> with the same weight, bias and eps (docs/NORMS.md).
+        /// Statistics in fp32 whatever the input dtype; the result has the input's dtype.
+        /// </summary>
         public static Tensor RmsNormBias(Tensor x, NormWeight norm, double eps, double scale = 1.0)
         {
             using var scope = NewDisposeScope();

@@ -92,14 +92,35 @@ namespace LnsDsl
         public required IReadOnlyList<BlockSpec> Blocks { get; init; }
 
         /// <summary>Short human label of the placement and scale, e.g. "Pre-LN + LNS" (<see cref="Placements.Label(Kind, ScaleRule, int, bool, bool)"/>).</summary>
-        public string PlacementLabel => Placements.Label(Norm, Scale, PostLayers, LayerScale, gate: ResidualGate);
+        public string PlacementLabel => Placements.Label(Norm, Scale, PostLayers, LayerScale, gate: ResidualGate, rule: ResidualRule, firstBlockPreNorm: FirstBlockPreNorm);
 
-        /// <summary>DyT's initial alpha at the attention position (0 for other norm types and earlier checkpoints).</summary>
+        /// <summary>DyT's initial alpha (BHyT's lambda) at the attention position (0 for other norm types and earlier checkpoints).</summary>
         public double TanhAlpha { get; init; }
-        /// <summary>DyT's initial alpha at the MLP position.</summary>
+        /// <summary>DyT's initial alpha (BHyT's lambda) at the MLP position.</summary>
         public double TanhAlphaMlp { get; init; }
-        /// <summary>DyT's initial alpha of the final (and embedding) norm.</summary>
+        /// <summary>DyT's initial alpha (BHyT's lambda) of the final (and embedding) norm.</summary>
         public double TanhAlphaFinal { get; init; }
+        /// <summary>BHyT's kappa (0 for other norm types).</summary>
+        public double Kappa { get; init; }
+
+        /// <summary>HybridNorm: v normalised per head inside attention, like q and k (<c>self_attn.v_norm</c>).</summary>
+        public bool ValueNorm { get; init; }
+        /// <summary>HybridNorm*: block 1 is Pre-LN (recorded so that the declaration can be written back).</summary>
+        public bool FirstBlockPreNorm { get; init; }
+
+        /// <summary>A depth rule for the residual branches (Depth-muP, CompleteP); <see cref="ResidualRule.None"/> for earlier checkpoints.</summary>
+        public ResidualRule ResidualRule { get; init; }
+        /// <summary>The depth rule's base depth (1 without a rule).</summary>
+        public int BaseLayers { get; init; } = 1;
+        /// <summary>Every residual branch output times this: <c>(Layers / BaseLayers)^-a</c> (<see cref="Placements.BranchMultiplier"/>); 1 without a rule.</summary>
+        public double BranchMultiplier => Placements.BranchMultiplier(ResidualRule, Layers, BaseLayers);
+        /// <summary>The learning-rate factor of the blocks' parameters under the depth rule (1 without one).</summary>
+        public double BlockLrScale => Placements.BlockLrScale(ResidualRule, Layers, BaseLayers);
+        /// <summary>The AdamW eps factor of the blocks' parameters under the depth rule (1 without one).</summary>
+        public double BlockEpsScale => Placements.BlockEpsScale(ResidualRule, Layers, BaseLayers);
+
+        /// <summary>The block program of <paramref name="placement"/> in this model (its LayerScale, gate and branch multiplier).</summary>
+        public BlockProgram ProgramOf(Placement placement) => BlockPrograms.For(placement, LayerScale, ResidualGate, BranchMultiplier);
 
         /// <summary>The residual branches' gate (ReZero, SkipInit); <see cref="ResidualGate.None"/> for earlier checkpoints.</summary>
         public ResidualGate ResidualGate { get; init; }
@@ -156,7 +177,7 @@ namespace LnsDsl
             var sb = new StringBuilder();
             foreach (var group in Blocks.GroupBy(b => b.Placement).OrderBy(g => g.Key))
             {
-                var program = BlockPrograms.For(group.Key, LayerScale, ResidualGate);
+                var program = ProgramOf(group.Key);
                 var blocks = group.ToList();
                 string range = blocks.Count == 1 ? $"block {blocks[0].Index}" : $"blocks {blocks[0].Index}..{blocks[^1].Index}" + (blocks[^1].Index - blocks[0].Index + 1 == blocks.Count ? "" : " (some)");
                 sb.AppendLine($"  {program.Label} ({range}), N = {Norms.Label(NormType)} over [{string.Join(", ", program.Norms)}]:");
@@ -166,6 +187,10 @@ namespace LnsDsl
                 if (program.UsesAlpha) sb.AppendLine(string.Format(c, "    alpha = {0:R}", blocks[0].ResidualAlpha));
                 if (LayerScale) sb.AppendLine(string.Format(c, "    g_attn, g_mlp: learned per-channel gains (LayerScale), initialised to {0:R}", LayerScaleInit));
                 if (ResidualGate == ResidualGate.Scalar) sb.AppendLine(string.Format(c, "    r_attn, r_mlp: learned scalar residual gates, initialised to {0:R}", ResidualGateInit));
+                if (ResidualRule != ResidualRule.None)
+                    sb.AppendLine(string.Format(c, "    {0:R} = (L / BaseLayers)^-{1:R} = ({2} / {3})^-{1:R}: {4}'s branch multiplier; lnsrun train: block learning rates x {5:R}, block AdamW eps x {6:R}",
+                        BranchMultiplier, Placements.RuleExponent(ResidualRule), Layers, BaseLayers, ResidualRule, BlockLrScale, BlockEpsScale));
+                if (ValueNorm) sb.AppendLine("    Attn normalises q, k and v per head (q_norm, k_norm, v_norm) before RoPE and the scores");
             }
             return sb.ToString();
         }

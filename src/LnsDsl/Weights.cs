@@ -82,6 +82,8 @@ namespace LnsDsl
         public LinearWeight o_proj;
         public NormWeight? q_norm;
         public NormWeight? k_norm;
+        /// <summary>HybridNorm's per-head norm of v, <c>[HeadDim]</c>.</summary>
+        public NormWeight? v_norm;
 
         public AttentionWeights(ModelSpec spec) : base("self_attn")
         {
@@ -99,6 +101,11 @@ namespace LnsDsl
                 k_norm = new NormWeight(nameof(k_norm), projection ? kv : spec.HeadDim, withBias: false, plusOne);
                 register_module(nameof(q_norm), q_norm);
                 register_module(nameof(k_norm), k_norm);
+            }
+            if (spec.ValueNorm)
+            {
+                v_norm = new NormWeight(nameof(v_norm), spec.HeadDim, withBias: false, Norms.PlusOne(spec.NormType));
+                register_module(nameof(v_norm), v_norm);
             }
         }
     }
@@ -160,7 +167,7 @@ namespace LnsDsl
             mlp = new MlpWeights(spec);
             register_module(nameof(self_attn), self_attn);
             register_module(nameof(mlp), mlp);
-            var program = BlockPrograms.For(block.Placement, spec.LayerScale, spec.ResidualGate);
+            var program = spec.ProgramOf(block.Placement);
             NormWeight Norm(string name)
             {
                 var position = program.NormPositions.Single(p => p.Weight == name).Position;

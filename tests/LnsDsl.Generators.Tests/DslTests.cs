@@ -58,6 +58,7 @@ namespace LnsDsl.Generators.Tests
         [InlineData("[Attention(QkNorm = true, QkNormScope = (QkNormScope){0})]", typeof(QkNormScope))]
         [InlineData("[Attention(RopeScaling = (RopeScaling){0})]", typeof(RopeScaling))]
         [InlineData("[Residual(Gate = (ResidualGate){0})]", typeof(ResidualGate))]
+        [InlineData("[Residual(Rule = (ResidualRule){0})]", typeof(ResidualRule))]
         public void Undefined_enum_values_are_errors(string attribute, Type enumType)
         {
             int undefined = Enum.GetValues(enumType).Cast<int>().Max() + 1;
@@ -76,7 +77,9 @@ namespace LnsDsl.Generators.Tests
                 for (int l = 1; l <= 4; l++)
                     Assert.True(Enum.IsDefined(typeof(Placement), Placements.PlacementOf(kind, l, postLayers: 2)));
             var labels = Enum.GetValues(typeof(Placement)).Cast<Placement>().Select(Placements.Label).ToList();
-            Assert.Equal(new[] { "Pre-LN", "Post-LN", "Peri-LN", "DeepNorm", "Output-LN", "Norm-free" }, labels);
+            Assert.Equal(new[] { "Pre-LN", "Post-LN", "Peri-LN", "DeepNorm", "Output-LN", "Norm-free", "HybridNorm" }, labels);
+            Assert.Equal(new[] { Placement.PreLn, Placement.Hybrid, Placement.Hybrid },
+                Enumerable.Range(1, 3).Select(l => Placements.PlacementOf(Kind.Hybrid, l, postLayers: 0, firstBlockPreNorm: true)));
             Assert.Equal(new[] { Placement.PostLn, Placement.PostLn, Placement.PreLn, Placement.PreLn },
                 Enumerable.Range(1, 4).Select(l => Placements.PlacementOf(Kind.Mix, l, postLayers: 2)));
         }
@@ -92,6 +95,7 @@ namespace LnsDsl.Generators.Tests
         [InlineData(Kind.Pre, ScaleRule.InvSqrtDepth, 0, false, true, "Pre-LN + LNS (1/sqrt(l))")]
         [InlineData(Kind.Pre, ScaleRule.InvDepth, 0, true, true, "Pre-LN + 1/l scaling + LayerScale")]
         [InlineData(Kind.Mix, ScaleRule.None, 3, false, true, "Mix-LN (Post-LN blocks 1..3, Pre-LN after)")]
+        [InlineData(Kind.Hybrid, ScaleRule.None, 0, false, false, "HybridNorm")]
         public void Placement_labels(Kind kind, ScaleRule scale, int postLayers, bool layerScale, bool detailed, string expected)
             => Assert.Equal(expected, Placements.Label(kind, scale, postLayers, layerScale, detailed));
 

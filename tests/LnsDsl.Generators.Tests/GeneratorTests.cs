@@ -38,6 +38,12 @@ namespace LnsDsl.Generators.Tests
             ["ReZero"] = "[TransformerModel(Layers = 3, Hidden = 64, Heads = 4, FeedForward = 128, Vocab = 100)]\n[Norm(Kind.None)]\n[Residual(Gate = ResidualGate.Scalar)]\npublic partial class M { }",
             // DyT with the LLaMA recipe's per-position alphas.
             ["DyTLns"] = "[TransformerModel(Layers = 2, Hidden = 64, Heads = 4, FeedForward = 128, Vocab = 100)]\n[Norm(Kind.Pre, Scale = ScaleRule.InvSqrtDepth, Type = NormType.DyT, TanhAlpha = 0.8, TanhAlphaMlp = 0.2)]\npublic partial class M { }",
+            // CompleteP: every branch times (L / BaseLayers)^-1, no depth factor in the init.
+            ["CompleteP"] = "[TransformerModel(Layers = 4, Hidden = 64, Heads = 4, FeedForward = 128, Vocab = 100)]\n[Norm(Kind.Pre)]\n[Residual(Rule = ResidualRule.CompleteP, BaseLayers = 2)]\npublic partial class M { }",
+            // BHyT with the paper's default lambdas and kappa.
+            ["BHyT"] = "[TransformerModel(Layers = 2, Hidden = 64, Heads = 4, FeedForward = 128, Vocab = 100)]\n[Norm(Kind.Pre, Type = NormType.BHyT)]\npublic partial class M { }",
+            // HybridNorm*: block 1 Pre-LN, then HybridNorm blocks; q, k and v normalised per head.
+            ["HybridStar"] = "[TransformerModel(Layers = 3, Hidden = 64, Heads = 4, FeedForward = 128, Vocab = 100)]\n[Norm(Kind.Hybrid, FirstBlockPreNorm = true)]\npublic partial class M { }",
             ["Nested"] = "public static partial class Outer\n{\n    [TransformerModel(Layers = 7, Hidden = 64, Heads = 4, FeedForward = 128, Vocab = 100)]\n    [Norm(Kind.Pre, Scale = ScaleRule.InvSqrtDepth)]\n    internal partial class M { }\n}",
         }.Select(kv => new object[] { kv.Key, kv.Value });
 

@@ -54,6 +54,38 @@ namespace LnsDsl.Tests.Models
     [Norm(Kind.Pre, Scale = ScaleRule.InvSqrtDepth, Type = NormType.DyT, TanhAlpha = 0.8, TanhAlphaMlp = 0.2, TanhAlphaFinal = 0.3)]
     public partial class TinyDyTLns { }
 
+    /// <summary>CompleteP on Pre-LN: every branch times (3 / 1)^-1, the output projections initialised with Std.</summary>
+    [TransformerModel(Layers = 3, Hidden = 32, Heads = 4, FeedForward = 48, Vocab = 61)]
+    [Norm(Kind.Pre)]
+    [Residual(Rule = ResidualRule.CompleteP)]
+    public partial class TinyCompleteP { }
+
+    /// <summary>Depth-muP on Peri-LN with a base depth of 2: every branch times (4 / 2)^-1/2.</summary>
+    [TransformerModel(Layers = 4, Hidden = 32, Heads = 4, FeedForward = 48, Vocab = 61)]
+    [Norm(Kind.Peri)]
+    [Residual(Rule = ResidualRule.DepthMuP, BaseLayers = 2)]
+    public partial class TinyDepthMuPPeri { }
+
+    /// <summary>BHyT on Pre-LN (the paper's lambdas 2 before attention, 1 before the MLP and final; kappa 10).</summary>
+    [TransformerModel(Layers = 3, Hidden = 32, Heads = 4, FeedForward = 48, Vocab = 61)]
+    [Norm(Kind.Pre, Type = NormType.BHyT)]
+    public partial class TinyBHyT { }
+
+    /// <summary>BHyT + LNS with every lambda and kappa given.</summary>
+    [TransformerModel(Layers = 3, Hidden = 32, Heads = 4, FeedForward = 48, Vocab = 61)]
+    [Norm(Kind.Pre, Scale = ScaleRule.InvSqrtDepth, Type = NormType.BHyT, TanhAlpha = 3, TanhAlphaMlp = 1.5, TanhAlphaFinal = 0.7, Kappa = 4)]
+    public partial class TinyBHyTLns { }
+
+    /// <summary>HybridNorm: q, k, v normalised per head, the FFN's normalised input carried on; grouped-query attention.</summary>
+    [TransformerModel(Layers = 3, Hidden = 32, Heads = 4, FeedForward = 48, Vocab = 61, KvHeads = 2)]
+    [Norm(Kind.Hybrid)]
+    public partial class TinyHybrid { }
+
+    /// <summary>HybridNorm*: block 1 Pre-LN (with the QKV norms), the others HybridNorm.</summary>
+    [TransformerModel(Layers = 3, Hidden = 32, Heads = 4, FeedForward = 48, Vocab = 61)]
+    [Norm(Kind.Hybrid, FirstBlockPreNorm = true)]
+    public partial class TinyHybridStar { }
+
     /// <summary>DyT on Peri-LN with its embedding norm (every position's alpha, the output norms included).</summary>
     [TransformerModel(Layers = 2, Hidden = 32, Heads = 4, FeedForward = 48, Vocab = 61)]
     [Norm(Kind.Peri, Type = NormType.DyT)]
@@ -166,6 +198,13 @@ namespace LnsDsl.Tests.Models
     [TransformerModel(Layers = 2, Hidden = 32, Heads = 2, FeedForward = 64, Vocab = 257)]
     [Norm(Kind.Pre, Scale = ScaleRule.InvSqrtDepth)]
     public partial class TinyByteLns { }
+
+    /// <summary>Depth-muP (base depth 1) at the runner's byte vocabulary: branch multiplier, block learning rates and
+    /// block eps all (4 / 1)^-1/2 = 0.5, for the PyTorch hand-off of per-group rules.</summary>
+    [TransformerModel(Layers = 4, Hidden = 32, Heads = 2, FeedForward = 64, Vocab = 257)]
+    [Norm(Kind.Pre)]
+    [Residual(Rule = ResidualRule.DepthMuP)]
+    public partial class TinyByteDepthMuP { }
 
     /// <summary>The Post-LN twin of <see cref="TinyByteLns"/>, for comparisons.</summary>
     [TransformerModel(Layers = 2, Hidden = 32, Heads = 2, FeedForward = 64, Vocab = 257)]

@@ -156,6 +156,37 @@ namespace LnsDsl.Tests
             }
         }
 
+        /// <summary>A depth rule's groups: the blocks' parameters step with the rule's learning rate and eps, the embedding,
+        /// final norm and head with the base ones. Gradients of 1e-8 (eps's size), one step from zero moments, so that each
+        /// update is exactly <c>lr * g / (g + eps)</c> and both factors show (through the CPU kernel and the tensor path).</summary>
+        [Theory]
+        [InlineData(true)]
+        [InlineData(false)]
+        public void A_depth_rule_gives_the_blocks_their_learning_rate_and_eps(bool cpuKernel)
+        {
+            using var model = new TinyDepthMuPPeri(); // Depth-muP, L = 4, base 2: block rate and eps x (4 / 2)^-1/2
+            double factor = 1 / Math.Sqrt(2);
+            Assert.Equal(factor, model.Spec.BlockLrScale, 12);
+            Assert.Equal(factor, model.Spec.BlockEpsScale, 12);
+            var before = model.named_parameters().ToDictionary(p => p.name, p => p.parameter.detach().clone());
+            const double lr = 1e-3, g = 1e-8;
+            using var flat = FlatAdam.For(model, lr, 0, decoupled: false, decayEmbeddings: false);
+            flat.CpuKernel = cpuKernel;
+            Assert.Equal(2, flat.Groups.Count);
+            foreach (var group in flat.Groups) group.Gradients.fill_(g);
+            flat.Step();
+            foreach (var (name, p) in model.named_parameters())
+            {
+                bool block = FlatAdam.BlockOf(name) >= 0;
+                double rate = lr * (block ? factor : 1), eps = FlatAdam.Eps * (block ? factor : 1);
+                double expected = -rate * g / (g + eps);
+                double moved = (p.detach() - before[name]).mean().item<float>();
+                Assert.True(Math.Abs(moved - expected) < 1e-3 * Math.Abs(expected), $"{name}: moved {moved:E4}, expected {expected:E4} (block {block})");
+            }
+            // Without the rule's groups the blocks would move by lr * g / (g + eps) = 5e-4: the test tells them apart.
+            Assert.True(Math.Abs(-lr * factor * g / (g + FlatAdam.Eps * factor) - (-lr * g / (g + FlatAdam.Eps))) > 1e-5);
+        }
+
         /// <summary>Whether <paramref name="view"/> shares <paramref name="buffer"/>'s memory: a write through either shows in the other.</summary>
         private static bool Aliases(Tensor view, Tensor buffer, long offset)
         {

@@ -45,7 +45,17 @@ namespace LnsDsl.Tests
             ("SkipInit+LNS+LayerScale", () => new TinySkipInitLns(1), new RefConfig(Kind.Pre, ScaleRule.InvSqrtDepth, Layers: 3, LayerScale: true, ResidualGate: true)),
             ("DyT+LNS", () => new TinyDyTLns(1), new RefConfig(Kind.Pre, ScaleRule.InvSqrtDepth, Layers: 3, NormType: NormType.DyT)),
             ("DyT Peri-LN", () => new TinyDyTPeri(1), new RefConfig(Kind.Peri, Layers: 2, NormType: NormType.DyT)),
+            ("CompleteP", () => new TinyCompleteP(1), CompleteP),
+            ("Depth-muP Peri-LN base 2", () => new TinyDepthMuPPeri(1), new RefConfig(Kind.Peri, BranchMultiplier: 1 / Math.Sqrt(4.0 / 2.0))),
+            ("BHyT", () => new TinyBHyT(1), new RefConfig(Kind.Pre, Layers: 3, NormType: NormType.BHyT)),
+            ("BHyT+LNS kappa 4", () => new TinyBHyTLns(1), BHyTLns),
+            ("HybridNorm GQA", () => new TinyHybrid(1), Hybrid),
+            ("HybridNorm*", () => new TinyHybridStar(1), new RefConfig(Kind.Hybrid, Layers: 3, QkNorm: true, FirstBlockPreNorm: true)),
         }.Select(c => new object[] { c.Item1, c.Item2, c.Item3 });
+
+        private static readonly RefConfig CompleteP = new(Kind.Pre, Layers: 3, BranchMultiplier: 1.0 / 3.0);
+        private static readonly RefConfig BHyTLns = new(Kind.Pre, ScaleRule.InvSqrtDepth, Layers: 3, NormType: NormType.BHyT, Kappa: 4);
+        private static readonly RefConfig Hybrid = new(Kind.Hybrid, Layers: 3, KvHeads: 2, QkNorm: true);
 
         [Theory]
         [MemberData(nameof(Rivals))]
@@ -96,6 +106,12 @@ namespace LnsDsl.Tests
             ("ReZero's gates left out", () => new TinyReZero(1), new RefConfig(Kind.None), Bug.None),
             ("DyT read as RMSNorm + bias", () => new TinyDyTLns(1), new RefConfig(Kind.Pre, ScaleRule.InvSqrtDepth, Layers: 3, NormType: NormType.RmsNormBias), Bug.None),
             ("DyT without LNS", () => new TinyDyTLns(1), new RefConfig(Kind.Pre, Layers: 3, NormType: NormType.DyT), Bug.None),
+            ("CompleteP's multiplier left out", () => new TinyCompleteP(1), CompleteP with { BranchMultiplier = 1 }, Bug.None),
+            ("Depth-muP's exponent for CompleteP's", () => new TinyCompleteP(1), CompleteP with { BranchMultiplier = 1 / Math.Sqrt(3) }, Bug.None),
+            ("BHyT's kappa 10 instead of 4", () => new TinyBHyTLns(1), BHyTLns with { Kappa = 10 }, Bug.None),
+            ("BHyT read as RMSNorm", () => new TinyBHyT(1), new RefConfig(Kind.Pre, Layers: 3), Bug.None),
+            ("HybridNorm without the v norm", () => new TinyHybrid(1), Hybrid, Bug.NoValueNorm),
+            ("HybridNorm* read as HybridNorm", () => new TinyHybridStar(1), new RefConfig(Kind.Hybrid, Layers: 3, QkNorm: true), Bug.None),
             ("SiLU gate instead of GELU gate", () => new TinyHeadDimBiases(1), HeadDimBiases with { Activation = Activation.SwiGlu }, Bug.None),
             ("no o_proj bias", () => new TinyHeadDimBiases(1), HeadDimBiases with { OutputBias = false }, Bug.None),
             ("no MLP bias", () => new TinyHeadDimBiases(1), HeadDimBiases with { MlpBias = false }, Bug.None),
@@ -137,14 +153,26 @@ namespace LnsDsl.Tests
         [InlineData("SkipInit", "layers.0.mlp_gate")]
         [InlineData("DyT", "layers.1.input_layernorm.alpha")]
         [InlineData("DyT", "norm.alpha")]
+        [InlineData("CompleteP", "layers.2.mlp.down_proj.weight")]
+        [InlineData("BHyT", "layers.1.input_layernorm.alpha")]
+        [InlineData("BHyT", "layers.0.self_attn.qkv_proj.weight")]
+        [InlineData("Hybrid", "layers.1.self_attn.v_norm.weight")]
+        [InlineData("Hybrid", "layers.0.post_attention_layernorm.weight")]
         public void Gate_gradients_match_finite_differences_of_the_reference(string which, string parameter)
         {
             using var scope = NewDisposeScope();
-            using var model = which switch { "ReZero" => (TransformerModule)new TinyReZero(1), "DyT" => new TinyDyTLns(1), _ => new TinySkipInitLns(1) };
+            using var model = which switch
+            {
+                "ReZero" => (TransformerModule)new TinyReZero(1), "DyT" => new TinyDyTLns(1), "CompleteP" => new TinyCompleteP(1),
+                "BHyT" => new TinyBHyTLns(1), "Hybrid" => new TinyHybrid(1), _ => new TinySkipInitLns(1),
+            };
             var config = which switch
             {
                 "ReZero" => new RefConfig(Kind.None, ResidualGate: true),
                 "DyT" => new RefConfig(Kind.Pre, ScaleRule.InvSqrtDepth, Layers: 3, NormType: NormType.DyT),
+                "CompleteP" => CompleteP,
+                "BHyT" => BHyTLns,
+                "Hybrid" => Hybrid,
                 _ => new RefConfig(Kind.Pre, ScaleRule.InvSqrtDepth, Layers: 3, LayerScale: true, ResidualGate: true),
             };
             Reference.Randomize(model, 11);

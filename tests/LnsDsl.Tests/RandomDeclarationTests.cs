@@ -39,16 +39,18 @@ namespace LnsDsl.Tests
         private static ModelSpec Random(Random r)
         {
             T Pick<T>(params T[] items) => items[r.Next(items.Length)];
-            var kind = Pick(Kind.Pre, Kind.Post, Kind.Mix, Kind.Peri, Kind.DeepNorm, Kind.OutputNorm, Kind.None);
+            var kind = Pick(Kind.Pre, Kind.Post, Kind.Mix, Kind.Peri, Kind.DeepNorm, Kind.OutputNorm, Kind.None, Kind.Hybrid);
+            var rule = Pick(ResidualRule.None, ResidualRule.None, ResidualRule.DepthMuP, ResidualRule.CompleteP);
             var gate = kind == Kind.None || r.Next(5) == 0 ? ResidualGate.Scalar : ResidualGate.None;
             int layers = kind == Kind.Mix ? r.Next(2, 4) : r.Next(1, 4);
             int heads = Pick(2, 4), hidden = Pick(16, 32);
             int headDim = r.Next(5) == 0 ? 6 : hidden / heads;
             bool layerScale = r.Next(4) == 0, tie = r.Next(4) == 0;
             bool embeddingNorm = r.Next(5) == 0 ? kind != Kind.Peri : kind == Kind.Peri;
-            var normType = Pick(NormType.RmsNorm, NormType.LayerNorm, NormType.RmsNormPlusOne, NormType.RmsNormBias, NormType.CRmsNorm, NormType.DyT);
+            var normType = Pick(NormType.RmsNorm, NormType.LayerNorm, NormType.RmsNormPlusOne, NormType.RmsNormBias, NormType.CRmsNorm, NormType.DyT, NormType.BHyT);
+            bool tanh = normType is NormType.DyT or NormType.BHyT;
             if (normType == NormType.CRmsNorm && (kind != Kind.Pre || embeddingNorm || layerScale || tie)) normType = NormType.RmsNormBias;
-            bool qkNorm = r.Next(3) == 0;
+            bool hybrid = kind == Kind.Hybrid, qkNorm = hybrid || r.Next(3) == 0;
             return TinyPre.Architecture with
             {
                 Name = "", Layers = layers, Hidden = hidden, Heads = heads, KvHeads = Pick(1, heads), HeadDim = headDim,
@@ -56,14 +58,17 @@ namespace LnsDsl.Tests
                 Norm = kind, NormType = normType, Scale = Pick(ScaleRule.None, ScaleRule.InvSqrtDepth, ScaleRule.InvDepth), Eps = Pick(1e-5, 1e-6),
                 PostLayers = kind == Kind.Mix ? r.Next(1, layers) : 0,
                 Alpha = kind == Kind.DeepNorm ? Placements.DeepNormAlpha(layers) : 1, Beta = kind == Kind.DeepNorm ? Placements.DeepNormBeta(layers) : 1,
-                Rope = r.Next(6) != 0, QkNorm = qkNorm, QkNormScope = qkNorm && r.Next(2) == 0 ? QkNormScope.Projection : QkNormScope.Head,
+                Rope = r.Next(6) != 0, QkNorm = qkNorm, QkNormScope = qkNorm && !hybrid && r.Next(2) == 0 ? QkNormScope.Projection : QkNormScope.Head,
+                ValueNorm = hybrid, FirstBlockPreNorm = hybrid && r.Next(2) == 0,
+                ResidualRule = rule, BaseLayers = rule == ResidualRule.None ? 1 : Pick(1, 2),
                 Activation = Pick(Activation.SwiGlu, Activation.Gelu, Activation.Geglu, Activation.GegluTanh),
                 LayerScale = layerScale, LayerScaleInit = layerScale ? 0.1 : 0, EmbeddingNorm = embeddingNorm,
                 QkvBias = r.Next(4) == 0, OutputBias = r.Next(4) == 0, MlpBias = r.Next(4) == 0,
                 SoftCap = r.Next(5) == 0 ? 30 : 0, QueryScaleDim = r.Next(6) == 0 ? 12 : 0,
                 ScaleEmbeddings = r.Next(6) == 0, LogitSoftCap = r.Next(6) == 0 ? 20 : 0,
                 ResidualGate = gate, ResidualGateInit = gate == ResidualGate.Scalar ? Pick(0.0, 0.5) : 0,
-                TanhAlpha = normType == NormType.DyT ? Pick(0.5, 0.8) : 0, TanhAlphaMlp = normType == NormType.DyT ? Pick(0.5, 0.2) : 0, TanhAlphaFinal = normType == NormType.DyT ? Pick(0.5, 0.2) : 0,
+                TanhAlpha = tanh ? Pick(0.5, 0.8, 2.0) : 0, TanhAlphaMlp = tanh ? Pick(0.5, 0.2, 1.0) : 0, TanhAlphaFinal = tanh ? Pick(0.5, 0.2) : 0,
+                Kappa = normType == NormType.BHyT ? Pick(10.0, 3.0) : 0,
             };
         }
 
@@ -72,7 +77,14 @@ namespace LnsDsl.Tests
             s.Norm, s.Scale, s.PostLayers, s.NormType, s.Eps, s.Activation, s.Rope, s.RopeTheta, s.QkNorm, s.LayerScale, s.TieEmbeddings,
             s.Norm == Kind.DeepNorm ? s.Alpha : null, s.Layers, s.Hidden, s.Heads, s.KvHeads, s.FeedForward,
             s.HeadDim, s.QkvBias, s.OutputBias, s.MlpBias, s.QkNormScope, s.SoftCap, s.QueryScaleDim,
-            ScaleEmbeddings: s.ScaleEmbeddings, LogitSoftCap: s.LogitSoftCap, EmbeddingNorm: s.EmbeddingNorm, ResidualGate: s.ResidualGate == ResidualGate.Scalar);
+            ScaleEmbeddings: s.ScaleEmbeddings, LogitSoftCap: s.LogitSoftCap, EmbeddingNorm: s.EmbeddingNorm, ResidualGate: s.ResidualGate == ResidualGate.Scalar,
+            BranchMultiplier: s.ResidualRule switch
+            {
+                ResidualRule.DepthMuP => 1 / Math.Sqrt((double)s.Layers / s.BaseLayers),
+                ResidualRule.CompleteP => (double)s.BaseLayers / s.Layers,
+                _ => 1,
+            },
+            Kappa: s.Kappa, FirstBlockPreNorm: s.FirstBlockPreNorm);
 
         [Fact]
         public void Random_declarations_agree_across_torchsharp_model_py_and_the_fp64_reference()

@@ -20,6 +20,8 @@ namespace LnsDsl.Tests
         NoScale,
         /// <summary>The embeddings are multiplied by Hidden instead of sqrt(Hidden).</summary>
         EmbeddingScaleHidden,
+        /// <summary>HybridNorm's v is not normalised (q and k only).</summary>
+        NoValueNorm,
     }
 
     /// <summary>The architecture as the test states it, independently of the generator's spec.</summary>
@@ -35,7 +37,11 @@ namespace LnsDsl.Tests
         double RopeHighFreqFactor = 4, int RopeOriginalMaxSeq = 8192,
         bool ScaleEmbeddings = false, double LogitSoftCap = 0, bool? EmbeddingNorm = null,
         // ReZero / SkipInit: each branch output times a learned scalar.
-        bool ResidualGate = false)
+        bool ResidualGate = false,
+        // Depth-muP / CompleteP: each branch output times this constant, (L / base)^-a, stated by the test.
+        double BranchMultiplier = 1,
+        // BHyT's kappa; HybridNorm*'s Pre-LN first block.
+        double Kappa = 10, bool FirstBlockPreNorm = false)
     {
         /// <summary>HeadDim, else Hidden / Heads.</summary>
         public int D => HeadDim != 0 ? HeadDim : Hidden / Heads;
@@ -91,6 +97,11 @@ namespace LnsDsl.Tests
             else if ((type ?? _c.NormType) == NormType.DyT) // Dynamic Tanh: w * tanh(alpha x) + b, no statistics
             {
                 y = (P(prefix + ".alpha") * x).tanh() * P(prefix + ".weight") + P(prefix + ".bias");
+            }
+            else if ((type ?? _c.NormType) == NormType.BHyT) // BHyT: w * tanh(lambda * x / (kappa * rms(x))), no bias
+            {
+                var rms = ((x * x).mean(new long[] { -1 }, keepdim: true) + _c.Eps).sqrt();
+                y = (P(prefix + ".alpha") * x / (_c.Kappa * rms)).tanh() * P(prefix + ".weight");
             }
             else if ((type ?? _c.NormType) == NormType.RmsNormPlusOne) // Gemma: x * rsqrt(mean(x^2) + eps) * (1 + w)
             {
@@ -184,6 +195,7 @@ namespace LnsDsl.Tests
                 q = Norm(q, prefix + ".q_norm", type: QkNormType);
                 k = Norm(k, prefix + ".k_norm", type: QkNormType);
             }
+            if (_c.Kind == Kind.Hybrid && _bug != Bug.NoValueNorm) v = Norm(v, prefix + ".v_norm", type: QkNormType); // HybridNorm: v per head too
             if (_c.Rope)
             {
                 q = Rope(q);
@@ -276,12 +288,19 @@ namespace LnsDsl.Tests
                 Tensor Gain(Tensor branch, string which)
                 {
                     var gained = _c.LayerScale ? branch * P($"{p}.{which}_layer_scale") : branch;
-                    return _c.ResidualGate ? gained * P($"{p}.{which}_gate") : gained;
+                    var gated = _c.ResidualGate ? gained * P($"{p}.{which}_gate") : gained;
+                    return gated * _c.BranchMultiplier;
                 }
                 bool post = _c.Kind == Kind.Post || (_c.Kind == Kind.Mix && l <= _c.PostLayers);
                 double s = Factor(l);
                 double sMlp = _bug == Bug.OnlyAttentionNormScaled ? 1 : s;
-                if (_c.Kind == Kind.None) // ReZero: no norms in the block
+                if (_c.Kind == Kind.Hybrid && !(_c.FirstBlockPreNorm && l == 1)) // HybridNorm: x + Attn(x), z = N(h), z + Mlp(z)
+                {
+                    x = x + Gain(Attention(x, p + ".self_attn"), "attn");
+                    x = Norm(x, p + ".post_attention_layernorm");
+                    x = x + Gain(Mlp(x, p + ".mlp"), "mlp");
+                }
+                else if (_c.Kind == Kind.None) // ReZero: no norms in the block
                 {
                     x = x + Gain(Attention(x, p + ".self_attn"), "attn");
                     x = x + Gain(Mlp(x, p + ".mlp"), "mlp");

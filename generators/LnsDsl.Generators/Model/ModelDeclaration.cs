@@ -48,6 +48,17 @@ namespace LnsDsl.Generators.Model
         public bool LayerScale { get; init; }
         public double LayerScaleInit { get; init; }
         public ResidualGate ResidualGate { get; init; }
+        public ResidualRule ResidualRule { get; init; }
+        /// <summary>The depth rule's base (1 where there is no rule).</summary>
+        public int BaseLayers { get; init; } = 1;
+        /// <summary>Every branch output times this: <c>(L / BaseLayers)^-a</c>; 1 without a rule.</summary>
+        public double BranchMultiplier { get; init; } = 1.0;
+        /// <summary>BHyT's kappa (0 for other norm types).</summary>
+        public double Kappa { get; init; }
+        /// <summary>HybridNorm: v is normalised per head inside attention, like q and k.</summary>
+        public bool ValueNorm { get; init; }
+        /// <summary>HybridNorm*: block 1 is Pre-LN.</summary>
+        public bool FirstBlockPreNorm { get; init; }
         /// <summary>DyT's initial alphas by position (0 for other norm types).</summary>
         public double TanhAlpha { get; init; }
         public double TanhAlphaMlp { get; init; }

@@ -68,6 +68,8 @@ namespace LnsDsl.Generators.Model
         public Argument<double> TanhAlpha { get; init; }
         public Argument<double> TanhAlphaMlp { get; init; }
         public Argument<double> TanhAlphaFinal { get; init; }
+        public Argument<double> Kappa { get; init; }
+        public Argument<bool> FirstBlockPreNorm { get; init; }
     }
 
     /// <summary>The arguments of <see cref="AttentionAttribute"/>.</summary>
@@ -114,6 +116,8 @@ namespace LnsDsl.Generators.Model
     {
         public Argument<ResidualGate> Gate { get; init; }
         public Argument<double> GateInit { get; init; }
+        public Argument<ResidualRule> Rule { get; init; }
+        public Argument<int> BaseLayers { get; init; }
     }
 
     /// <summary>
@@ -206,6 +210,10 @@ namespace LnsDsl.Generators.Model
         public double TanhAlphaMlp => Norm?.TanhAlphaMlp.Or(NormDefaults.TanhAlphaMlp) ?? NormDefaults.TanhAlphaMlp;
         /// <summary>The user's final-norm alpha, 0 where none (resolved to the MLP position's).</summary>
         public double TanhAlphaFinal => Norm?.TanhAlphaFinal.Or(NormDefaults.TanhAlphaFinal) ?? NormDefaults.TanhAlphaFinal;
+        /// <summary>Whether the user gave the attention-position alpha (BHyT's default differs from DyT's).</summary>
+        public bool TanhAlphaGiven => Norm is { TanhAlpha.IsGiven: true };
+        public double Kappa => Norm?.Kappa.Or(NormDefaults.Kappa) ?? NormDefaults.Kappa;
+        public bool FirstBlockPreNorm => Norm?.FirstBlockPreNorm.Or(NormDefaults.FirstBlockPreNorm) ?? NormDefaults.FirstBlockPreNorm;
 
         public bool Rope => Attention?.Rope.Or(AttentionDefaults.Rope) ?? AttentionDefaults.Rope;
         public double RopeTheta => Attention?.RopeTheta.Or(AttentionDefaults.RopeTheta) ?? AttentionDefaults.RopeTheta;
@@ -235,5 +243,7 @@ namespace LnsDsl.Generators.Model
 
         public ResidualGate ResidualGate => Residual?.Gate.Or(ResidualDefaults.Gate) ?? ResidualDefaults.Gate;
         public double ResidualGateInit => Residual?.GateInit.Or(ResidualDefaults.GateInit) ?? ResidualDefaults.GateInit;
+        public ResidualRule ResidualRule => Residual?.Rule.Or(ResidualDefaults.Rule) ?? ResidualDefaults.Rule;
+        public int BaseLayers => Residual?.BaseLayers.Or(ResidualDefaults.BaseLayers) ?? ResidualDefaults.BaseLayers;
     }
 }

@@ -32,12 +32,76 @@ namespace LnsDsl.Generators.Parsing
             NormFreeWithoutGate,
             GateInitWithoutGate,
             TanhAlphaWithoutDyT,
+            TwoDepthControls,
+            RuleWithScaledInit,
+            BaseLayersWithoutRule,
+            TanhNormOnEmbedding,
+            QkNormArgumentOnHybrid,
+            HybridArgumentWithoutHybrid,
+            KappaWithoutBHyT,
         };
+
+        /// <summary>LNS114: a residual depth rule beside LNS, LayerScale or DeepNorm's alpha.</summary>
+        private static IEnumerable<DiagnosticInfo> TwoDepthControls(RawDeclaration d)
+        {
+            if (d.ResidualRule == ResidualRule.None) yield break;
+            var at = d.Residual?.At(d.Residual.Rule);
+            if (d.Scale != ScaleRule.None && d.Kind is not (Kind.Post or Kind.DeepNorm or Kind.OutputNorm or Kind.None or Kind.Hybrid))
+                yield return At(d, DiagnosticDescriptors.TwoDepthControls, at, d.ResidualRule, "Scale = " + ScaleText(d) + " (LNS)");
+            if (d.LayerScale is not null)
+                yield return At(d, DiagnosticDescriptors.TwoDepthControls, at, d.ResidualRule, "[LayerScale]");
+            if (d.Kind == Kind.DeepNorm)
+                yield return At(d, DiagnosticDescriptors.TwoDepthControls, at, d.ResidualRule, "DeepNorm's residual alpha");
+        }
+
+        /// <summary>LNS115: a residual depth rule with a depth-scaled output initialisation.</summary>
+        private static IEnumerable<DiagnosticInfo> RuleWithScaledInit(RawDeclaration d)
+        {
+            if (d.ResidualRule != ResidualRule.None && d.ScaledInit)
+                yield return At(d, DiagnosticDescriptors.RuleWithScaledInit, d.Init?.Output.Location ?? d.Residual?.At(d.Residual.Rule), d.ResidualRule, d.OutputInit);
+        }
+
+        /// <summary>LNS116: BaseLayers without a rule.</summary>
+        private static IEnumerable<DiagnosticInfo> BaseLayersWithoutRule(RawDeclaration d)
+        {
+            if (d.Residual is { BaseLayers.IsGiven: true } r && d.ResidualRule == ResidualRule.None)
+                yield return At(d, DiagnosticDescriptors.BaseLayersWithoutRule, r.BaseLayers.Location, d.BaseLayers);
+        }
+
+        /// <summary>LNS117: DyT or BHyT on the embedding output.</summary>
+        private static IEnumerable<DiagnosticInfo> TanhNormOnEmbedding(RawDeclaration d)
+        {
+            if (d.EmbeddingNorm && Norms.HasAlpha(d.NormType))
+                yield return At(d, DiagnosticDescriptors.TanhNormOnEmbedding, d.Norm?.EmbeddingNorm.Location ?? d.Norm?.At(d.Norm.Type), d.NormType,
+                    (d.EmbeddingStd > 0 ? d.EmbeddingStd : d.Std).ToString("R", System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        /// <summary>LNS118: QkNorm or QkNormScope on a HybridNorm model.</summary>
+        private static IEnumerable<DiagnosticInfo> QkNormArgumentOnHybrid(RawDeclaration d)
+        {
+            if (d.Kind != Kind.Hybrid || d.Attention is not { } a) yield break;
+            if (a.QkNorm.IsGiven) yield return At(d, DiagnosticDescriptors.QkNormArgumentOnHybrid, a.At(a.QkNorm), "QkNorm = " + (d.QkNorm ? "true" : "false"));
+            if (a.QkNormScope.IsGiven) yield return At(d, DiagnosticDescriptors.QkNormArgumentOnHybrid, a.At(a.QkNormScope), "QkNormScope = QkNormScope." + d.QkNormScope);
+        }
+
+        /// <summary>LNS119: FirstBlockPreNorm without Kind.Hybrid.</summary>
+        private static IEnumerable<DiagnosticInfo> HybridArgumentWithoutHybrid(RawDeclaration d)
+        {
+            if (d.Kind != Kind.Hybrid && d.Norm is { FirstBlockPreNorm.IsGiven: true } n && d.FirstBlockPreNorm)
+                yield return At(d, DiagnosticDescriptors.HybridArgumentWithoutHybrid, n.At(n.FirstBlockPreNorm), d.Kind);
+        }
+
+        /// <summary>LNS120: Kappa without BHyT.</summary>
+        private static IEnumerable<DiagnosticInfo> KappaWithoutBHyT(RawDeclaration d)
+        {
+            if (d.NormType != NormType.BHyT && d.Norm is { Kappa.IsGiven: true } n)
+                yield return At(d, DiagnosticDescriptors.KappaWithoutBHyT, n.At(n.Kappa), d.Kappa, d.NormType);
+        }
 
         /// <summary>LNS113: a DyT alpha on a model whose norms are not DyT.</summary>
         private static IEnumerable<DiagnosticInfo> TanhAlphaWithoutDyT(RawDeclaration d)
         {
-            if (d.NormType == NormType.DyT || d.Norm is not { } n) yield break;
+            if (Norms.HasAlpha(d.NormType) || d.Norm is not { } n) yield break;
             foreach (var (name, argument) in new[] { (nameof(NormAttribute.TanhAlpha), n.TanhAlpha), (nameof(NormAttribute.TanhAlphaMlp), n.TanhAlphaMlp), (nameof(NormAttribute.TanhAlphaFinal), n.TanhAlphaFinal) })
                 if (argument.IsGiven) yield return At(d, DiagnosticDescriptors.TanhAlphaWithoutDyT, argument.Location, name, d.NormType);
         }
@@ -81,7 +145,7 @@ namespace LnsDsl.Generators.Parsing
         /// <summary>LNS103: a scale rule on blocks that have no pre-norm.</summary>
         private static IEnumerable<DiagnosticInfo> ScaleWithoutPreNorm(RawDeclaration d)
         {
-            if (d.Scale != ScaleRule.None && d.Kind is (Kind.Post or Kind.DeepNorm or Kind.OutputNorm or Kind.None))
+            if (d.Scale != ScaleRule.None && d.Kind is (Kind.Post or Kind.DeepNorm or Kind.OutputNorm or Kind.None or Kind.Hybrid))
                 yield return At(d, DiagnosticDescriptors.ScaleWithoutPreNorm, d.Norm?.At(d.Norm.Scale), ScaleText(d), "Kind." + d.Kind);
         }
 
@@ -135,7 +199,7 @@ namespace LnsDsl.Generators.Parsing
         /// <summary>LNS109: QkNormScope given without QkNorm.</summary>
         private static IEnumerable<DiagnosticInfo> QkNormScopeWithoutQkNorm(RawDeclaration d)
         {
-            if (!d.QkNorm && d.Attention is { QkNormScope.IsGiven: true } attention)
+            if (!d.QkNorm && d.Kind != Kind.Hybrid && d.Attention is { QkNormScope.IsGiven: true } attention) // HybridNorm: LNS118
                 yield return At(d, DiagnosticDescriptors.QkNormScopeWithoutQkNorm, attention.At(attention.QkNormScope), d.QkNormScope);
         }
 

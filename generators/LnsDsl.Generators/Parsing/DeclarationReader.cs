@@ -122,6 +122,8 @@ namespace LnsDsl.Generators.Parsing
                     nameof(NormAttribute.TanhAlpha) => raw with { TanhAlpha = a.Double(name) },
                     nameof(NormAttribute.TanhAlphaMlp) => raw with { TanhAlphaMlp = a.Double(name) },
                     nameof(NormAttribute.TanhAlphaFinal) => raw with { TanhAlphaFinal = a.Double(name) },
+                    nameof(NormAttribute.Kappa) => raw with { Kappa = a.Double(name) },
+                    nameof(NormAttribute.FirstBlockPreNorm) => raw with { FirstBlockPreNorm = a.Bool(name) },
                     _ => raw,
                 };
             }
@@ -208,6 +210,8 @@ namespace LnsDsl.Generators.Parsing
                 {
                     nameof(ResidualAttribute.Gate) => raw with { Gate = a.Enum<ResidualGate>(name) },
                     nameof(ResidualAttribute.GateInit) => raw with { GateInit = a.Double(name) },
+                    nameof(ResidualAttribute.Rule) => raw with { Rule = a.Enum<ResidualRule>(name) },
+                    nameof(ResidualAttribute.BaseLayers) => raw with { BaseLayers = a.Int(name) },
                     _ => raw,
                 };
             }

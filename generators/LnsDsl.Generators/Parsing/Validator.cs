@@ -85,6 +85,8 @@ namespace LnsDsl.Generators.Parsing
                 Fail(DiagnosticDescriptors.UnknownEnumValue, d.Attention?.At(d.Attention.RopeScaling), nameof(AttentionAttribute.RopeScaling), (int)d.RopeScaling, nameof(RopeScaling));
             if (!Enum.IsDefined(typeof(ResidualGate), d.ResidualGate))
                 Fail(DiagnosticDescriptors.UnknownEnumValue, d.Residual?.At(d.Residual.Gate), nameof(ResidualAttribute.Gate), (int)d.ResidualGate, nameof(ResidualGate));
+            if (!Enum.IsDefined(typeof(ResidualRule), d.ResidualRule))
+                Fail(DiagnosticDescriptors.UnknownEnumValue, d.Residual?.At(d.Residual.Rule), nameof(ResidualAttribute.Rule), (int)d.ResidualRule, nameof(ResidualRule));
             if (!Enum.IsDefined(typeof(OutputInit), d.OutputInit))
                 Fail(DiagnosticDescriptors.UnknownEnumValue, d.Init?.At(d.Init.Output), nameof(InitAttribute.Output), (int)d.OutputInit, nameof(OutputInit));
 
@@ -99,6 +101,9 @@ namespace LnsDsl.Generators.Parsing
             Positive(nameof(NormAttribute.TanhAlpha), d.TanhAlpha, d.Norm?.At(d.Norm.TanhAlpha));
             Positive(nameof(NormAttribute.TanhAlphaMlp), d.TanhAlphaMlp, d.Norm?.At(d.Norm.TanhAlphaMlp), allowZero: true);
             Positive(nameof(NormAttribute.TanhAlphaFinal), d.TanhAlphaFinal, d.Norm?.At(d.Norm.TanhAlphaFinal), allowZero: true);
+            Positive(nameof(NormAttribute.Kappa), d.Kappa, d.Norm?.At(d.Norm.Kappa));
+            if (d.BaseLayers < 1 || d.BaseLayers > UpperBound(nameof(TransformerModelAttribute.Layers)))
+                Fail(DiagnosticDescriptors.ValueOutOfRange, d.Residual?.At(d.Residual.BaseLayers), nameof(ResidualAttribute.BaseLayers), (double)d.BaseLayers, "it must be a depth in [1, 1024]");
             Positive(nameof(ResidualAttribute.GateInit), d.ResidualGateInit, d.Residual?.At(d.Residual.GateInit), allowZero: true, zero: "0 starts every block as the identity");
             Positive(nameof(TransformerModelAttribute.LogitSoftCap), d.LogitSoftCap, model.At(model.LogitSoftCap), allowZero: true, zero: "0 turns it off");
             Positive(nameof(AttentionAttribute.SoftCap), d.SoftCap, d.Attention?.At(d.Attention.SoftCap), allowZero: true, zero: "0 turns it off");

@@ -40,12 +40,15 @@ namespace LnsDsl.Interop
                 + "Export it as PyTorch code instead (lnsrun export --pytorch, which carries every LnsDsl placement)";
             if (spec.LayerScale) throw new UserError(Why("it uses LayerScale"));
             if (spec.ResidualGate != ResidualGate.None) throw new UserError(Why("its residual branches are gated (ReZero / SkipInit)"));
+            if (spec.ResidualRule != ResidualRule.None) throw new UserError(Why($"its residual branches are multiplied by {spec.ResidualRule}'s (L / {spec.BaseLayers})^-a"));
+            if (spec.NormType == NormType.BHyT) throw new UserError(Why("its norms are BHyT (a tanh of the RMS-normalised input with a learned lambda)"));
             if (!spec.Rope) throw new UserError(Why("it has no rotary embeddings"));
             if (spec.Activation == Activation.Gelu) throw new UserError(Why("its MLP is the ungated GELU"));
             switch (spec.Norm)
             {
                 case Kind.Post: throw new UserError(Why("its placement is Post-LN"));
                 case Kind.None: throw new UserError(Why("its blocks have no norms"));
+                case Kind.Hybrid: throw new UserError(Why("its placement is HybridNorm (q, k and v normalised per head, the FFN's normalised input carried on the stream)"));
                 case Kind.Mix: throw new UserError(Why($"its placement is Mix-LN (Post-LN blocks 1..{spec.PostLayers})"));
                 case Kind.DeepNorm: throw new UserError(Why("its placement is DeepNorm (alpha-scaled residuals)"));
                 case Kind.Peri when spec.EmbeddingNorm: throw new UserError(Why("its placement is Peri-LN with a norm on the embedding output"));

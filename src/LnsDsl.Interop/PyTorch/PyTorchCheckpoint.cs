@@ -33,15 +33,25 @@ namespace LnsDsl.Interop.PyTorch
         /// <summary>The parameters AdamW's decoupled weight decay applies to (lnsrun's rule: matrices, not norms and biases,
         /// the token embedding only with DecayEmbeddings), by name; Adam's L2 decay applies to every parameter.</summary>
         public IReadOnlyList<string> DecayedParameters { get; init; } = Array.Empty<string>();
+        /// <summary>The parameters whose learning rate or Adam eps differs from the run's (a depth rule's block groups,
+        /// <see cref="FlatAdam.WithDepthRule"/>), by name: the factors on both. Empty without a depth rule.</summary>
+        public IReadOnlyDictionary<string, ParameterScale> ParameterScales { get; init; } = new Dictionary<string, ParameterScale>();
 
-        /// <summary>The record for <paramref name="model"/> trained with <paramref name="options"/>: the decayed parameters from
-        /// <see cref="FlatAdam.Describe"/>.</summary>
+        /// <summary>The record for <paramref name="model"/> trained with <paramref name="options"/>: the decayed parameters and
+        /// the per-parameter factors from <see cref="FlatAdam.Describe"/> and <see cref="FlatAdam.WithDepthRule"/>.</summary>
         public static PyTorchRunOptions For(TransformerModule model, TrainOptions options, int step, string? cache, int endOfText)
-            => new(options, step, cache, endOfText)
+        {
+            var parameters = FlatAdam.WithDepthRule(FlatAdam.Describe(model, options.DecayEmbeddings), model.Spec);
+            return new(options, step, cache, endOfText)
             {
-                DecayedParameters = FlatAdam.Describe(model, options.DecayEmbeddings).Where(p => p.Decay).Select(p => p.Name).ToList(),
+                DecayedParameters = parameters.Where(p => p.Decay).Select(p => p.Name).ToList(),
+                ParameterScales = parameters.Where(p => p.LrScale != 1.0 || p.EpsScale != 1.0).ToDictionary(p => p.Name, p => new ParameterScale(p.LrScale, p.EpsScale)),
             };
+        }
     }
+
+    /// <summary>One parameter's factors on the run's learning rate and on Adam's eps.</summary>
+    public sealed record ParameterScale(double Lr, double Eps);
 
     /// <summary>Adam's betas and epsilon.</summary>
     public sealed record AdamConstants(double Beta1, double Beta2, double Eps)

@@ -39,10 +39,12 @@ namespace LnsDsl.Interop.PyTorch
 
         /// <summary>The block programs of <paramref name="spec"/>'s placements, in placement order.</summary>
         private static IReadOnlyList<BlockProgram> Programs(ModelSpec spec)
-            => spec.Blocks.Select(b => b.Placement).Distinct().OrderBy(p => p).Select(p => BlockPrograms.For(p, spec.LayerScale, spec.ResidualGate)).ToList();
+            => spec.Blocks.Select(b => b.Placement).Distinct().OrderBy(p => p).Select(spec.ProgramOf).ToList();
 
-        /// <summary>The extra constructor argument of the model's norm: DyT's initial alpha from config.json's <paramref name="setting"/>.</summary>
-        private static string NormAlpha(ModelSpec s, string setting) => Norms.HasAlpha(s.NormType) ? $", config[\"{setting}\"]" : "";
+        /// <summary>The extra constructor arguments of the model's norm: DyT's initial alpha (BHyT's lambda) from config.json's
+        /// <paramref name="setting"/>, and BHyT's kappa.</summary>
+        private static string NormAlpha(ModelSpec s, string setting)
+            => (Norms.HasAlpha(s.NormType) ? $", config[\"{setting}\"]" : "") + (s.NormType == NormType.BHyT ? ", config[\"Kappa\"]" : "");
 
         /// <summary>A Python float literal that reads back as the same double (<c>"R"</c>, with <c>.0</c> where it would read as an int).</summary>
         internal static string Py(double d)
@@ -63,6 +65,7 @@ namespace LnsDsl.Interop.PyTorch
             NormType.RmsNormBias => "RMSNormBias",
             NormType.CRmsNorm => "CRMSNorm",
             NormType.DyT => "DyT",
+            NormType.BHyT => "BHyT",
             _ => "RMSNorm",
         };
 
@@ -95,7 +98,7 @@ namespace LnsDsl.Interop.PyTorch
             w.Line("Parameter names are LnsDsl's own (state_dict() keys, the names in model.safetensors):");
             w.Line("  embed_tokens.weight" + (s.EmbeddingNorm ? ", embed_norm.*" : "") + ", norm.*" + (s.TieEmbeddings ? " (output head tied to embed_tokens: no lm_head)" : ", lm_head.weight"));
             w.Line($"  layers.{{i}}.self_attn.qkv_proj.* fused: rows [0, {q}) q, then {kv} rows k, then {kv} rows v; o_proj");
-            if (s.QkNorm) w.Line("  layers.{i}.self_attn.q_norm.weight, k_norm.weight (" + (s.QkNormScope == QkNormScope.Projection ? "over the whole projections" : "per head") + ")");
+            if (s.QkNorm) w.Line("  layers.{i}.self_attn.q_norm.weight, k_norm.weight" + (s.ValueNorm ? ", v_norm.weight" : "") + " (" + (s.QkNormScope == QkNormScope.Projection ? "over the whole projections" : "per head") + ")");
             w.Line("  layers.{i}.mlp." + ffn);
             foreach (var n in norms) w.Line("  " + n);
             if (s.LayerScale) w.Line("  layers.{i}.attn_layer_scale, layers.{i}.mlp_layer_scale (LayerScale's per-channel gains)");
@@ -228,6 +231,27 @@ class DyT(nn.Module):
         w = self.weight if scale == 1.0 else self.weight * scale
         b = self.bias if scale == 1.0 else self.bias * scale
         y = torch.tanh(xf * self.alpha.to(xf.dtype)) * w.to(xf.dtype) + b.to(xf.dtype)
+        return y.to(x.dtype)
+
+
+"""");
+            if (used.Contains("BHyT"))
+                w.Raw(""""
+class BHyT(nn.Module):
+    """Bounded hyperbolic tanh (LnsDsl's Fused.BHyT): tanh(lambda * x / (kappa * sqrt(mean(x^2) + eps))) * (weight * scale),
+    lambda a learned scalar (stored as alpha), kappa a constant; the statistic exact and in fp32; no bias."""
+
+    def __init__(self, size, eps, lam, kappa):
+        super().__init__()
+        self.eps, self.kappa = eps, kappa
+        self.weight = nn.Parameter(torch.ones(size))
+        self.alpha = nn.Parameter(torch.full((1,), float(lam)))
+
+    def forward(self, x, scale=1.0):
+        xf = x if x.dtype in (torch.float32, torch.float64) else x.float()
+        r = torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps) * (1.0 / self.kappa)
+        w = self.weight if scale == 1.0 else self.weight * scale
+        y = torch.tanh(xf * r * self.alpha.to(xf.dtype)) * w.to(xf.dtype)
         return y.to(x.dtype)
 
 
@@ -443,6 +467,7 @@ def apply_rope(x, cos, sin):
                 {
                     w.Line($"        self.q_norm = {cls}(head_dim, config[\"Eps\"])  # per head");
                     w.Line($"        self.k_norm = {cls}(head_dim, config[\"Eps\"])");
+                    if (s.ValueNorm) w.Line($"        self.v_norm = {cls}(head_dim, config[\"Eps\"])  # HybridNorm normalises v too");
                 }
             }
             if (s.Rope) w.Line("        self.rope = rope");
@@ -458,7 +483,7 @@ def apply_rope(x, cos, sin):
             w.Line("        q = q.view(batch, time, self.heads, self.head_dim)");
             w.Line("        k = k.view(batch, time, self.kv_heads, self.head_dim)");
             w.Line("        v = v.view(batch, time, self.kv_heads, self.head_dim)");
-            if (s.QkNorm && !projectionNorm) w.Line("        q, k = self.q_norm(q), self.k_norm(k)");
+            if (s.QkNorm && !projectionNorm) w.Line(s.ValueNorm ? "        q, k, v = self.q_norm(q), self.k_norm(k), self.v_norm(v)" : "        q, k = self.q_norm(q), self.k_norm(k)");
             if (s.Rope)
             {
                 w.Line("        cos, sin = self.rope.tables(x, time)");

@@ -21,8 +21,11 @@ This script is fixed (not generated). It sits in an export directory OUT beside:
                         "EndOfText": ID,       the tokenizer's end-of-text id (document packing pads with it)
                         "Adam": {"Beta1", "Beta2", "Eps"},   Adam's constants (lnsrun's FlatAdam)
                         "ClipEpsilon": E,      clipping scales gradients by min(1, Clip / (norm + E))
-                        "DecayedParameters": [NAMES]}        the parameters AdamW decays (lnsrun's rule: matrices,
+                        "DecayedParameters": [NAMES],        the parameters AdamW decays (lnsrun's rule: matrices,
                                                not norms and biases, the embedding only with DecayEmbeddings)
+                        "ParameterScales": {NAME: {"Lr", "Eps"}}}   factors on the learning rate and on Adam's eps
+                                               of those parameters (a depth rule's block groups: Depth-muP,
+                                               CompleteP); absent in exports written before depth rules: none
 
 usage:
   python train.py [flags]                                  one process
@@ -375,6 +378,8 @@ class Settings:
         self.eps = float(need("Eps", adam, "Adam"))
         self.clip_epsilon = float(need("ClipEpsilon", doc, "options.json"))
         self.decayed = set(need("DecayedParameters", doc, "options.json"))
+        self.scales = {name: (float(need("Lr", v, "ParameterScales." + name)), float(need("Eps", v, "ParameterScales." + name)))
+                       for name, v in doc.get("ParameterScales", {}).items()}
         stored_dtype = str(need("Dtype")).lower()
         self.dtype = args.dtype or {"bf16": "bf16", "bf16-pure": "bf16", "fp32": "fp32"}.get(stored_dtype, "")  # bf16 here is lnsrun's bf16-pure (whole model in bf16); lnsrun's mixed bf16 is not ported
         device = str(need("Device")).lower()
@@ -489,8 +494,14 @@ def full_state_dict(wrapped, settings, dist):
 
 
 def make_optimizer(module, settings):
-    """lnsrun's optimiser: Adam with L2 decay of every parameter, or AdamW decaying exactly DecayedParameters."""
+    """lnsrun's optimiser: Adam with L2 decay of every parameter, or AdamW decaying exactly DecayedParameters; each
+    parameter group with its factor on the learning rate ("lr_scale", applied by the schedule) and its eps
+    (ParameterScales)."""
     named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
+    if settings.scales:
+        if settings.fsdp:
+            raise UserError("this model has per-parameter learning-rate and eps factors (a depth rule), which --fsdp's flattened shards cannot tell apart; use DDP")
+        return grouped_optimizer(named, settings)
     if settings.optimizer == "adamw" and settings.fsdp and settings.weight_decay > 0:
         # FSDP's flattened shards hide the names that tell decayed parameters from the rest
         raise UserError("--optimizer adamw with WeightDecay > 0 is not supported with --fsdp (it could not exclude norms, biases and the embedding); use DDP or adam")
@@ -508,6 +519,28 @@ def make_optimizer(module, settings):
         groups = [{"params": decay, "weight_decay": settings.weight_decay}, {"params": rest, "weight_decay": 0.0}]
         return torch.optim.AdamW([g for g in groups if g["params"]], lr=settings.lr, betas=settings.betas, eps=settings.eps)
     return torch.optim.Adam([p for _, p in named], lr=settings.lr, betas=settings.betas, eps=settings.eps, weight_decay=settings.weight_decay)
+
+
+def grouped_optimizer(named, settings):
+    """Parameter groups by (decayed, lr factor, eps factor): torch.optim applies each group's lr, eps and decay."""
+    def plain(name):  # DDP names the parameters module.NAME
+        return name[len("module."):] if name.startswith("module.") else name
+    names = {plain(n) for n, _ in named}
+    unknown = (set(settings.scales) | (settings.decayed if settings.optimizer == "adamw" else set())) - names
+    if unknown:
+        raise UserError("options.json: ParameterScales or DecayedParameters name %s, which model.py does not have" % ", ".join(sorted(unknown)))
+    groups = {}
+    for n, p in named:
+        decayed = settings.optimizer == "adamw" and plain(n) in settings.decayed
+        key = (decayed,) + settings.scales.get(plain(n), (1.0, 1.0))
+        groups.setdefault(key, []).append(p)
+    param_groups = []
+    for (decayed, lr_scale, eps_scale), params in groups.items():
+        weight_decay = (settings.weight_decay if decayed else 0.0) if settings.optimizer == "adamw" else settings.weight_decay
+        param_groups.append({"params": params, "lr": settings.lr * lr_scale, "lr_scale": lr_scale,
+                             "eps": settings.eps * eps_scale, "weight_decay": weight_decay})
+    cls = torch.optim.AdamW if settings.optimizer == "adamw" else torch.optim.Adam
+    return cls(param_groups, lr=settings.lr, betas=settings.betas, eps=settings.eps)
 
 
 def gradient_norm(module, clip, clip_epsilon, dist, sharded):
@@ -644,7 +677,7 @@ def train(settings, dist):
     for step in range(settings.start + 1, settings.steps + 1):
         lr = learning_rate(step, settings.steps, settings.warmup, settings.lr, settings.min_lr_ratio)
         for group in optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group.get("lr_scale", 1.0)
         optimizer.zero_grad(set_to_none=True)
         random = for_step(settings.seed, step)
         loss_sum = torch.zeros((), dtype=torch.float32, device=dist.device)

@@ -8,9 +8,10 @@ using Parameter = TorchSharp.Modules.Parameter;
 
 namespace LnsDsl.Training
 {
-    /// <summary>A parameter handed to <see cref="FlatAdam"/>: its name, its block (0-based; -1 outside the blocks) and
-    /// whether AdamW's decoupled weight decay applies to it.</summary>
-    public sealed record FlatParameter(string Name, Parameter Parameter, int Block, bool Decay = true);
+    /// <summary>A parameter handed to <see cref="FlatAdam"/>: its name, its block (0-based; -1 outside the blocks),
+    /// whether AdamW's decoupled weight decay applies to it, and the factors on its learning rate and on Adam's eps
+    /// (a depth rule's per-group rules, <see cref="ModelSpec.BlockLrScale"/>; 1 otherwise).</summary>
+    public sealed record FlatParameter(string Name, Parameter Parameter, int Block, bool Decay = true, double LrScale = 1.0, double EpsScale = 1.0);
 
     /// <summary>
     /// Adam and AdamW over flat buffers: every parameter (and its gradient) becomes a view into one flat buffer per
@@ -34,9 +35,11 @@ namespace LnsDsl.Training
         /// <summary>The buffers of the parameters of one dtype and device.</summary>
         public sealed class Group
         {
-            internal Group(ScalarType dtype, Device device, List<Segment> segments, long count, bool decoupled)
+            internal Group(ScalarType dtype, Device device, List<Segment> segments, long count, bool decoupled, double lrScale, double epsScale)
             {
                 Segments = segments;
+                LrScale = lrScale;
+                EpsScale = epsScale;
                 // Long-lived: kept out of any dispose scope the caller may have open.
                 Parameters = zeros(count, dtype: dtype, device: device).DetachFromDisposeScope();
                 Gradients = zeros(count, dtype: dtype, device: device).DetachFromDisposeScope();
@@ -51,6 +54,10 @@ namespace LnsDsl.Training
             }
 
             public IReadOnlyList<Segment> Segments { get; }
+            /// <summary>This group's learning rate is the optimiser's times this (a depth rule's block rate; 1 otherwise).</summary>
+            public double LrScale { get; }
+            /// <summary>This group's Adam eps is <see cref="Eps"/> times this.</summary>
+            public double EpsScale { get; }
             public Tensor Parameters { get; }
             public Tensor Gradients { get; }
             public Tensor ExpAvg { get; }
@@ -94,7 +101,8 @@ namespace LnsDsl.Training
             _layers = layers;
             var all = parameters.ToList();
             _order = all.Select(p => p.Name).ToList();
-            foreach (var byKind in all.GroupBy(p => (p.Parameter.dtype, p.Parameter.device.ToString())))
+            // One group per dtype, device and (learning-rate, eps) factor pair: a group is updated with one set of constants.
+            foreach (var byKind in all.GroupBy(p => (p.Parameter.dtype, p.Parameter.device.ToString(), p.LrScale, p.EpsScale)))
             {
                 // Blocks in order, then what lies outside them, so that each block is one contiguous range.
                 var ordered = byKind.OrderBy(p => p.Block < 0 ? int.MaxValue : p.Block).ToList();
@@ -106,7 +114,7 @@ namespace LnsDsl.Training
                     offset += p.Parameter.numel();
                 }
                 var first = ordered[0].Parameter;
-                var group = new Group(first.dtype, first.device, segments, offset, decoupled);
+                var group = new Group(first.dtype, first.device, segments, offset, decoupled, byKind.Key.LrScale, byKind.Key.EpsScale);
                 using (no_grad())
                 {
                     for (int i = 0; i < ordered.Count; i++)
@@ -191,19 +199,21 @@ namespace LnsDsl.Training
         public void Step()
         {
             StepCount++;
-            double lr = LearningRate, wd = _weightDecay;
+            double wd = _weightDecay;
             double bc1 = 1 - Math.Pow(Beta1, StepCount);
             double bc2 = 1 - Math.Pow(Beta2, StepCount);
-            double sqrtBc2 = Math.Sqrt(bc2), stepSize = -(lr / bc1), keep = 1 - lr * wd;
+            double sqrtBc2 = Math.Sqrt(bc2);
             using var _ = no_grad();
             foreach (var g in _groups)
             {
+                // The group's own rate and eps (torch.optim's param_groups: AdamW's decay factor follows the group's rate).
+                double lr = LearningRate * g.LrScale, eps = Eps * g.EpsScale, stepSize = -(lr / bc1), keep = 1 - lr * wd;
                 long count = g.Parameters.numel();
                 if (CpuKernel && g.Parameters.device_type == DeviceType.CPU && g.Parameters.dtype == ScalarType.Float32)
                 {
                     unsafe
                     {
-                        var constants = new CpuAdamKernel.Step(lr, wd, _decoupled, StepCount, Beta1, Beta2, Eps);
+                        var constants = new CpuAdamKernel.Step(lr, wd, _decoupled, StepCount, Beta1, Beta2, eps);
                         CpuAdamKernel.Update((float*)TensorMemory.DataPointer(g.Parameters), (float*)TensorMemory.DataPointer(g.Gradients),
                             (float*)TensorMemory.DataPointer(g.ExpAvg), (float*)TensorMemory.DataPointer(g.ExpAvgSq),
                             g.Mask is null ? null : (float*)TensorMemory.DataPointer(g.Mask), count, constants, CpuThreads > 0 ? CpuThreads : get_num_threads());
@@ -213,7 +223,7 @@ namespace LnsDsl.Training
                 // The scalars live (referenced, disposed at the end) until every native call that reads them has returned: a
                 // temporary double -> Scalar conversion may be finalised by the GC while LibTorch still reads it.
                 using Scalar sBeta1 = Beta1.ToScalar(), sOneMinusBeta1 = (1 - Beta1).ToScalar(), sBeta2 = Beta2.ToScalar(), sOneMinusBeta2 = (1 - Beta2).ToScalar(),
-                    sEps = Eps.ToScalar(), sOne = 1.0.ToScalar(), sSqrtBc2 = sqrtBc2.ToScalar(), sStep = stepSize.ToScalar(), sKeep = keep.ToScalar(), sWd = wd.ToScalar();
+                    sEps = eps.ToScalar(), sOne = 1.0.ToScalar(), sSqrtBc2 = sqrtBc2.ToScalar(), sStep = stepSize.ToScalar(), sKeep = keep.ToScalar(), sWd = wd.ToScalar();
                 long chunk = ChunkElements > 0 ? Math.Min(ChunkElements, count) : g.Parameters.device_type == DeviceType.CPU ? Math.Min(CpuChunk, count) : count;
                 if (wd != 0 && (g.Scratch is null || g.Scratch.numel() < chunk))
                 {
@@ -416,7 +426,7 @@ namespace LnsDsl.Training
         /// <summary>Builds the optimiser over <paramref name="model"/> (after it is on its device and dtype and loaded).</summary>
         public static FlatAdam For(TransformerModule model, double lr, double weightDecay, bool decoupled, bool decayEmbeddings)
         {
-            var parameters = Describe(model, decayEmbeddings);
+            var parameters = WithDepthRule(Describe(model, decayEmbeddings), model.Spec);
             return new FlatAdam(parameters, lr, weightDecay, decoupled, model.Spec.Layers);
         }
 
@@ -428,6 +438,13 @@ namespace LnsDsl.Training
             "adamw" => For(model, o.Lr, o.WeightDecay, decoupled: true, decayEmbeddings: o.DecayEmbeddings),
             _ => throw new SettingError($"{{Optimizer}} '{o.Optimizer}' has no flat buffers (adam, adamw)"),
         };
+
+        /// <summary>The blocks' parameters with <paramref name="spec"/>'s depth rule applied (CompleteP's table: learning
+        /// rate times <see cref="ModelSpec.BlockLrScale"/>, eps times <see cref="ModelSpec.BlockEpsScale"/>; the embedding,
+        /// final norm and head keep the base ones); unchanged without a rule.</summary>
+        public static List<FlatParameter> WithDepthRule(List<FlatParameter> parameters, ModelSpec spec)
+            => spec.ResidualRule == ResidualRule.None ? parameters
+                : parameters.Select(p => p.Block >= 0 ? p with { LrScale = spec.BlockLrScale, EpsScale = spec.BlockEpsScale } : p).ToList();
 
         public static int BlockOf(string name) => TransformerModule.LayerIndexOf(name);
 

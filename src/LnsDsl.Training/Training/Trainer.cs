@@ -100,6 +100,8 @@ namespace LnsDsl.Training
         public static ITrainingOptimizer CreateOptimizer(TrainOptions o, TransformerModule model) => o.Optimizer switch
         {
             "adam" or "adamw" => FlatAdam.For(model, o),
+            "torch-adam" when model.Spec.ResidualRule != ResidualRule.None
+                => throw new UserError($"{model.Spec.Name} has {model.Spec.ResidualRule}'s per-group learning rates and eps, which --optimizer torch-adam (one group) cannot apply; use --optimizer adam or adamw"),
             "torch-adam" => new TorchOptimizer(optim.Adam(model.parameters(), lr: o.Lr, weight_decay: o.WeightDecay)),
             _ => throw new SettingError($"{{Optimizer}} '{o.Optimizer}' is not one of {string.Join(", ", Optimizers)}"),
         };

@@ -128,13 +128,15 @@ namespace LnsDsl.Tests
         }
 
         [Theory]
-        [InlineData(Packing.Pack)]
-        [InlineData(Packing.Document)]
-        public void Twenty_steps_reproduce_lnsruns_losses(Packing packing)
+        [InlineData(Packing.Pack, ModelName, "adam")]
+        [InlineData(Packing.Document, ModelName, "adam")]
+        // A depth rule: the blocks' parameters in their own groups (learning rate and eps x 0.5), AdamW's decay per group.
+        [InlineData(Packing.Pack, "TinyByteDepthMuP", "adamw")]
+        public void Twenty_steps_reproduce_lnsruns_losses(Packing packing, string modelName, string optimizer)
         {
             if (!HasTorch()) return;
-            using var data = Data(Corpus());
-            var options = Options(data, packing) with { Out = Path.Combine(_dir, "lnsrun") };
+            using var data = Data(Corpus(), modelName);
+            var options = Options(data, packing) with { Model = modelName, Optimizer = optimizer, Out = Path.Combine(_dir, "lnsrun") };
             new Trainer(options, _ => { }) { Console = false }.Run();
             var lnsrun = new RunDirectory(options.Out!).ReadSteps().Select(s => s.Loss).ToArray();
             Assert.Equal(options.Steps, lnsrun.Length);
@@ -312,7 +314,7 @@ namespace LnsDsl.Tests
             EvalEvery = 0, CheckpointEvery = 0, Seed = 11, Device = "cpu", Dtype = "fp32", Threads = 1,
         };
 
-        private DataSet Data(string corpus) => DataSet.ForModel(corpus, "bytes", 0, ModelCatalog.Get(ModelName).Spec);
+        private DataSet Data(string corpus, string model = ModelName) => DataSet.ForModel(corpus, "bytes", 0, ModelCatalog.Get(model).Spec);
 
         /// <summary>An export directory: <see cref="PyTorchExport.Write"/> of the initial weights lnsrun starts from
         /// (manual_seed then Create(seed)), with options.json and train.py.</summary>
