@@ -87,6 +87,14 @@ namespace LnsDsl.Generators
             "NormType.CRmsNorm needs a Pre-LN stream read only through norms",
             "NormType.CRmsNorm keeps the residual stream zero-mean in Hidden - 1 coordinates, exact only when every block is Pre-LN and nothing else reads or rescales the stream, but {0}; use Kind.Pre without it, or NormType.RmsNormBias");
 
+        public static readonly DiagnosticDescriptor HyperConnectionsNeedResidualAdds = Error("LNS019", Architecture,
+            "Hyper-connections need blocks whose residual add is x + F(x)",
+            "[HyperConnections] replaces each residual add x + F(x) by H_res X + H_post^T F(H_pre X) over the streams, but {0}; use Kind.Pre, Kind.Peri, Kind.OutputNorm or Kind.None");
+
+        public static readonly DiagnosticDescriptor UnconstrainedHyperConnections = Info("LNS204", Architecture,
+            "Hyper-connections without the manifold constraint",
+            "Manifold = false leaves the streams' mixing H_res unconstrained (the original hyper-connections), whose products over {0} blocks can amplify or shrink the residual signal without bound; mHC keeps it doubly stochastic: Manifold = true");
+
         public static readonly DiagnosticDescriptor LnsWithScaledInit = Warning("LNS101", Architecture,
             "LayerNorm Scaling combined with depth-scaled initialisation",
             "Scale = {0} is combined with Output = OutputInit.{1}: the paper (Sun et al. 2025, Sec. 5) finds that scaled initialisation diminishes LNS's benefit; use OutputInit.Plain with LNS");

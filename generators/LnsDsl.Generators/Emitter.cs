@@ -55,7 +55,7 @@ namespace LnsDsl.Generators
             foreach (var placement in m.Blocks.Select(b => b.Placement).Distinct().OrderBy(p => p))
             {
                 w.Line();
-                WriteBlock(w, m, BlockPrograms.For(placement, m.LayerScale, m.ResidualGate, m.BranchMultiplier));
+                WriteBlock(w, m, BlockPrograms.For(placement, m.LayerScale, m.ResidualGate, m.BranchMultiplier, m.HyperStreams > 0));
             }
             w.Line();
             WriteAttention(w, m);
@@ -63,6 +63,11 @@ namespace LnsDsl.Generators
             WriteMlp(w, m);
             w.Line();
             WriteNorm(w, m);
+            if (m.HyperStreams > 0)
+            {
+                w.Line();
+                WriteHyperConnections(w, m);
+            }
             w.Line();
             WriteInitialize(w, m);
             w.Close();
@@ -104,7 +109,8 @@ namespace LnsDsl.Generators
 
         /// <summary>The model's placement label (<see cref="Placements.Label(Kind, ScaleRule, int, bool, bool)"/>, detailed) and norm type.</summary>
         private static string Label(ModelDeclaration m)
-            => Placements.Label(m.Norm, m.Scale, m.PostLayers, m.LayerScale, detailed: true, gate: m.ResidualGate, rule: m.ResidualRule, firstBlockPreNorm: m.FirstBlockPreNorm)
+            => Placements.Label(m.Norm, m.Scale, m.PostLayers, m.LayerScale, detailed: true, gate: m.ResidualGate, rule: m.ResidualRule, firstBlockPreNorm: m.FirstBlockPreNorm,
+                hyperStreams: m.HyperStreams, manifold: m.HyperManifold)
                + ", " + Norms.Label(m.NormType);
 
         private static void WriteSpec(SourceWriter w, ModelDeclaration m)
@@ -147,6 +153,11 @@ namespace LnsDsl.Generators
             }
             if (m.NormType == NormType.BHyT) extra.Add(("Kappa", L(m.Kappa)));
             if (m.ValueNorm) extra.Add(("ValueNorm", "true"));
+            if (m.HyperStreams > 0)
+            {
+                extra.Add(("HyperStreams", m.HyperStreams.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+                extra.Add(("HyperManifold", SourceWriter.Literal(m.HyperManifold)));
+            }
             if (m.FirstBlockPreNorm) extra.Add(("FirstBlockPreNorm", "true"));
             if (m.ResidualRule != ResidualRule.None)
             {
@@ -209,11 +220,13 @@ namespace LnsDsl.Generators
             if (m.ScaleEmbeddings)
                 w.Line($"x = global::LnsDsl.Fused.MulInDtype(x, {SourceWriter.Literal(Math.Sqrt(m.Hidden))}); // embeddings times sqrt(Hidden = {m.Hidden}), the factor rounded to the activation dtype (Gemma)");
             if (m.EmbeddingNorm) w.Line(m.Norm == Kind.Peri ? "x = Norm(x, embed_norm!); // Peri-LN normalises the embedding output" : "x = Norm(x, embed_norm!); // the embedding output is normalised");
+            if (m.HyperStreams > 0)
+                w.Line($"x = global::LnsDsl.Fused.HyperExpand(x, {m.HyperStreams}); // {m.HyperStreams} residual streams [B, T, {m.HyperStreams}, {m.Hidden}], each a copy of the embedding (states record their sum)");
             w.Line("Record(states, x);");
             foreach (var b in m.Blocks)
             {
                 w.Line($"// Block {b.Index}/{m.Layers}: {Placements.Label(b.Placement)}, {ScaleComment(m, b)}");
-                var program = BlockPrograms.For(b.Placement, m.LayerScale, m.ResidualGate, m.BranchMultiplier);
+                var program = BlockPrograms.For(b.Placement, m.LayerScale, m.ResidualGate, m.BranchMultiplier, m.HyperStreams > 0);
                 string args = program.UsesScale
                     ? $"layers[{b.Index - 1}], x, {SourceWriter.Literal(b.NormScale)}"
                     : $"layers[{b.Index - 1}], x";
@@ -221,6 +234,7 @@ namespace LnsDsl.Generators
                 w.Line("Record(states, x);");
             }
             w.Line("// Final norm (never depth-scaled) and output head" + (m.TieEmbeddings ? " (tied to embed_tokens)" : ""));
+            if (m.HyperStreams > 0) w.Line("x = global::LnsDsl.Fused.HyperMerge(x); // the streams summed: the stream the head reads");
             w.Line($"var logits = {F}.linear(Norm(x, norm), {(m.TieEmbeddings ? "Weight(embed_tokens.weight)" : "Weight(lm_head!.weight)")});");
             if (m.LogitSoftCap > 0)
                 w.Line($"logits = global::LnsDsl.Fused.SoftCap(logits, {SourceWriter.Literal(m.LogitSoftCap)}); // final logit soft-capping: tanh(z / cap) * cap");
@@ -401,6 +415,23 @@ namespace LnsDsl.Generators
             w.Line(GeneratedCode);
             string kappa = m.NormType == NormType.BHyT ? ", " + SourceWriter.Literal(m.Kappa) : "";
             w.Line($"private static {Tensor} Norm({Tensor} x, global::LnsDsl.NormWeight weight, double scale = 1D) => global::LnsDsl.Fused.{fn}(x, weight, {SourceWriter.Literal(m.Eps)}, scale{kappa});");
+        }
+
+        private static void WriteHyperConnections(SourceWriter w, ModelDeclaration m)
+        {
+            string manifold = SourceWriter.Literal(m.HyperManifold), eps = SourceWriter.Literal(m.Eps);
+            string resText = m.HyperManifold ? $"Sinkhorn(exp(.)), doubly stochastic ({HyperConnections.SinkhornIterations} iterations)" : "unconstrained";
+            w.Line($"/// <summary>{(m.HyperManifold ? "mHC" : "Hyper-connection")} coefficients per token from the RMS-normalised {m.HyperStreams} streams: H_pre = sigmoid(.), H_post = 2 sigmoid(.), H_res = {resText}.</summary>");
+            w.Line(GeneratedCode);
+            w.Line($"private static {Tensor} HyperMix(global::LnsDsl.HyperConnectionWeights connection, {Tensor} x) => global::LnsDsl.Fused.HyperMix(x, connection, {manifold}, {eps});");
+            w.Line();
+            w.Line("/// <summary>The branch input H_pre X: the streams weighted and summed.</summary>");
+            w.Line(GeneratedCode);
+            w.Line($"private static {Tensor} HyperRead({Tensor} x, {Tensor} mix) => global::LnsDsl.Fused.HyperRead(x, mix);");
+            w.Line();
+            w.Line("/// <summary>The residual add over the streams: H_res X + H_post^T f.</summary>");
+            w.Line(GeneratedCode);
+            w.Line($"private static {Tensor} HyperWrite({Tensor} x, {Tensor} mix, {Tensor} f) => global::LnsDsl.Fused.HyperWrite(x, mix, f);");
         }
 
         private static string NormFunction(NormType type) => type switch

@@ -43,6 +43,8 @@ namespace LnsDsl.Generators
                 RopeTheta = d.RopeTheta,
                 QkNorm = d.QkNorm || d.Kind == Kind.Hybrid, // HybridNorm normalises q, k and v per head
                 ValueNorm = d.Kind == Kind.Hybrid,
+                HyperStreams = d.HyperStreams,
+                HyperManifold = d.HyperStreams > 0 && d.HyperManifold,
                 FirstBlockPreNorm = d.Kind == Kind.Hybrid && d.FirstBlockPreNorm,
                 ResidualRule = d.ResidualRule,
                 BaseLayers = d.ResidualRule != ResidualRule.None ? d.BaseLayers : 1,
@@ -151,7 +153,8 @@ namespace LnsDsl.Generators
             foreach (var b in m.Blocks)
             {
                 int norms = BlockPrograms.For(b.Placement, m.LayerScale, m.ResidualGate).Norms.Count;
-                total += attention + mlp + norms * norm + (m.LayerScale ? 2 * h : 0) + (m.ResidualGate == ResidualGate.Scalar ? 2 : 0);
+                total += attention + mlp + norms * norm + (m.LayerScale ? 2 * h : 0) + (m.ResidualGate == ResidualGate.Scalar ? 2 : 0)
+                         + (m.HyperStreams > 0 ? 2 * HyperConnections.ParameterCount(m.HyperStreams, h) : 0);
             }
             return total;
         }

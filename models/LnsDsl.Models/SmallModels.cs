@@ -100,6 +100,34 @@ namespace LnsDsl.Models
     [Norm(Kind.Pre, Type = NormType.DyT, TanhAlpha = 0.8, TanhAlphaMlp = 0.2)]
     public partial class DyT12x128 { }
 
+    /// <summary>BHyT in place of every norm, Pre-LN, the paper's lambdas (2 before attention, 1 before the MLP and final) and kappa 10; CPU family.</summary>
+    [TransformerModel(Layers = 12, Hidden = 128, Heads = 4, FeedForward = 384, Vocab = 8192)]
+    [Norm(Kind.Pre, Type = NormType.BHyT)]
+    public partial class BHyT12x128 { }
+
+    /// <summary>Depth-muP on Pre-LN from a base depth of 2: branches x (12 / 2)^-1/2, block learning rates and eps x the same; CPU family.</summary>
+    [TransformerModel(Layers = 12, Hidden = 128, Heads = 4, FeedForward = 384, Vocab = 8192)]
+    [Norm(Kind.Pre)]
+    [Residual(Rule = ResidualRule.DepthMuP, BaseLayers = 2)]
+    public partial class DepthMuP12x128 { }
+
+    /// <summary>CompleteP on Pre-LN from a base depth of 2: branches x (12 / 2)^-1, block eps x the same, learning rates unchanged; CPU family.</summary>
+    [TransformerModel(Layers = 12, Hidden = 128, Heads = 4, FeedForward = 384, Vocab = 8192)]
+    [Norm(Kind.Pre)]
+    [Residual(Rule = ResidualRule.CompleteP, BaseLayers = 2)]
+    public partial class CompleteP12x128 { }
+
+    /// <summary>HybridNorm: q, k, v normalised per head, the FFN's normalised input carried on the stream; CPU family.</summary>
+    [TransformerModel(Layers = 12, Hidden = 128, Heads = 4, FeedForward = 384, Vocab = 8192)]
+    [Norm(Kind.Hybrid)]
+    public partial class HybridNorm12x128 { }
+
+    /// <summary>mHC on Pre-LN: 4 residual streams, every branch a hyper-connection with doubly stochastic mixing; CPU family.</summary>
+    [TransformerModel(Layers = 12, Hidden = 128, Heads = 4, FeedForward = 384, Vocab = 8192)]
+    [Norm(Kind.Pre)]
+    [HyperConnections(Streams = 4)]
+    public partial class Mhc12x128 { }
+
     // ---- CPU family: 24 blocks, width 128, FFN 384, 4 heads, vocab 8192 ----
 
     /// <summary>Pre-LN (baseline); CPU family.</summary>

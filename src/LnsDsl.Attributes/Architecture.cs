@@ -115,7 +115,7 @@ namespace LnsDsl
         /// "Pre-LN + 1/l scaling".
         /// </summary>
         public static string Label(Kind kind, ScaleRule scale, int postLayers, bool layerScale, bool detailed = false, ResidualGate gate = ResidualGate.None,
-            ResidualRule rule = ResidualRule.None, bool firstBlockPreNorm = false)
+            ResidualRule rule = ResidualRule.None, bool firstBlockPreNorm = false, int hyperStreams = 0, bool manifold = true)
         {
             string p = kind switch
             {
@@ -142,7 +142,8 @@ namespace LnsDsl
                 ResidualRule.CompleteP => " + CompleteP",
                 _ => "",
             };
-            return p + s + (layerScale ? " + LayerScale" : "") + g + r;
+            string hc = hyperStreams > 0 ? $" + {(manifold ? "mHC" : "HC")} (n={hyperStreams})" : "";
+            return p + s + (layerScale ? " + LayerScale" : "") + g + r + hc;
         }
     }
 
@@ -185,6 +186,36 @@ namespace LnsDsl
             NormType.BHyT => "BHyT",
             _ => "RMSNorm",
         };
+    }
+
+    /// <summary>Facts about hyper-connections (mHC), shared by the generator, the runtime and model.py.</summary>
+#if LNSDSL_GENERATOR
+    internal
+#else
+    public
+#endif
+    static class HyperConnections
+    {
+        /// <summary>Sinkhorn-Knopp iterations that make <c>H_res</c> doubly stochastic (mHC's t_max).</summary>
+        public const int SinkhornIterations = 20;
+
+        /// <summary>The initial value of the three gates alpha_pre, alpha_post, alpha_res on the dynamic (input-dependent) part.</summary>
+        public const double GateInit = 0.01;
+
+        /// <summary>The initial logit of each off-diagonal entry of <c>H_res</c> (the diagonal's is 0): close to the identity
+        /// (after Sinkhorn about 0.95 on the diagonal for n = 4), so that streams stay apart until mixing is learned.</summary>
+        public const double OffDiagonalInit = -4.0;
+
+        /// <summary>The coefficients per token: <c>n</c> (pre) + <c>n</c> (post) + <c>n * n</c> (residual mixing).</summary>
+        public static int Coefficients(int streams) => streams * (streams + 2);
+
+        /// <summary>The parameters of one connection over <paramref name="streams"/> streams of <paramref name="hidden"/> channels:
+        /// phi <c>[n * Hidden, n (n + 2)]</c>, bias <c>[n (n + 2)]</c>, alpha <c>[3]</c>.</summary>
+        public static long ParameterCount(int streams, long hidden) => (streams * hidden + 1) * Coefficients(streams) + 3;
+
+        /// <summary>Whether blocks of <paramref name="placement"/> can carry hyper-connections: each residual add is
+        /// <c>x + branch(x)</c> with nothing applied to the sum (Pre-LN, Peri-LN, Output-LN, no norms).</summary>
+        public static bool Supports(Placement placement) => placement is Placement.PreLn or Placement.PeriLn or Placement.OutputNorm or Placement.NoNorm;
     }
 
     /// <summary>Facts about attention, shared by the generator, the runtime, model.py and the unfused baseline.</summary>

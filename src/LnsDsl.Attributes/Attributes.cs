@@ -206,6 +206,31 @@ namespace LnsDsl
     }
 
     /// <summary>
+    /// Hyper-connections (Zhu et al. 2024) and their manifold-constrained form, mHC (DeepSeek 2025): the residual stream
+    /// becomes <see cref="Streams"/> parallel streams <c>X</c> (<c>[n, Hidden]</c> per token, the embedding copied into
+    /// each); every residual branch reads a learned mix of them and writes into all of them,
+    /// <c>X' = H_res X + H_post^T F(H_pre X)</c>, with <c>H_pre</c>, <c>H_post</c> (<c>1 x n</c>) and <c>H_res</c> (<c>n x n</c>)
+    /// computed per token from the RMS-normalised flattened streams; the head reads their sum. With
+    /// <see cref="Manifold"/> (mHC) <c>H_res</c> is projected onto the doubly stochastic matrices by Sinkhorn iterations.
+    /// Pre-style placements only (Pre-LN, Peri-LN, Output-LN, no norms): the others normalise the residual sum itself.
+    /// </summary>
+    [AttributeUsage(AttributeTargets.Class, AllowMultiple = false, Inherited = false)]
+    [Conditional("LNSDSL_KEEP_ATTRIBUTES")]
+#if LNSDSL_GENERATOR
+    internal
+#else
+    public
+#endif
+    sealed class HyperConnectionsAttribute : Attribute
+    {
+        /// <summary>The number of residual streams n (the expansion rate). Default 4.</summary>
+        public int Streams { get; set; } = 4;
+        /// <summary>mHC: keep <c>H_res</c> doubly stochastic (Sinkhorn-Knopp, 20 iterations). Default true; false is the
+        /// unconstrained mixing of the original hyper-connections.</summary>
+        public bool Manifold { get; set; } = true;
+    }
+
+    /// <summary>
     /// The residual branches' gate: <c>[Residual(Gate = ResidualGate.Scalar)]</c> multiplies each branch output by a
     /// learnable scalar initialised to <see cref="GateInit"/> (ReZero: with <c>[Norm(Kind.None)]</c>, Bachlechner et al.
     /// 2020; SkipInit: with norms, De and Smith 2020). Every block starts as the identity when GateInit is 0.

@@ -101,6 +101,34 @@ namespace LnsDsl
 #endif
     sealed record Residual(BlockExpr Branch, string Skip, SkipScale Scale) : BlockExpr;
 
+    /// <summary>Hyper-connections: the mixing coefficients of one connection (the layer's parameter module
+    /// <paramref name="Connection"/>, e.g. <c>attn_hc</c>) computed from the streams <paramref name="Streams"/>:
+    /// <c>H_pre</c>, <c>H_post</c> and <c>H_res</c> per token.</summary>
+#if LNSDSL_GENERATOR
+    internal
+#else
+    public
+#endif
+    sealed record HyperMix(string Connection, string Streams) : BlockExpr;
+
+    /// <summary>Hyper-connections: the branch input <c>H_pre X</c>, the streams <paramref name="Streams"/> mixed into one
+    /// by the coefficients <paramref name="Mix"/>.</summary>
+#if LNSDSL_GENERATOR
+    internal
+#else
+    public
+#endif
+    sealed record HyperRead(string Streams, string Mix) : BlockExpr;
+
+    /// <summary>Hyper-connections' residual add: <c>H_res X + H_post^T Branch</c>, the streams <paramref name="Streams"/>
+    /// mixed and the branch output written into each with the coefficients <paramref name="Mix"/>.</summary>
+#if LNSDSL_GENERATOR
+    internal
+#else
+    public
+#endif
+    sealed record HyperWrite(BlockExpr Branch, string Streams, string Mix) : BlockExpr;
+
     /// <summary>One step of a block: <paramref name="Target"/> = <paramref name="Value"/>.</summary>
 #if LNSDSL_GENERATOR
     internal
@@ -127,11 +155,15 @@ namespace LnsDsl
         /// <summary>The layer's norm weights in the order they are applied (the order the runtime registers them).</summary>
         public IReadOnlyList<string> Norms => Steps.SelectMany(s => Walk(s.Value)).OfType<NormOf>().Select(n => n.Weight).Distinct().ToList();
 
-        /// <summary>Each norm with the branch it serves: the first step's (attention) or the second's (MLP); DyT initialises
-        /// its alpha by that position.</summary>
+        /// <summary>Each norm with the branch it serves: attention where its step computes attention, else the MLP (a norm
+        /// of its own step, as HybridNorm's, serves the MLP after it); DyT and BHyT initialise their scalar by that position.</summary>
         public IReadOnlyList<(string Weight, BranchKind Position)> NormPositions
-            => Steps.SelectMany((s, i) => Walk(s.Value).OfType<NormOf>().Select(n => (n.Weight, i == 0 ? BranchKind.Attention : BranchKind.Mlp)))
+            => Steps.SelectMany(s => Walk(s.Value).OfType<NormOf>().Select(n => (n.Weight,
+                    Walk(s.Value).OfType<Branch>().Any(b => b.Kind == BranchKind.Attention) ? BranchKind.Attention : BranchKind.Mlp)))
                 .GroupBy(n => n.Weight).Select(g => g.First()).ToList();
+
+        /// <summary>The hyper-connection modules the program reads (<c>attn_hc</c>, <c>mlp_hc</c>), in order.</summary>
+        public IReadOnlyList<string> Connections => Steps.SelectMany(s => Walk(s.Value)).OfType<HyperMix>().Select(m => m.Connection).Distinct().ToList();
 
         /// <summary>The norms whose output the block's depth factor <c>s</c> multiplies (LNS folds <c>s</c> into their weights).</summary>
         public IReadOnlyList<string> ScaledNorms => Steps.SelectMany(s => Walk(s.Value)).OfType<NormOf>().Where(n => n.Scaled).Select(n => n.Weight).Distinct().ToList();
@@ -155,6 +187,7 @@ namespace LnsDsl
                 Gain g => new[] { g.Input },
                 Times t => new[] { t.Input },
                 Residual r => new[] { r.Branch },
+                HyperWrite w => new[] { w.Branch },
                 _ => Array.Empty<BlockExpr>(),
             };
             foreach (var c in children)
@@ -174,6 +207,9 @@ namespace LnsDsl
             Gain g => $"{g.Symbol} * {Equation(g.Input)}",
             Times t => $"{t.Factor.ToString("R", System.Globalization.CultureInfo.InvariantCulture)} * {Equation(t.Input)}",
             Residual r => (r.Scale == SkipScale.Alpha ? "alpha * " : "") + $"{r.Skip} + {Equation(r.Branch)}",
+            HyperMix m => $"mHC_{m.Connection.Replace("_hc", "")}({m.Streams})",
+            HyperRead r => $"H_pre({r.Mix}) {r.Streams}",
+            HyperWrite w => $"H_res({w.Mix}) {w.Streams} + H_post({w.Mix})^T {Equation(w.Branch)}",
             _ => throw new ArgumentOutOfRangeException(nameof(e), e, "an operation without an equation"),
         };
 
@@ -199,7 +235,45 @@ namespace LnsDsl
         /// <summary>The program of a block of <paramref name="placement"/>; <paramref name="layerScale"/>: each branch output
         /// times its LayerScale gain; <paramref name="gate"/>: then times its residual gate (ReZero, SkipInit);
         /// <paramref name="branchMultiplier"/> (a depth rule's <c>(L / base)^-a</c>; 1: none): then times that constant.</summary>
-        public static BlockProgram For(Placement placement, bool layerScale, ResidualGate gate = ResidualGate.None, double branchMultiplier = 1.0)
+        public static BlockProgram For(Placement placement, bool layerScale, ResidualGate gate = ResidualGate.None, double branchMultiplier = 1.0, bool hyperConnections = false)
+        {
+            var program = Plain(placement, layerScale, gate, branchMultiplier);
+            return hyperConnections ? WithHyperConnections(program) : program;
+        }
+
+        /// <summary>
+        /// The program with every residual add <c>T = skip + branch(skip)</c> replaced by a hyper-connection over the streams
+        /// <c>skip</c>: <c>m = mHC(skip)</c>, <c>u = H_pre(m) skip</c>, <c>T = H_res(m) skip + H_post(m)^T branch(u)</c>.
+        /// Only for programs whose every step is such an add (<see cref="HyperConnections.Supports"/>).
+        /// </summary>
+        public static BlockProgram WithHyperConnections(BlockProgram program)
+        {
+            var steps = new List<BlockStep>();
+            foreach (var step in program.Steps)
+            {
+                if (step.Value is not Residual { Scale: SkipScale.One } r)
+                    throw new ArgumentException($"{program.Label}: step {step.Target} is not a residual add x + F(x); hyper-connections cannot carry it", nameof(program));
+                string which = BlockProgram.Walk(r.Branch).OfType<Branch>().First().Kind == BranchKind.Attention ? "attn" : "mlp";
+                string mix = "m_" + which, input = "u_" + which;
+                steps.Add(new BlockStep(mix, new HyperMix(which + "_hc", r.Skip)));
+                steps.Add(new BlockStep(input, new HyperRead(r.Skip, mix)));
+                steps.Add(new BlockStep(step.Target, new HyperWrite(Rename(r.Branch, r.Skip, input), r.Skip, mix)));
+            }
+            return new BlockProgram(program.Name, program.Label + " + mHC", steps);
+        }
+
+        /// <summary><paramref name="e"/> with every reference to <paramref name="from"/> read from <paramref name="to"/>.</summary>
+        private static BlockExpr Rename(BlockExpr e, string from, string to) => e switch
+        {
+            ValueRef v => v.Name == from ? new ValueRef(to) : v,
+            NormOf n => n with { Input = Rename(n.Input, from, to) },
+            Branch b => b with { Input = Rename(b.Input, from, to) },
+            Gain g => g with { Input = Rename(g.Input, from, to) },
+            Times t => t with { Input = Rename(t.Input, from, to) },
+            _ => throw new ArgumentException($"{e.GetType().Name} inside a residual branch", nameof(e)),
+        };
+
+        private static BlockProgram Plain(Placement placement, bool layerScale, ResidualGate gate, double branchMultiplier)
         {
             BlockExpr Attn(BlockExpr input) => WithGain(new Branch(BranchKind.Attention, input), "attn_layer_scale", "g_attn");
             BlockExpr Mlp(BlockExpr input) => WithGain(new Branch(BranchKind.Mlp, input), "mlp_layer_scale", "g_mlp");

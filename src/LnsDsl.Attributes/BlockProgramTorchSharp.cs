@@ -8,7 +8,8 @@ using System.Globalization;
 namespace LnsDsl
 {
     /// <summary>The TorchSharp primitive of each block-program operation, over the generated model's own helpers:
-    /// <c>Norm(x, weight, s)</c>, <c>Attention(layer.self_attn, x)</c>, <c>Mlp(layer.mlp, x)</c>, <c>Weight(p)</c>.</summary>
+    /// <c>Norm(x, weight, s)</c>, <c>Attention(layer.self_attn, x)</c>, <c>Mlp(layer.mlp, x)</c>, <c>Weight(p)</c>, and with
+    /// hyper-connections <c>HyperMix(layer.attn_hc, x)</c>, <c>HyperRead(x, m)</c>, <c>HyperWrite(x, m, f)</c>.</summary>
 #if LNSDSL_GENERATOR
     internal
 #else
@@ -40,6 +41,9 @@ namespace LnsDsl
             Times t => $"{Expression(t.Input, alpha)}.mul({Literal(t.Factor)})",
             // In place on the branch's fresh output (never on a named value, which later steps may read).
             Residual r => $"{Expression(r.Branch, alpha)}.{(r.Branch is ValueRef ? "add" : "add_")}({r.Skip}{(r.Scale == SkipScale.Alpha ? ", " + Literal(alpha) : "")})",
+            HyperMix m => $"HyperMix(layer.{m.Connection}!, {m.Streams})",
+            HyperRead r => $"HyperRead({r.Streams}, {r.Mix})",
+            HyperWrite w => $"HyperWrite({w.Streams}, {w.Mix}, {Expression(w.Branch, alpha)})",
             _ => throw new ArgumentOutOfRangeException(nameof(e), e, "a block operation without a TorchSharp primitive"),
         };
 

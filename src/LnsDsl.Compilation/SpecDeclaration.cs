@@ -100,6 +100,7 @@ namespace LnsDsl.Compilation
             if (s.ResidualGate != ResidualGate.None) residual.AddRange(new[] { $"Gate = ResidualGate.{s.ResidualGate}", $"GateInit = {D(s.ResidualGateInit)}" });
             if (s.ResidualRule != ResidualRule.None) residual.AddRange(new[] { $"Rule = ResidualRule.{s.ResidualRule}", $"BaseLayers = {s.BaseLayers}" });
             if (residual.Count > 0) lines.Add($"[Residual({string.Join(", ", residual)})]");
+            if (s.HyperStreams > 0) lines.Add($"[HyperConnections(Streams = {s.HyperStreams}, Manifold = {(s.HyperManifold ? "true" : "false")})]");
             return lines;
         }
 

@@ -38,10 +38,10 @@ namespace LnsDsl.Experiments
         public int AnalysisBatches { get; init; } = 4;
 
         /// <summary>The paper's comparison at CPU scale, for one size of the small family (e.g. "12x128"); "rivals-SIZE":
-        /// Pre-LN and LNS against the 2025-26 rivals the zoo has at that size (ReZero, DyT).</summary>
+        /// Pre-LN and LNS against the 2025-26 rivals the zoo has at that size (ReZero, DyT, BHyT, Depth-muP, CompleteP, HybridNorm, mHC).</summary>
         public static IReadOnlyList<string> Preset(string size)
             => size.StartsWith(RivalsPrefix, StringComparison.Ordinal)
-                ? new[] { "PreLn", "Lns", "ReZero", "DyT" }.Select(v => v + size[RivalsPrefix.Length..]).ToList()
+                ? new[] { "PreLn", "Lns", "ReZero", "DyT", "BHyT", "DepthMuP", "CompleteP", "HybridNorm", "Mhc" }.Select(v => v + size[RivalsPrefix.Length..]).ToList()
                 : new[] { "PreLn", "Lns", "PostLn", "MixLn", "PeriLn", "DeepNorm", "LnsScaledInit" }.Select(v => v + size).ToList();
 
         private const string RivalsPrefix = "rivals-";

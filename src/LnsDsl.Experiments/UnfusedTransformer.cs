@@ -75,6 +75,7 @@ namespace LnsDsl.Experiments
             if (spec.Norm == Kind.OutputNorm) list.Add("Kind.OutputNorm");
             if (spec.Norm is Kind.None or Kind.Hybrid) list.Add($"Kind.{spec.Norm}");
             if (spec.ResidualRule != ResidualRule.None) list.Add($"ResidualRule.{spec.ResidualRule}");
+            if (spec.HyperStreams > 0) list.Add("[HyperConnections]");
             if (spec.ResidualGate != ResidualGate.None) list.Add($"ResidualGate.{spec.ResidualGate}");
             if (spec.EmbeddingNorm != (spec.Norm == Kind.Peri)) list.Add($"EmbeddingNorm = {(spec.EmbeddingNorm ? "true" : "false")}");
             return list;

@@ -153,6 +153,65 @@ namespace LnsDsl
         }
 
         /// <summary>Soft-capping: <c>tanh(x / cap) * cap</c> (Gemma-2's logit and attention soft-caps).</summary>
+        /// <summary>Hyper-connections: the residual stream <c>[B, T, C]</c> copied into <paramref name="streams"/> streams, <c>[B, T, n, C]</c>.</summary>
+        public static Tensor HyperExpand(Tensor x, int streams)
+            => x.unsqueeze(-2).expand(x.shape[0], x.shape[1], streams, x.shape[2]).contiguous();
+
+        /// <summary>Hyper-connections: the streams <c>[B, T, n, C]</c> summed into the one stream the head reads, <c>[B, T, C]</c>.</summary>
+        public static Tensor HyperMerge(Tensor streams) => streams.sum(new long[] { -2 });
+
+        /// <summary>
+        /// Hyper-connections' coefficients per token, <c>[B, T, n (n + 2)]</c> in fp32: from the flattened streams RMS-normalised
+        /// (<c>x~ = vec(X) * rsqrt(mean(vec(X)^2) + eps)</c>, no gain), <c>z = x~ phi</c>, then <c>H_pre = sigmoid(alpha_pre z_pre + b_pre)</c>,
+        /// <c>H_post = 2 sigmoid(alpha_post z_post + b_post)</c> and <c>H_res = Sinkhorn(exp(alpha_res z_res + b_res))</c> (doubly
+        /// stochastic: <see cref="HyperConnections.SinkhornIterations"/> rounds of column then row normalisation) or, without
+        /// <paramref name="manifold"/>, <c>alpha_res z_res + b_res</c> itself.
+        /// </summary>
+        public static Tensor HyperMix(Tensor streams, HyperConnectionWeights w, bool manifold, double eps)
+        {
+            using var scope = NewDisposeScope();
+            long b = streams.shape[0], t = streams.shape[1], n = streams.shape[2], c = streams.shape[3];
+            var flat = streams.reshape(b, t, n * c);
+            if (flat.dtype != ScalarType.Float32 && flat.dtype != ScalarType.Float64) flat = flat.to(ScalarType.Float32);
+            var normed = flat * flat.square().mean(new long[] { -1 }, keepdim: true).add(eps).rsqrt();
+            var z = normed.matmul(w.phi.to(normed.dtype));
+            var alpha = w.alpha.to(normed.dtype);
+            var bias = w.bias.to(normed.dtype);
+            var pre = z.narrow(-1, 0, n).mul(alpha[0]).add(bias.narrow(0, 0, n)).sigmoid();
+            var post = z.narrow(-1, n, n).mul(alpha[1]).add(bias.narrow(0, n, n)).sigmoid().mul(2.0);
+            var res = z.narrow(-1, 2 * n, n * n).mul(alpha[2]).add(bias.narrow(0, 2 * n, n * n)).view(b, t, n, n);
+            if (manifold)
+            {
+                res = res.exp();
+                for (int i = 0; i < HyperConnections.SinkhornIterations; i++)
+                {
+                    res = res / res.sum(new long[] { -2 }, keepdim: true); // columns
+                    res = res / res.sum(new long[] { -1 }, keepdim: true); // rows: each new stream a convex mix of the old
+                }
+            }
+            return cat(new[] { pre, post, res.reshape(b, t, n * n) }, -1).MoveToOuterDisposeScope();
+        }
+
+        /// <summary>Hyper-connections' branch input <c>H_pre X</c>: the streams <c>[B, T, n, C]</c> weighted by <c>H_pre</c> and summed, <c>[B, T, C]</c>.</summary>
+        public static Tensor HyperRead(Tensor streams, Tensor mix)
+        {
+            using var scope = NewDisposeScope();
+            long n = streams.shape[2];
+            var pre = mix.narrow(-1, 0, n).to(streams.dtype);
+            return (streams * pre.unsqueeze(-1)).sum(new long[] { -2 }).MoveToOuterDisposeScope();
+        }
+
+        /// <summary>Hyper-connections' residual add <c>H_res X + H_post^T f</c>: the streams <c>[B, T, n, C]</c> mixed, the branch
+        /// output <paramref name="branch"/> <c>[B, T, C]</c> written into each with its weight.</summary>
+        public static Tensor HyperWrite(Tensor streams, Tensor mix, Tensor branch)
+        {
+            using var scope = NewDisposeScope();
+            long b = streams.shape[0], t = streams.shape[1], n = streams.shape[2];
+            var post = mix.narrow(-1, n, n).to(streams.dtype);
+            var res = mix.narrow(-1, 2 * n, n * n).to(streams.dtype).view(b, t, n, n);
+            return res.matmul(streams).add_(post.unsqueeze(-1) * branch.unsqueeze(-2)).MoveToOuterDisposeScope();
+        }
+
         public static Tensor SoftCap(Tensor x, double cap)
         {
             using var scope = NewDisposeScope();

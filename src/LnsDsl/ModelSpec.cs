@@ -92,7 +92,7 @@ namespace LnsDsl
         public required IReadOnlyList<BlockSpec> Blocks { get; init; }
 
         /// <summary>Short human label of the placement and scale, e.g. "Pre-LN + LNS" (<see cref="Placements.Label(Kind, ScaleRule, int, bool, bool)"/>).</summary>
-        public string PlacementLabel => Placements.Label(Norm, Scale, PostLayers, LayerScale, gate: ResidualGate, rule: ResidualRule, firstBlockPreNorm: FirstBlockPreNorm);
+        public string PlacementLabel => Placements.Label(Norm, Scale, PostLayers, LayerScale, gate: ResidualGate, rule: ResidualRule, firstBlockPreNorm: FirstBlockPreNorm, hyperStreams: HyperStreams, manifold: HyperManifold);
 
         /// <summary>DyT's initial alpha (BHyT's lambda) at the attention position (0 for other norm types and earlier checkpoints).</summary>
         public double TanhAlpha { get; init; }
@@ -108,6 +108,11 @@ namespace LnsDsl
         /// <summary>HybridNorm*: block 1 is Pre-LN (recorded so that the declaration can be written back).</summary>
         public bool FirstBlockPreNorm { get; init; }
 
+        /// <summary>Hyper-connections: the number of residual streams (0: one plain stream).</summary>
+        public int HyperStreams { get; init; }
+        /// <summary>mHC: the streams' mixing kept doubly stochastic (Sinkhorn).</summary>
+        public bool HyperManifold { get; init; }
+
         /// <summary>A depth rule for the residual branches (Depth-muP, CompleteP); <see cref="ResidualRule.None"/> for earlier checkpoints.</summary>
         public ResidualRule ResidualRule { get; init; }
         /// <summary>The depth rule's base depth (1 without a rule).</summary>
@@ -120,7 +125,7 @@ namespace LnsDsl
         public double BlockEpsScale => Placements.BlockEpsScale(ResidualRule, Layers, BaseLayers);
 
         /// <summary>The block program of <paramref name="placement"/> in this model (its LayerScale, gate and branch multiplier).</summary>
-        public BlockProgram ProgramOf(Placement placement) => BlockPrograms.For(placement, LayerScale, ResidualGate, BranchMultiplier);
+        public BlockProgram ProgramOf(Placement placement) => BlockPrograms.For(placement, LayerScale, ResidualGate, BranchMultiplier, HyperStreams > 0);
 
         /// <summary>The residual branches' gate (ReZero, SkipInit); <see cref="ResidualGate.None"/> for earlier checkpoints.</summary>
         public ResidualGate ResidualGate { get; init; }
@@ -190,6 +195,9 @@ namespace LnsDsl
                 if (ResidualRule != ResidualRule.None)
                     sb.AppendLine(string.Format(c, "    {0:R} = (L / BaseLayers)^-{1:R} = ({2} / {3})^-{1:R}: {4}'s branch multiplier; lnsrun train: block learning rates x {5:R}, block AdamW eps x {6:R}",
                         BranchMultiplier, Placements.RuleExponent(ResidualRule), Layers, BaseLayers, ResidualRule, BlockLrScale, BlockEpsScale));
+                if (HyperStreams > 0)
+                    sb.AppendLine(string.Format(c, "    x: {0} residual streams [{0} x {1}] (the embedding copied into each, summed for the head); mHC_attn, mHC_mlp: H_pre = sigmoid(.), H_post = 2 sigmoid(.), H_res = {2} from the RMS-normalised streams",
+                        HyperStreams, Hidden, HyperManifold ? $"Sinkhorn(exp(.)) ({HyperConnections.SinkhornIterations} iterations, doubly stochastic)" : "unconstrained"));
                 if (ValueNorm) sb.AppendLine("    Attn normalises q, k and v per head (q_norm, k_norm, v_norm) before RoPE and the scores");
             }
             return sb.ToString();

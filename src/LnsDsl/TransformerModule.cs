@@ -163,7 +163,9 @@ namespace LnsDsl
         protected void Record(List<Tensor>? states, Tensor x)
         {
             if (states is null) return;
-            states.Add((Spec.NormType == NormType.CRmsNorm ? Fused.Decompress(x) : x.alias()).MoveToOuterDisposeScope());
+            // Hyper-connections: the streams' sum, the one stream the head reads.
+            var state = Spec.HyperStreams > 0 ? Fused.HyperMerge(x) : Spec.NormType == NormType.CRmsNorm ? Fused.Decompress(x) : x.alias();
+            states.Add(state.MoveToOuterDisposeScope());
         }
 
         /// <summary>Token embedding lookup: <c>[B, T]</c> → <c>[B, T, StreamWidth]</c> (<see cref="Norms.StreamWidth"/>: Hidden, or Hidden - 1 for CRMSNorm).</summary>

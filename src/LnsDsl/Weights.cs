@@ -60,6 +60,36 @@ namespace LnsDsl
             => new(name, spec.Hidden, Norms.HasBias(spec.NormType), Norms.PlusOne(spec.NormType), Norms.HasAlpha(spec.NormType) ? tanhAlpha : null);
     }
 
+    /// <summary>
+    /// One hyper-connection (mHC): <c>phi</c> <c>[n * Hidden, n (n + 2)]</c> (the dynamic part's projection, initialised to 0 as in
+    /// the hyper-connections paper), <c>bias</c> <c>[n (n + 2)]</c> (the static part: <c>H_pre = 1/n</c> each, <c>H_post = 1</c>, and
+    /// <c>H_res</c> near the identity: logits 0 on the diagonal and <see cref="HyperConnections.OffDiagonalInit"/> off it, or the
+    /// identity itself without the manifold), <c>alpha</c> <c>[3]</c> (the gates on the dynamic part, <see cref="HyperConnections.GateInit"/>).
+    /// </summary>
+    public sealed class HyperConnectionWeights : nn.Module
+    {
+        public Parameter phi;
+        public Parameter bias;
+        public Parameter alpha;
+
+        public HyperConnectionWeights(string name, int streams, long hidden, bool manifold) : base(name)
+        {
+            int n = streams;
+            phi = new Parameter(zeros(n * hidden, HyperConnections.Coefficients(n)));
+            var b = new float[HyperConnections.Coefficients(n)];
+            for (int i = 0; i < n; i++) b[i] = (float)-Math.Log(n - 1.0); // sigmoid(-ln(n - 1)) = 1/n: the branch reads the streams' mean
+            for (int i = 0; i < n; i++) b[n + i] = 0;                       // 2 sigmoid(0) = 1: the branch output written into every stream
+            for (int i = 0; i < n; i++)
+                for (int j = 0; j < n; j++)
+                    b[2 * n + i * n + j] = manifold ? (i == j ? 0 : (float)HyperConnections.OffDiagonalInit) : (i == j ? 1 : 0);
+            bias = new Parameter(tensor(b));
+            alpha = new Parameter(full(3, HyperConnections.GateInit));
+            register_parameter(nameof(phi), phi);
+            register_parameter(nameof(bias), bias);
+            register_parameter(nameof(alpha), alpha);
+        }
+    }
+
     /// <summary>The embedding table <c>[vocab, hidden]</c>.</summary>
     public sealed class EmbeddingWeight : nn.Module
     {
@@ -160,6 +190,9 @@ namespace LnsDsl
         /// <summary>The residual gates (ReZero, SkipInit): one scalar per branch, <c>[1]</c>.</summary>
         public Parameter? attn_gate;
         public Parameter? mlp_gate;
+        /// <summary>Hyper-connections (mHC): one per residual branch.</summary>
+        public HyperConnectionWeights? attn_hc;
+        public HyperConnectionWeights? mlp_hc;
 
         public DecoderLayer(ModelSpec spec, BlockSpec block) : base($"layers.{block.Index - 1}")
         {
@@ -193,6 +226,12 @@ namespace LnsDsl
                 mlp_layer_scale = new Parameter(full(spec.Hidden, spec.LayerScaleInit));
                 register_parameter(nameof(attn_layer_scale), attn_layer_scale);
                 register_parameter(nameof(mlp_layer_scale), mlp_layer_scale);
+            }
+            foreach (var name in program.Connections)
+            {
+                var hc = new HyperConnectionWeights(name, spec.HyperStreams, spec.Hidden, spec.HyperManifold);
+                register_module(name, hc);
+                if (name == nameof(attn_hc)) attn_hc = hc; else mlp_hc = hc;
             }
             if (spec.ResidualGate == ResidualGate.Scalar)
             {

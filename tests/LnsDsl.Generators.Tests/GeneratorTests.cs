@@ -44,6 +44,8 @@ namespace LnsDsl.Generators.Tests
             ["BHyT"] = "[TransformerModel(Layers = 2, Hidden = 64, Heads = 4, FeedForward = 128, Vocab = 100)]\n[Norm(Kind.Pre, Type = NormType.BHyT)]\npublic partial class M { }",
             // HybridNorm*: block 1 Pre-LN, then HybridNorm blocks; q, k and v normalised per head.
             ["HybridStar"] = "[TransformerModel(Layers = 3, Hidden = 64, Heads = 4, FeedForward = 128, Vocab = 100)]\n[Norm(Kind.Hybrid, FirstBlockPreNorm = true)]\npublic partial class M { }",
+            // mHC: four residual streams, each branch a hyper-connection with Sinkhorn-projected mixing.
+            ["Mhc"] = "[TransformerModel(Layers = 2, Hidden = 64, Heads = 4, FeedForward = 128, Vocab = 100)]\n[Norm(Kind.Pre, Scale = ScaleRule.InvSqrtDepth)]\n[HyperConnections(Streams = 4)]\npublic partial class M { }",
             ["Nested"] = "public static partial class Outer\n{\n    [TransformerModel(Layers = 7, Hidden = 64, Heads = 4, FeedForward = 128, Vocab = 100)]\n    [Norm(Kind.Pre, Scale = ScaleRule.InvSqrtDepth)]\n    internal partial class M { }\n}",
         }.Select(kv => new object[] { kv.Key, kv.Value });
 

@@ -86,6 +86,19 @@ namespace LnsDsl.Tests.Models
     [Norm(Kind.Hybrid, FirstBlockPreNorm = true)]
     public partial class TinyHybridStar { }
 
+    /// <summary>mHC (4 streams, Sinkhorn-projected mixing) on Pre-LN + LNS.</summary>
+    [TransformerModel(Layers = 3, Hidden = 32, Heads = 4, FeedForward = 48, Vocab = 61)]
+    [Norm(Kind.Pre, Scale = ScaleRule.InvSqrtDepth)]
+    [HyperConnections(Streams = 4)]
+    public partial class TinyMhcLns { }
+
+    /// <summary>Unconstrained hyper-connections (3 streams) on Peri-LN with a ReZero gate.</summary>
+    [TransformerModel(Layers = 2, Hidden = 32, Heads = 4, FeedForward = 48, Vocab = 61)]
+    [Norm(Kind.Peri)]
+    [Residual(Gate = ResidualGate.Scalar, GateInit = 0.5)]
+    [HyperConnections(Streams = 3, Manifold = false)]
+    public partial class TinyHcPeri { }
+
     /// <summary>DyT on Peri-LN with its embedding norm (every position's alpha, the output norms included).</summary>
     [TransformerModel(Layers = 2, Hidden = 32, Heads = 4, FeedForward = 48, Vocab = 61)]
     [Norm(Kind.Peri, Type = NormType.DyT)]

@@ -51,8 +51,11 @@ namespace LnsDsl.Tests
             ("BHyT+LNS kappa 4", () => new TinyBHyTLns(1), BHyTLns),
             ("HybridNorm GQA", () => new TinyHybrid(1), Hybrid),
             ("HybridNorm*", () => new TinyHybridStar(1), new RefConfig(Kind.Hybrid, Layers: 3, QkNorm: true, FirstBlockPreNorm: true)),
+            ("mHC (4 streams) + LNS", () => new TinyMhcLns(1), MhcLns),
+            ("HC (3 streams, unconstrained) Peri-LN + gate", () => new TinyHcPeri(1), new RefConfig(Kind.Peri, Layers: 2, ResidualGate: true, HyperStreams: 3, HyperManifold: false)),
         }.Select(c => new object[] { c.Item1, c.Item2, c.Item3 });
 
+        private static readonly RefConfig MhcLns = new(Kind.Pre, ScaleRule.InvSqrtDepth, Layers: 3, HyperStreams: 4);
         private static readonly RefConfig CompleteP = new(Kind.Pre, Layers: 3, BranchMultiplier: 1.0 / 3.0);
         private static readonly RefConfig BHyTLns = new(Kind.Pre, ScaleRule.InvSqrtDepth, Layers: 3, NormType: NormType.BHyT, Kappa: 4);
         private static readonly RefConfig Hybrid = new(Kind.Hybrid, Layers: 3, KvHeads: 2, QkNorm: true);
@@ -111,6 +114,7 @@ namespace LnsDsl.Tests
             ("BHyT's kappa 10 instead of 4", () => new TinyBHyTLns(1), BHyTLns with { Kappa = 10 }, Bug.None),
             ("BHyT read as RMSNorm", () => new TinyBHyT(1), new RefConfig(Kind.Pre, Layers: 3), Bug.None),
             ("HybridNorm without the v norm", () => new TinyHybrid(1), Hybrid, Bug.NoValueNorm),
+            ("mHC without the Sinkhorn projection", () => new TinyMhcLns(1), MhcLns with { HyperManifold = false }, Bug.None),
             ("HybridNorm* read as HybridNorm", () => new TinyHybridStar(1), new RefConfig(Kind.Hybrid, Layers: 3, QkNorm: true), Bug.None),
             ("SiLU gate instead of GELU gate", () => new TinyHeadDimBiases(1), HeadDimBiases with { Activation = Activation.SwiGlu }, Bug.None),
             ("no o_proj bias", () => new TinyHeadDimBiases(1), HeadDimBiases with { OutputBias = false }, Bug.None),
@@ -158,13 +162,16 @@ namespace LnsDsl.Tests
         [InlineData("BHyT", "layers.0.self_attn.qkv_proj.weight")]
         [InlineData("Hybrid", "layers.1.self_attn.v_norm.weight")]
         [InlineData("Hybrid", "layers.0.post_attention_layernorm.weight")]
+        [InlineData("mHC", "layers.1.attn_hc.phi")]
+        [InlineData("mHC", "layers.2.mlp_hc.bias")]
+        [InlineData("mHC", "layers.0.mlp_hc.alpha")]
         public void Gate_gradients_match_finite_differences_of_the_reference(string which, string parameter)
         {
             using var scope = NewDisposeScope();
             using var model = which switch
             {
                 "ReZero" => (TransformerModule)new TinyReZero(1), "DyT" => new TinyDyTLns(1), "CompleteP" => new TinyCompleteP(1),
-                "BHyT" => new TinyBHyTLns(1), "Hybrid" => new TinyHybrid(1), _ => new TinySkipInitLns(1),
+                "BHyT" => new TinyBHyTLns(1), "Hybrid" => new TinyHybrid(1), "mHC" => new TinyMhcLns(1), _ => new TinySkipInitLns(1),
             };
             var config = which switch
             {
@@ -173,6 +180,7 @@ namespace LnsDsl.Tests
                 "CompleteP" => CompleteP,
                 "BHyT" => BHyTLns,
                 "Hybrid" => Hybrid,
+                "mHC" => MhcLns,
                 _ => new RefConfig(Kind.Pre, ScaleRule.InvSqrtDepth, Layers: 3, LayerScale: true, ResidualGate: true),
             };
             Reference.Randomize(model, 11);

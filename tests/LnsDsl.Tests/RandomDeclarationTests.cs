@@ -50,6 +50,8 @@ namespace LnsDsl.Tests
             var normType = Pick(NormType.RmsNorm, NormType.LayerNorm, NormType.RmsNormPlusOne, NormType.RmsNormBias, NormType.CRmsNorm, NormType.DyT, NormType.BHyT);
             bool tanh = normType is NormType.DyT or NormType.BHyT;
             if (normType == NormType.CRmsNorm && (kind != Kind.Pre || embeddingNorm || layerScale || tie)) normType = NormType.RmsNormBias;
+            // Hyper-connections where the residual adds are x + F(x) (not on the compressed stream).
+            bool hyper = kind is Kind.Pre or Kind.Peri or Kind.OutputNorm or Kind.None && normType != NormType.CRmsNorm && r.Next(4) == 0;
             bool hybrid = kind == Kind.Hybrid, qkNorm = hybrid || r.Next(3) == 0;
             return TinyPre.Architecture with
             {
@@ -60,6 +62,7 @@ namespace LnsDsl.Tests
                 Alpha = kind == Kind.DeepNorm ? Placements.DeepNormAlpha(layers) : 1, Beta = kind == Kind.DeepNorm ? Placements.DeepNormBeta(layers) : 1,
                 Rope = r.Next(6) != 0, QkNorm = qkNorm, QkNormScope = qkNorm && !hybrid && r.Next(2) == 0 ? QkNormScope.Projection : QkNormScope.Head,
                 ValueNorm = hybrid, FirstBlockPreNorm = hybrid && r.Next(2) == 0,
+                HyperStreams = hyper ? Pick(2, 3, 4) : 0, HyperManifold = hyper && r.Next(3) != 0,
                 ResidualRule = rule, BaseLayers = rule == ResidualRule.None ? 1 : Pick(1, 2),
                 Activation = Pick(Activation.SwiGlu, Activation.Gelu, Activation.Geglu, Activation.GegluTanh),
                 LayerScale = layerScale, LayerScaleInit = layerScale ? 0.1 : 0, EmbeddingNorm = embeddingNorm,
@@ -84,7 +87,7 @@ namespace LnsDsl.Tests
                 ResidualRule.CompleteP => (double)s.BaseLayers / s.Layers,
                 _ => 1,
             },
-            Kappa: s.Kappa, FirstBlockPreNorm: s.FirstBlockPreNorm);
+            Kappa: s.Kappa, FirstBlockPreNorm: s.FirstBlockPreNorm, HyperStreams: s.HyperStreams, HyperManifold: s.HyperManifold);
 
         [Fact]
         public void Random_declarations_agree_across_torchsharp_model_py_and_the_fp64_reference()
@@ -113,7 +116,11 @@ namespace LnsDsl.Tests
                 using (no_grad()) ours = model.forward(tokens).to(ScalarType.Float64);
                 double error = Reference.RelativeError(ours, new Reference(model, Config(model.Spec)).Forward(tokens).Logits);
                 if (error > worstReference) (worstReference, worstName) = (error, $"{names[i]} ({model.Spec.PlacementLabel}, {model.Spec.NormType}, {model.Spec.Activation}{(model.Spec.LayerScale ? ", LayerScale" : "")})");
-                Assert.True(error < NumericsTests.Tolerance, $"{names[i]}: TorchSharp vs the fp64 reference {error:E2}\n{model.Spec.Describe()}");
+                // Hyper-connections with randomised weights mix the streams with O(1) random coefficients (exp and Sinkhorn, or
+                // unconstrained matrices), and fp32 rounding grows with them (seen: 1.8e-5 and 1.9e-5 of 1,000, both on blocks
+                // whose branch input is not normalised). A wrong factor or a missing step is an O(1) error either way.
+                double tolerance = model.Spec.HyperStreams > 0 ? 10 * NumericsTests.Tolerance : NumericsTests.Tolerance;
+                Assert.True(error < tolerance, $"{names[i]}: TorchSharp vs the fp64 reference {error:E2}\n{model.Spec.Describe()}");
                 logits.Add(ours);
                 if (python)
                 {
@@ -127,6 +134,7 @@ namespace LnsDsl.Tests
                               $"norm types {string.Join(", ", specs.GroupBy(s => s.NormType).Select(g => $"{g.Key} {g.Count()}"))}");
             Assert.All(Enum.GetValues<Kind>(), k => Assert.True(kinds.GetValueOrDefault(k) > 50, $"{k}: {kinds.GetValueOrDefault(k)} declarations"));
             Assert.True(specs.Count(s => s.ResidualGate == ResidualGate.Scalar) > 100, "too few gated declarations");
+            Assert.True(specs.Count(s => s.HyperStreams > 0) > 80, "too few hyper-connected declarations");
             if (!python) return;
 
             string dirs = Path.Combine(_dir, "dirs.txt"), tokensFile = Path.Combine(_dir, "tokens.json"), outDir = Path.Combine(_dir, "logits");
@@ -143,7 +151,8 @@ namespace LnsDsl.Tests
                 var theirs = tensor(result.RootElement.GetProperty("logits").EnumerateArray().Select(e => e.GetDouble()).ToArray()).reshape(logits[i].shape);
                 double error = Reference.RelativeError(theirs, logits[i]);
                 worstPython = Math.Max(worstPython, error);
-                Assert.True(error < NumericsTests.Tolerance, $"{names[i]}: model.py vs TorchSharp {error:E2}");
+                double tolerance = specs[i].HyperStreams > 0 ? 10 * NumericsTests.Tolerance : NumericsTests.Tolerance; // as above
+                Assert.True(error < tolerance, $"{names[i]}: model.py vs TorchSharp {error:E2}");
             }
             _output.WriteLine($"model.py vs TorchSharp: largest relative error {worstPython:E2} over {Count} models (PyTorch {clock.Elapsed.TotalSeconds:F0} s)");
         }

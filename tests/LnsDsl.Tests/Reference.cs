@@ -41,7 +41,9 @@ namespace LnsDsl.Tests
         // Depth-muP / CompleteP: each branch output times this constant, (L / base)^-a, stated by the test.
         double BranchMultiplier = 1,
         // BHyT's kappa; HybridNorm*'s Pre-LN first block.
-        double Kappa = 10, bool FirstBlockPreNorm = false)
+        double Kappa = 10, bool FirstBlockPreNorm = false,
+        // Hyper-connections: n residual streams (0: one), mHC's Sinkhorn projection.
+        int HyperStreams = 0, bool HyperManifold = true)
     {
         /// <summary>HeadDim, else Hidden / Heads.</summary>
         public int D => HeadDim != 0 ? HeadDim : Hidden / Heads;
@@ -255,6 +257,42 @@ namespace LnsDsl.Tests
             return _c.MlpBias ? down + P(prefix + ".down_proj.bias") : down;
         }
 
+        /// <summary>
+        /// One residual add: <c>x + branch(x)</c>, or with hyper-connections over the streams <c>X</c> <c>[B, T, n, C]</c>, written
+        /// from the equations: <c>x~ = vec(X) / sqrt(mean(vec(X)^2) + eps)</c>, <c>z = x~ phi</c>,
+        /// <c>H_pre = sigmoid(a0 z[0..n) + b)</c>, <c>H_post = 2 sigmoid(a1 z[n..2n) + b)</c>, <c>H_res</c> = 20 Sinkhorn rounds
+        /// (columns, then rows) of <c>exp(a2 z[2n..) + b)</c> (or those logits unconstrained), then
+        /// <c>X'_s = sum_t H_res[s, t] X_t + H_post[s] branch(sum_t H_pre[t] X_t)</c>.
+        /// </summary>
+        private Tensor Add(Tensor x, string connection, Func<Tensor, Tensor> branch)
+        {
+            if (_c.HyperStreams == 0) return x + branch(x);
+            long b = x.shape[0], t = x.shape[1], n = x.shape[2], c = x.shape[3];
+            var flat = x.reshape(b, t, n * c);
+            var normed = flat / ((flat * flat).mean(new long[] { -1 }, keepdim: true) + _c.Eps).sqrt();
+            var z = normed.matmul(P(connection + ".phi"));
+            var a = P(connection + ".alpha");
+            var bias = P(connection + ".bias");
+            var pre = (z[.., .., ..(int)n] * a[0] + bias[..(int)n]).sigmoid();
+            var post = 2 * (z[.., .., (int)n..(int)(2 * n)] * a[1] + bias[(int)n..(int)(2 * n)]).sigmoid();
+            var res = (z[.., .., (int)(2 * n)..] * a[2] + bias[(int)(2 * n)..]).reshape(b, t, n, n);
+            if (_c.HyperManifold)
+            {
+                res = res.exp();
+                for (int i = 0; i < 20; i++)
+                {
+                    res = res / res.sum(new long[] { 2 }, keepdim: true);
+                    res = res / res.sum(new long[] { 3 }, keepdim: true);
+                }
+            }
+            var u = (x * pre.unsqueeze(3)).sum(new long[] { 2 });
+            var f = branch(u);
+            return res.matmul(x) + post.unsqueeze(3) * f.unsqueeze(2);
+        }
+
+        /// <summary>A recorded state: the streams' sum with hyper-connections.</summary>
+        private Tensor Merged(Tensor x) => _c.HyperStreams > 0 ? x.sum(new long[] { 2 }) : x;
+
         /// <summary>Logits, and the hidden states (embedding output, then each block's output).</summary>
         /// <summary>The parts of one block, for a block written by hand in a test (<see cref="Block"/>): the branches, the
         /// layer's norm by name (with a factor), and the block's depth factor s.</summary>
@@ -269,13 +307,14 @@ namespace LnsDsl.Tests
             var x = table.index_select(0, tokens.reshape(-1)).view(tokens.shape[0], tokens.shape[1], table.shape[1]);
             if (_c.ScaleEmbeddings) x = x * (_bug == Bug.EmbeddingScaleHidden ? _c.Hidden : Math.Sqrt(_c.Hidden)); // Gemma's normalizer
             if (_c.EmbeddingNorm ?? _c.Kind == Kind.Peri) x = Norm(x, "embed_norm");
-            var states = new List<Tensor> { State(x) };
+            if (_c.HyperStreams > 0) x = x.unsqueeze(2).expand(x.shape[0], x.shape[1], _c.HyperStreams, x.shape[2]);
+            var states = new List<Tensor> { State(Merged(x)) };
             double alpha = _c.Alpha ?? Math.Pow(2.0 * _c.Layers, 0.25);
             for (int l = 1; l <= _c.Layers; l++)
             {
                 if (skip?.Contains(l) == true)
                 {
-                    states.Add(State(x));
+                    states.Add(State(Merged(x)));
                     continue;
                 }
                 string p = $"layers.{l - 1}";
@@ -302,8 +341,8 @@ namespace LnsDsl.Tests
                 }
                 else if (_c.Kind == Kind.None) // ReZero: no norms in the block
                 {
-                    x = x + Gain(Attention(x, p + ".self_attn"), "attn");
-                    x = x + Gain(Mlp(x, p + ".mlp"), "mlp");
+                    x = Add(x, p + ".attn_hc", v => Gain(Attention(v, p + ".self_attn"), "attn"));
+                    x = Add(x, p + ".mlp_hc", v => Gain(Mlp(v, p + ".mlp"), "mlp"));
                 }
                 else if (_c.Kind == Kind.DeepNorm)
                 {
@@ -317,21 +356,22 @@ namespace LnsDsl.Tests
                 }
                 else if (_c.Kind == Kind.OutputNorm) // OLMo-2: h = x + N(Attn(x)), y = h + N(Mlp(h))
                 {
-                    x = x + Gain(Norm(Attention(x, p + ".self_attn"), p + ".post_attention_layernorm"), "attn");
-                    x = x + Gain(Norm(Mlp(x, p + ".mlp"), p + ".post_feedforward_layernorm"), "mlp");
+                    x = Add(x, p + ".attn_hc", v => Gain(Norm(Attention(v, p + ".self_attn"), p + ".post_attention_layernorm"), "attn"));
+                    x = Add(x, p + ".mlp_hc", v => Gain(Norm(Mlp(v, p + ".mlp"), p + ".post_feedforward_layernorm"), "mlp"));
                 }
                 else if (_c.Kind == Kind.Peri)
                 {
-                    x = x + Gain(Norm(Attention(Norm(x, p + ".input_layernorm", s), p + ".self_attn"), p + ".post_attention_layernorm"), "attn");
-                    x = x + Gain(Norm(Mlp(Norm(x, p + ".pre_feedforward_layernorm", sMlp), p + ".mlp"), p + ".post_feedforward_layernorm"), "mlp");
+                    x = Add(x, p + ".attn_hc", v => Gain(Norm(Attention(Norm(v, p + ".input_layernorm", s), p + ".self_attn"), p + ".post_attention_layernorm"), "attn"));
+                    x = Add(x, p + ".mlp_hc", v => Gain(Norm(Mlp(Norm(v, p + ".pre_feedforward_layernorm", sMlp), p + ".mlp"), p + ".post_feedforward_layernorm"), "mlp"));
                 }
                 else
                 {
-                    x = x + Gain(Attention(Norm(x, p + ".input_layernorm", s), p + ".self_attn"), "attn");
-                    x = x + Gain(Mlp(Norm(x, p + ".post_attention_layernorm", sMlp), p + ".mlp"), "mlp");
+                    x = Add(x, p + ".attn_hc", v => Gain(Attention(Norm(v, p + ".input_layernorm", s), p + ".self_attn"), "attn"));
+                    x = Add(x, p + ".mlp_hc", v => Gain(Mlp(Norm(v, p + ".post_attention_layernorm", sMlp), p + ".mlp"), "mlp"));
                 }
-                states.Add(State(x));
+                states.Add(State(Merged(x)));
             }
+            x = Merged(x);
             double finalScale = _bug == Bug.ScaledFinalNorm ? 1 / Math.Sqrt(_c.Layers) : 1;
             var head = _c.Tied ? P("embed_tokens.weight") : P("lm_head.weight");
             var logits = Norm(x, "norm", finalScale).matmul(head.t());

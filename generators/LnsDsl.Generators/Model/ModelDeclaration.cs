@@ -57,6 +57,10 @@ namespace LnsDsl.Generators.Model
         public double Kappa { get; init; }
         /// <summary>HybridNorm: v is normalised per head inside attention, like q and k.</summary>
         public bool ValueNorm { get; init; }
+        /// <summary>Hyper-connections: the number of residual streams (0: none).</summary>
+        public int HyperStreams { get; init; }
+        /// <summary>mHC's doubly stochastic mixing.</summary>
+        public bool HyperManifold { get; init; }
         /// <summary>HybridNorm*: block 1 is Pre-LN.</summary>
         public bool FirstBlockPreNorm { get; init; }
         /// <summary>DyT's initial alphas by position (0 for other norm types).</summary>

@@ -111,6 +111,13 @@ namespace LnsDsl.Generators.Model
         public Argument<double> Init { get; init; }
     }
 
+    /// <summary>The arguments of <see cref="HyperConnectionsAttribute"/>.</summary>
+    internal sealed record RawHyperConnections : RawAttribute
+    {
+        public Argument<int> Streams { get; init; }
+        public Argument<bool> Manifold { get; init; }
+    }
+
     /// <summary>The arguments of <see cref="ResidualAttribute"/>.</summary>
     internal sealed record RawResidual : RawAttribute
     {
@@ -153,6 +160,7 @@ namespace LnsDsl.Generators.Model
         public RawInit? Init { get; init; }
         public RawLayerScale? LayerScale { get; init; }
         public RawResidual? Residual { get; init; }
+        public RawHyperConnections? HyperConnections { get; init; }
 
         /// <summary>Every attribute present, [TransformerModel] first, then in the DSL's order.</summary>
         public System.Collections.Generic.IEnumerable<RawAttribute> Attributes
@@ -166,6 +174,7 @@ namespace LnsDsl.Generators.Model
                 if (Init is not null) yield return Init;
                 if (LayerScale is not null) yield return LayerScale;
                 if (Residual is not null) yield return Residual;
+                if (HyperConnections is not null) yield return HyperConnections;
             }
         }
 
@@ -177,6 +186,7 @@ namespace LnsDsl.Generators.Model
         private static readonly InitAttribute InitDefaults = new();
         private static readonly LayerScaleAttribute LayerScaleDefaults = new();
         private static readonly ResidualAttribute ResidualDefaults = new();
+        private static readonly HyperConnectionsAttribute HyperDefaults = new();
 
         public int Layers => Model.Layers.Or(ModelDefaults.Layers);
         public int Hidden => Model.Hidden.Or(ModelDefaults.Hidden);
@@ -243,6 +253,9 @@ namespace LnsDsl.Generators.Model
 
         public ResidualGate ResidualGate => Residual?.Gate.Or(ResidualDefaults.Gate) ?? ResidualDefaults.Gate;
         public double ResidualGateInit => Residual?.GateInit.Or(ResidualDefaults.GateInit) ?? ResidualDefaults.GateInit;
+        /// <summary>The number of streams, 0 without [HyperConnections].</summary>
+        public int HyperStreams => HyperConnections is null ? 0 : HyperConnections.Streams.Or(HyperDefaults.Streams);
+        public bool HyperManifold => HyperConnections is not null && HyperConnections.Manifold.Or(HyperDefaults.Manifold);
         public ResidualRule ResidualRule => Residual?.Rule.Or(ResidualDefaults.Rule) ?? ResidualDefaults.Rule;
         public int BaseLayers => Residual?.BaseLayers.Or(ResidualDefaults.BaseLayers) ?? ResidualDefaults.BaseLayers;
     }

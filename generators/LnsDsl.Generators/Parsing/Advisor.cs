@@ -39,7 +39,15 @@ namespace LnsDsl.Generators.Parsing
             QkNormArgumentOnHybrid,
             HybridArgumentWithoutHybrid,
             KappaWithoutBHyT,
+            UnconstrainedHyperConnections,
         };
+
+        /// <summary>LNS204: hyper-connections without mHC's manifold constraint.</summary>
+        private static IEnumerable<DiagnosticInfo> UnconstrainedHyperConnections(RawDeclaration d)
+        {
+            if (d.HyperConnections is { } hc && !d.HyperManifold)
+                yield return At(d, DiagnosticDescriptors.UnconstrainedHyperConnections, hc.At(hc.Manifold), d.Layers);
+        }
 
         /// <summary>LNS114: a residual depth rule beside LNS, LayerScale or DeepNorm's alpha.</summary>
         private static IEnumerable<DiagnosticInfo> TwoDepthControls(RawDeclaration d)

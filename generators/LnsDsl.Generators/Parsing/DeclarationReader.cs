@@ -77,6 +77,7 @@ namespace LnsDsl.Generators.Parsing
                 Init = Find(KnownAttributes.Init) is { } init ? ReadInit(init) : null,
                 LayerScale = Find(KnownAttributes.LayerScale) is { } layerScale ? ReadLayerScale(layerScale) : null,
                 Residual = Find(KnownAttributes.Residual) is { } residual ? ReadResidual(residual) : null,
+                HyperConnections = Find(KnownAttributes.HyperConnections) is { } hyper ? ReadHyperConnections(hyper) : null,
             };
         }
 
@@ -195,6 +196,21 @@ namespace LnsDsl.Generators.Parsing
                 raw = name switch
                 {
                     nameof(LayerScaleAttribute.Init) => raw with { Init = a.Double(name) },
+                    _ => raw,
+                };
+            }
+            return raw;
+        }
+
+        private static RawHyperConnections ReadHyperConnections(ArgumentReader a)
+        {
+            var raw = new RawHyperConnections { Location = a.Whole, InvalidArguments = a.Invalid };
+            foreach (string name in a.Names)
+            {
+                raw = name switch
+                {
+                    nameof(HyperConnectionsAttribute.Streams) => raw with { Streams = a.Int(name) },
+                    nameof(HyperConnectionsAttribute.Manifold) => raw with { Manifold = a.Bool(name) },
                     _ => raw,
                 };
             }

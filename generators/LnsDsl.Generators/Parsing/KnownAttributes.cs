@@ -14,12 +14,13 @@ namespace LnsDsl.Generators.Parsing
         public const string Init = "LnsDsl." + nameof(InitAttribute);
         public const string LayerScale = "LnsDsl." + nameof(LayerScaleAttribute);
         public const string Residual = "LnsDsl." + nameof(ResidualAttribute);
+        public const string HyperConnections = "LnsDsl." + nameof(HyperConnectionsAttribute);
 
         /// <summary>The base class a model may declare (the one it gets anyway).</summary>
         public const string TransformerModule = "LnsDsl.TransformerModule";
 
         /// <summary>The DSL's attributes other than [TransformerModel].</summary>
-        public static readonly string[] Companions = { Norm, Attention, FeedForward, Init, LayerScale, Residual };
+        public static readonly string[] Companions = { Norm, Attention, FeedForward, Init, LayerScale, Residual, HyperConnections };
 
         /// <summary>Every DSL attribute.</summary>
         public static readonly HashSet<string> All = new(Companions.Concat(new[] { TransformerModel }));

@@ -121,6 +121,22 @@ namespace LnsDsl.Generators.Parsing
                 Fail(DiagnosticDescriptors.RopeFreqFactorsOutOfOrder, d.Attention?.RopeHighFreqFactor.Location ?? d.Attention?.At(d.Attention.RopeScaling),
                     d.RopeHighFreqFactor, d.RopeLowFreqFactor);
 
+            // --- hyper-connections --------------------------------------------------------------------------------
+            if (d.HyperConnections is { } hc)
+            {
+                if (d.HyperStreams < 2 || d.HyperStreams > 16)
+                    Fail(DiagnosticDescriptors.ValueOutOfRange, hc.At(hc.Streams), nameof(HyperConnectionsAttribute.Streams), (double)d.HyperStreams, "it must be in [2, 16] (mHC uses 4)");
+                string? why = d.Kind switch
+                {
+                    Kind.Post => "Kind.Post normalises the sum, N(x + F(x))",
+                    Kind.Mix => "Kind.Mix's Post-LN blocks normalise the sum, N(x + F(x))",
+                    Kind.DeepNorm => "Kind.DeepNorm scales the skip path by its alpha and normalises the sum, N(alpha x + F(x))",
+                    Kind.Hybrid => "Kind.Hybrid normalises the stream between its two branches",
+                    _ => d.NormType == NormType.CRmsNorm ? "NormType.CRmsNorm keeps the stream in Hidden - 1 coordinates" : null,
+                };
+                if (why is not null) Fail(DiagnosticDescriptors.HyperConnectionsNeedResidualAdds, hc.Location, why);
+            }
+
             // --- the compressed stream (CRMSNorm) ----------------------------------------------------------------
             if (d.NormType == NormType.CRmsNorm)
             {

@@ -14,7 +14,7 @@ namespace LnsDsl.Cli.Verbs
         [Value(0, MetaName = "MODELS", HelpText = "Model class names (or --preset).")]
         public IEnumerable<string> Models { get; set; } = Array.Empty<string>();
 
-        [Option("preset", HelpText = "The paper's comparison for one size of the CPU family, e.g. 12x128: Pre-LN, LNS, Post-LN, Mix-LN, Peri-LN, DeepNorm, LNS + scaled init; rivals-12x128: Pre-LN, LNS, ReZero, DyT.")]
+        [Option("preset", HelpText = "The paper's comparison for one size of the CPU family, e.g. 12x128: Pre-LN, LNS, Post-LN, Mix-LN, Peri-LN, DeepNorm, LNS + scaled init; rivals-12x128: Pre-LN, LNS, ReZero, DyT, BHyT, Depth-muP, CompleteP, HybridNorm, mHC.")]
         public string? Preset { get; set; }
 
         [Option("lr", Separator = ',', HelpText = "Peak learning rates to sweep, comma-separated.")]

@@ -41,6 +41,7 @@ namespace LnsDsl.Interop
             if (spec.LayerScale) throw new UserError(Why("it uses LayerScale"));
             if (spec.ResidualGate != ResidualGate.None) throw new UserError(Why("its residual branches are gated (ReZero / SkipInit)"));
             if (spec.ResidualRule != ResidualRule.None) throw new UserError(Why($"its residual branches are multiplied by {spec.ResidualRule}'s (L / {spec.BaseLayers})^-a"));
+            if (spec.HyperStreams > 0) throw new UserError(Why($"its residual stream is {spec.HyperStreams} hyper-connected streams"));
             if (spec.NormType == NormType.BHyT) throw new UserError(Why("its norms are BHyT (a tanh of the RMS-normalised input with a learned lambda)"));
             if (!spec.Rope) throw new UserError(Why("it has no rotary embeddings"));
             if (spec.Activation == Activation.Gelu) throw new UserError(Why("its MLP is the ungated GELU"));

@@ -30,6 +30,7 @@ namespace LnsDsl.Interop.PyTorch
             if (spec.Rope) WriteRope(w, spec);
             WriteAttention(w, spec);
             WriteMlp(w, spec);
+            if (spec.HyperStreams > 0) w.Raw(HyperConnectionCode);
             foreach (var program in Programs(spec))
                 WriteBlock(w, spec, program);
             WriteModel(w, spec);
@@ -103,6 +104,7 @@ namespace LnsDsl.Interop.PyTorch
             foreach (var n in norms) w.Line("  " + n);
             if (s.LayerScale) w.Line("  layers.{i}.attn_layer_scale, layers.{i}.mlp_layer_scale (LayerScale's per-channel gains)");
             if (s.ResidualGate == ResidualGate.Scalar) w.Line("  layers.{i}.attn_gate, layers.{i}.mlp_gate (residual gates: one scalar each)");
+            if (s.HyperStreams > 0) w.Line("  layers.{i}.attn_hc.*, layers.{i}.mlp_hc.* (hyper-connections: phi, bias, alpha)");
             w.Line("layers.{i} is block l = i + 1. Norm weights hold the learned gains only: the depth factors live in BLOCKS.");
             w.Line();
             w.Line("Public API: read_safetensors, write_safetensors, Model(config), load(directory).");
@@ -579,6 +581,8 @@ def apply_rope(x, cos, sin):
                 w.Line($"        self.{n} = Norm(hidden, eps{NormAlpha(s, position == BranchKind.Attention ? "TanhAlpha" : "TanhAlphaMlp")})");
             foreach (var g in program.Gains)
                 w.Line($"        self.{g.Parameter} = nn.Parameter(torch.full(({(g.Scalar ? "1" : "hidden")},), float(config[\"{g.InitSetting}\"])))" + (g.Scalar ? "  # a residual gate (one scalar)" : ""));
+            foreach (var c in program.Connections)
+                w.Line($"        self.{c} = HyperConnection(config)");
             w.Line();
             w.Line("    def forward(self, x):");
             for (int i = 0; i < program.Steps.Count; i++)
@@ -598,6 +602,9 @@ def apply_rope(x, cos, sin):
             NormOf n => $"self.{n.Weight}({Python(n.Input, false)}{(n.Scaled ? ", self.s" : "")})",
             Branch b => $"self.{(b.Kind == BranchKind.Attention ? "self_attn" : "mlp")}({Python(b.Input, false)})",
             Gain g => $"{Python(g.Input, true)} * self.{g.Parameter}",
+            HyperMix m => $"self.{m.Connection}({m.Streams})",
+            HyperRead r => $"hyper_read({r.Streams}, {r.Mix})",
+            HyperWrite hw => $"hyper_write({hw.Streams}, {hw.Mix}, {Python(hw.Branch, false)})",
             Times t => $"{Py(t.Factor)} * {Python(t.Input, true)}",
             Residual r when r.Scale == SkipScale.Alpha => $"torch.add({Python(r.Branch, false)}, {r.Skip}, alpha=self.alpha)",
             Residual r => operand ? $"({r.Skip} + {Python(r.Branch, true)})" : $"{r.Skip} + {Python(r.Branch, true)}",
@@ -639,8 +646,10 @@ def apply_rope(x, cos, sin):
             if (s.ScaleEmbeddings)
                 w.Line("        x = x * torch.tensor(math.sqrt(self.config[\"Hidden\"]), dtype=x.dtype, device=x.device)  # times sqrt(Hidden), rounded to x's dtype (Gemma)");
             if (s.EmbeddingNorm) w.Line("        x = self.embed_norm(x)");
+            if (s.HyperStreams > 0) w.Line("        x = x.unsqueeze(-2).expand(*x.shape[:-1], self.config[\"HyperStreams\"], x.shape[-1]).contiguous()  # the residual streams [B, T, n, Hidden]");
             w.Line("        for layer in self.layers:  # block l = i + 1, each with its factors from BLOCKS");
             w.Line("            x = layer(x)");
+            if (s.HyperStreams > 0) w.Line("        x = x.sum(-2)  # the streams summed: the stream the head reads");
             w.Line("        x = self.norm(x)");
             w.Line(s.TieEmbeddings ? "        logits = F.linear(x, self.embed_tokens.weight)  # output head tied to the embedding" : "        logits = self.lm_head(x)");
             if (s.LogitSoftCap > 0)
@@ -649,6 +658,54 @@ def apply_rope(x, cos, sin):
             w.Line();
             w.Line();
         }
+
+        private const string HyperConnectionCode = """"
+class HyperConnection(nn.Module):
+    """Hyper-connections (mHC; LnsDsl's Fused.HyperMix): the coefficients per token from the streams x [B, T, n, C],
+    RMS-normalised as one n*C vector (no gain): z = x~ phi, H_pre = sigmoid(alpha_pre z_pre + b_pre), H_post =
+    2 sigmoid(alpha_post z_post + b_post), H_res = Sinkhorn(exp(alpha_res z_res + b_res)) with HyperManifold (20 rounds
+    of column then row normalisation: doubly stochastic), else alpha_res z_res + b_res. Returns [B, T, n (n + 2)]."""
+
+    def __init__(self, config):
+        super().__init__()
+        n, hidden = config["HyperStreams"], config["Hidden"]
+        self.n, self.manifold, self.eps = n, bool(config["HyperManifold"]), config["Eps"]
+        self.phi = nn.Parameter(torch.zeros(n * hidden, n * (n + 2)))
+        self.bias = nn.Parameter(torch.zeros(n * (n + 2)))
+        self.alpha = nn.Parameter(torch.zeros(3))
+
+    def forward(self, x):
+        b, t, n, c = x.shape
+        flat = x.reshape(b, t, n * c)
+        if flat.dtype not in (torch.float32, torch.float64):
+            flat = flat.float()
+        normed = flat * torch.rsqrt(flat.pow(2).mean(-1, keepdim=True) + self.eps)
+        z = normed @ self.phi.to(normed.dtype)
+        alpha, bias = self.alpha.to(normed.dtype), self.bias.to(normed.dtype)
+        pre = torch.sigmoid(z[..., :n] * alpha[0] + bias[:n])
+        post = 2.0 * torch.sigmoid(z[..., n:2 * n] * alpha[1] + bias[n:2 * n])
+        res = (z[..., 2 * n:] * alpha[2] + bias[2 * n:]).view(b, t, n, n)
+        if self.manifold:
+            res = res.exp()
+            for _ in range(20):
+                res = res / res.sum(-2, keepdim=True)  # columns
+                res = res / res.sum(-1, keepdim=True)  # rows
+        return torch.cat([pre, post, res.reshape(b, t, n * n)], -1)
+
+
+def hyper_read(x, mix):
+    """The branch input H_pre X: the streams [B, T, n, C] weighted and summed."""
+    n = x.shape[-2]
+    return (x * mix[..., :n].to(x.dtype).unsqueeze(-1)).sum(-2)
+
+
+def hyper_write(x, mix, f):
+    """The residual add H_res X + H_post^T f over the streams."""
+    b, t, n, _ = x.shape
+    post = mix[..., n:2 * n].to(x.dtype)
+    res = mix[..., 2 * n:].to(x.dtype).view(b, t, n, n)
+    return res @ x + post.unsqueeze(-1) * f.unsqueeze(-2)
+"""";
 
         private const string LoadCode = """"
 def load(directory):

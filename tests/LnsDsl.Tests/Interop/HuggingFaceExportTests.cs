@@ -115,7 +115,7 @@ namespace LnsDsl.Tests
         [Fact]
         public void Placements_no_hugging_face_class_computes_are_refused_naming_the_pytorch_export_and_nothing_is_written()
         {
-            foreach (TransformerModule m in new TransformerModule[] { new TinyPost(1), new TinyMixLns(1), new TinyDeepNorm(1), new TinyPeriLns(1), new TinyLayerScale(1), new TinyReZero(1), new TinySkipInitLns(1), new TinyCompleteP(1), new TinyBHyT(1), new TinyHybrid(1) })
+            foreach (TransformerModule m in new TransformerModule[] { new TinyPost(1), new TinyMixLns(1), new TinyDeepNorm(1), new TinyPeriLns(1), new TinyLayerScale(1), new TinyReZero(1), new TinySkipInitLns(1), new TinyCompleteP(1), new TinyBHyT(1), new TinyHybrid(1), new TinyMhcLns(1) })
             {
                 using (m)
                 {
