@@ -35,14 +35,17 @@ namespace LnsDsl.Cli.Options
     /// <summary>The text.</summary>
     public interface IDataOption
     {
-        [Option("data", HelpText = "Text: a .txt/.jsonl/.jsonl.gz file or directory, or builtin (default), brown, nlp-corpus. eval, analyze: instead of the run's own.")]
+        [Option("data", HelpText = "Text: a .txt/.jsonl/.jsonl.gz file or directory, a .parquet file or a directory of them (a Hugging Face dataset: data/train-*.parquet), nanogpt:DIR (nanoGPT's train.bin/val.bin, with --tokenizer gpt2), or builtin (default), brown, nlp-corpus. eval, analyze: instead of the run's own.")]
         string? Data { get; set; }
+
+        [Option("text-column", HelpText = "Parquet data: the column holding the text (default text); recorded with the data as PATH#COLUMN.")]
+        string? TextColumn { get; set; }
     }
 
     /// <summary>The tokenizer.</summary>
     public interface ITokenizerOption
     {
-        [Option("tokenizer", HelpText = "bytes, cl100k, o200k, spm:PATH (a SentencePiece model) or hf:DIR (a Hugging Face checkpoint's own; the default with --hf).")]
+        [Option("tokenizer", HelpText = "bytes, cl100k, o200k, gpt2, spm:PATH (a SentencePiece model) or hf:DIR (a Hugging Face checkpoint's own; the default with --hf).")]
         string? Tokenizer { get; set; }
     }
 

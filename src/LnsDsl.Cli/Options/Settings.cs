@@ -18,7 +18,7 @@ namespace LnsDsl.Cli.Options
         /// <summary>Options that are inputs of the CLI itself, not settings of a library record (a verb adds its own: <c>Verb.Inputs</c>).</summary>
         public static readonly IReadOnlySet<string> CliOnly = new HashSet<string>(StringComparer.Ordinal)
         {
-            "Assembly", "Model", "Models", "Checkpoint", "Checkpoints", "Hf", "HuggingFace", "Prompt", "Action", "Json", "Preset", "NoUnfused", "Threads",
+            "Assembly", "TextColumn", "Model", "Models", "Checkpoint", "Checkpoints", "Hf", "HuggingFace", "Prompt", "Action", "Json", "Preset", "NoUnfused", "Threads",
         };
 
         /// <summary>Every option property of a verb type, with its attribute (declared on the verb or on an interface it implements).</summary>
@@ -38,7 +38,12 @@ namespace LnsDsl.Cli.Options
                 object? value = Value(verb, property);
                 if (value is null) continue;
                 if (value is bool flag && !flag) continue; // a switch not given
-                if (property.Name == "Data" && value is string source) value = LnsDsl.Data.Corpus.Normalize(source); // runs record where their data is, absolutely
+                if (property.Name == "Data" && value is string source)
+                {
+                    // Parquet's text column travels with the data (PATH#COLUMN), so that every later verb reads the same text.
+                    if (verb.GetType().GetProperty("TextColumn")?.GetValue(verb) is string { Length: > 0 } column) source = LnsDsl.Data.Corpus.WithColumn(source, column);
+                    value = LnsDsl.Data.Corpus.Normalize(source); // runs record where their data is, absolutely
+                }
                 target.SetValue(clone, Convert(value, target.PropertyType));
             }
             return clone;

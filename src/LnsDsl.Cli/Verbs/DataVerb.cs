@@ -13,6 +13,7 @@ namespace LnsDsl.Cli.Verbs
         public string Action { get; set; } = "";
 
         public string? Data { get; set; }
+        public string? TextColumn { get; set; }
         public string? Tokenizer { get; set; }
         public int? Compact { get; set; }
         public long? Seed { get; set; }

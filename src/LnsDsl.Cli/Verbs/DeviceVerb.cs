@@ -15,6 +15,7 @@ namespace LnsDsl.Cli.Verbs
     public abstract class RecipeVerb : DeviceVerb, IDataOptions, IPackingOption, IRecipeOptions
     {
         public string? Data { get; set; }
+        public string? TextColumn { get; set; }
         public string? Tokenizer { get; set; }
         public int? Compact { get; set; }
         public Packing? Packing { get; set; }

@@ -20,6 +20,7 @@ namespace LnsDsl.Cli.Verbs
         public int? Batches { get; set; }
         public int? Batch { get; set; }
         public string? Data { get; set; }
+        public string? TextColumn { get; set; }
         public string? Tokenizer { get; set; }
         public int? Seq { get; set; }
         public Packing? Packing { get; set; }

@@ -31,7 +31,19 @@ namespace LnsDsl.Data
         /// <summary>A data source as runs record it: a file or directory that exists as its absolute path (so that a run read
         /// from another directory finds it again), anything else (a built-in corpus's name) as given.</summary>
         public static string Normalize(string source)
-            => File.Exists(source) || Directory.Exists(source) ? Path.GetFullPath(source) : source;
+        {
+            if (NanoGptData.Is(source)) return NanoGptData.Prefix + Path.GetFullPath(source[NanoGptData.Prefix.Length..]);
+            if (File.Exists(source) || Directory.Exists(source)) return Path.GetFullPath(source);
+            var (path, column) = ParquetText.Split(source);
+            return path != source && (File.Exists(path) || Directory.Exists(path)) ? Path.GetFullPath(path) + "#" + column : source;
+        }
+
+        /// <summary>Parquet data read from <paramref name="column"/>: <c>PATH#COLUMN</c> (<see cref="ParquetText"/>).</summary>
+        public static string WithColumn(string source, string column)
+        {
+            if (!ParquetText.Is(source)) throw new UserError($"--text-column names a Parquet column, but '{source}' is not Parquet data (a .parquet file or a directory of them)");
+            return ParquetText.Split(source).Path + "#" + column;
+        }
 
         public const string Default = "builtin";
 

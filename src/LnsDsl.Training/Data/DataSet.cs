@@ -46,8 +46,16 @@ namespace LnsDsl.Data
         /// <param name="log">Progress messages.</param>
         public static DataSet Prepare(string? source, string tokenizerSpec, int compactTo, Action<string>? log = null)
         {
-            var corpus = Corpus.Load(source);
-            var baseTokenizer = Tokenizers.Create(tokenizerSpec);
+            if (ParquetText.Is(source) || NanoGptData.Is(source))
+            {
+                var streamedTokenizer = Tokenizers.Create(tokenizerSpec);
+                return PrepareStreamed(source!, streamedTokenizer, compactTo >= streamedTokenizer.VocabSize ? 0 : compactTo, fixedTokenizer: false, log);
+            }
+            return PrepareCorpus(Corpus.Load(source), Tokenizers.Create(tokenizerSpec), compactTo, log);
+        }
+
+        private static DataSet PrepareCorpus(CorpusData corpus, ITextTokenizer baseTokenizer, int compactTo, Action<string>? log)
+        {
             if (compactTo >= baseTokenizer.VocabSize) compactTo = 0;
             string key = Hash($"{Format}|{corpus.Fingerprint}|{baseTokenizer.Name}|{compactTo}");
             string dir = Path.Combine(Corpus.CacheDirectory, "tokens", key.Substring(0, 16));
@@ -69,7 +77,12 @@ namespace LnsDsl.Data
         /// </summary>
         public static DataSet Prepare(string? source, ITextTokenizer tokenizer, Action<string>? log = null)
         {
-            var corpus = Corpus.Load(source);
+            if (ParquetText.Is(source) || NanoGptData.Is(source)) return PrepareStreamed(source!, tokenizer, 0, fixedTokenizer: true, log);
+            return PrepareCorpus(Corpus.Load(source), tokenizer, log);
+        }
+
+        private static DataSet PrepareCorpus(CorpusData corpus, ITextTokenizer tokenizer, Action<string>? log)
+        {
             string key = Hash($"{Format}|{corpus.Fingerprint}|tokenizer:{Hash(Tokenizers.Serialize(tokenizer))}");
             string dir = Path.Combine(Corpus.CacheDirectory, "tokens", key.Substring(0, 16));
             if (!File.Exists(Path.Combine(dir, "complete")))
@@ -124,6 +137,164 @@ namespace LnsDsl.Data
                 }));
                 File.WriteAllText(Path.Combine(staging, "complete"), "");
             }, replace: true);
+        }
+
+        /// <summary>Below this many rows a Parquet source is read whole and split as any corpus (the last 10% under 20 documents).</summary>
+        private const long StreamingRows = 1000;
+
+        /// <summary>
+        /// Parquet (and Hugging Face dataset directories) and nanoGPT's token files: tokenised as they are read, written
+        /// document by document into the cache (<see cref="TokenStreamWriter"/>), so that memory holds a batch of documents
+        /// and the cache's document offsets, whatever the corpus's size. Every 20th non-empty row is validation (nanoGPT: its
+        /// val.bin). Compaction counts the training ids while writing the base ids, then maps the written files.
+        /// </summary>
+        private static DataSet PrepareStreamed(string source, ITextTokenizer tokenizer, int compactTo, bool fixedTokenizer, Action<string>? log)
+        {
+            bool nanoGpt = NanoGptData.Is(source);
+            string fingerprint, description;
+            ParquetText? parquet = null;
+            string? nanoDir = null;
+            var baseTokenizer = tokenizer is CompactedTokenizer c ? c.Base : tokenizer;
+            if (nanoGpt)
+            {
+                nanoDir = NanoGptData.DirectoryOf(source);
+                if (baseTokenizer.Name != "gpt2")
+                    throw new UserError($"{source} holds GPT-2 token ids; read it with --tokenizer gpt2 (this run's tokenizer is {tokenizer.Name})");
+                log?.Invoke($"hashing {nanoDir}/{NanoGptData.TrainFile} and {NanoGptData.ValidFile} ...");
+                fingerprint = NanoGptData.Fingerprint(nanoDir);
+                description = $"nanoGPT token files in {nanoDir}";
+            }
+            else
+            {
+                parquet = ParquetText.Open(source);
+                log?.Invoke($"hashing {parquet.Files.Count} Parquet file(s), {parquet.TotalBytes / 1e6:N1} MB ...");
+                fingerprint = parquet.Fingerprint();
+                description = $"Parquet column '{parquet.Column}' of {(parquet.Files.Count == 1 ? parquet.Files[0] : $"{parquet.Files.Count} files in {Path.GetFullPath(parquet.Path)}")}";
+                if (parquet.Rows() < StreamingRows)
+                {
+                    var documents = parquet.Documents().Select(d => d.Text).Where(t => !string.IsNullOrWhiteSpace(t)).Select(t => t!).ToList();
+                    if (documents.Count == 0) throw new UserError($"column '{parquet.Column}' of {source} holds no text");
+                    var small = new CorpusData(documents, description, fingerprint);
+                    return fixedTokenizer ? PrepareCorpus(small, tokenizer, log) : PrepareCorpus(small, tokenizer, compactTo, log);
+                }
+            }
+            string key = fixedTokenizer
+                ? Hash($"{Format}|{fingerprint}|tokenizer:{Hash(Tokenizers.Serialize(tokenizer))}")
+                : Hash($"{Format}|{fingerprint}|{tokenizer.Name}|{compactTo}");
+            string dir = Path.Combine(Corpus.CacheDirectory, "tokens", key.Substring(0, 16));
+            if (!File.Exists(Path.Combine(dir, "complete")))
+            {
+                log?.Invoke($"tokenising {description} with {tokenizer.Name} into {dir} ...");
+                var progress = new ProgressLine(nanoGpt ? "reading" : "tokenising", nanoGpt ? TotalBytes(nanoDir!) : parquet!.TotalBytes, log is null ? null : Console.Error);
+                StagedDirectory.Write(dir, staging =>
+                {
+                    // The ids written first: the final ones, or the base tokenizer's when compaction maps them afterwards.
+                    bool compact = !fixedTokenizer && compactTo > 0;
+                    var writing = compact ? baseTokenizer : tokenizer;
+                    long[]? counts = compact ? new long[baseTokenizer.VocabSize] : null;
+                    string trainPath = Path.Combine(staging, compact ? "train.base.lnstok" : "train.lnstok");
+                    string validPath = Path.Combine(staging, compact ? "valid.base.lnstok" : "valid.lnstok");
+                    long documents = 0;
+                    using (var trainFile = File.Create(trainPath))
+                    using (var validFile = File.Create(validPath))
+                    {
+                        var train = new TokenStreamWriter(trainFile, writing.EndOfText, writing.VocabSize);
+                        var valid = new TokenStreamWriter(validFile, writing.EndOfText, writing.VocabSize);
+                        void Write(int[] ids, bool validation)
+                        {
+                            if (validation) { valid.Add(ids); return; }
+                            train.Add(ids);
+                            if (counts is not null) foreach (int id in ids) counts[id]++;
+                        }
+                        if (nanoGpt)
+                        {
+                            // Pre-tokenised GPT-2 ids; a fixed compacted tokenizer maps them to its own.
+                            Func<int[], int[]> map = tokenizer is CompactedTokenizer fixedCompact && fixedTokenizer ? fixedCompact.Map : ids => ids;
+                            long before = 0;
+                            foreach (var (name, validation) in new[] { (NanoGptData.TrainFile, false), (NanoGptData.ValidFile, true) })
+                            {
+                                long last = 0;
+                                foreach (var (ids, read) in NanoGptData.Documents(Path.Combine(nanoDir!, name), baseTokenizer.EndOfText, baseTokenizer.VocabSize))
+                                {
+                                    Write(map(ids), validation);
+                                    progress.Report(++documents, before + read);
+                                    last = read;
+                                }
+                                before += new FileInfo(Path.Combine(nanoDir!, name)).Length;
+                            }
+                        }
+                        else
+                        {
+                            // Batches of documents encoded in parallel, written in order.
+                            var batch = new List<string>(512);
+                            long index = 0, bytes = 0;
+                            void Flush()
+                            {
+                                var encoded = new int[batch.Count][];
+                                Parallel.For(0, batch.Count, i => encoded[i] = writing.Encode(batch[i]));
+                                foreach (var ids in encoded) Write(ids, HeldOut.Is(index++));
+                                documents += batch.Count;
+                                batch.Clear();
+                                progress.Report(documents, bytes);
+                            }
+                            foreach (var (text, read) in parquet!.Documents())
+                            {
+                                bytes = read;
+                                if (string.IsNullOrWhiteSpace(text)) continue;
+                                batch.Add(text);
+                                if (batch.Count == batch.Capacity) Flush();
+                            }
+                            if (batch.Count > 0) Flush();
+                            if (index < HeldOut.Every) throw new UserError($"column '{parquet.Column}' of {source} holds {index} non-empty rows; a streamed corpus needs at least {HeldOut.Every}");
+                        }
+                        train.Complete();
+                        valid.Complete();
+                    }
+                    progress.Done(documents, nanoGpt ? TotalBytes(nanoDir!) : parquet!.TotalBytes);
+                    ITextTokenizer final = tokenizer;
+                    if (compact)
+                    {
+                        // Fitted on the training ids only, as for any corpus; the written files mapped into the final ones.
+                        var compacted = CompactedTokenizer.FromCounts(baseTokenizer, counts!, compactTo);
+                        MapStream(trainPath, Path.Combine(staging, "train.lnstok"), compacted);
+                        MapStream(validPath, Path.Combine(staging, "valid.lnstok"), compacted);
+                        File.Delete(trainPath);
+                        File.Delete(validPath);
+                        final = compacted;
+                    }
+                    Tokenizers.Save(final, Path.Combine(staging, "tokenizer.json"));
+                    File.WriteAllText(Path.Combine(staging, "source.json"), JsonSerializer.Serialize(new
+                    {
+                        Description = description, Fingerprint = fingerprint, documents, tokenizer = final.Name, streamed = true,
+                    }));
+                    File.WriteAllText(Path.Combine(staging, "complete"), "");
+                }, replace: true);
+            }
+            var trainStream = TokenStream.Open(Path.Combine(dir, "train.lnstok"));
+            var validStream = TokenStream.Open(Path.Combine(dir, "valid.lnstok"));
+            return new DataSet(dir, key, fingerprint, Tokenizers.Load(Path.Combine(dir, "tokenizer.json")), trainStream, validStream, description);
+        }
+
+        private static long TotalBytes(string nanoDir)
+            => new FileInfo(Path.Combine(nanoDir, NanoGptData.TrainFile)).Length + new FileInfo(Path.Combine(nanoDir, NanoGptData.ValidFile)).Length;
+
+        /// <summary>A token file's documents mapped through <paramref name="compacted"/> into a new file, one document at a time.</summary>
+        private static void MapStream(string from, string to, CompactedTokenizer compacted)
+        {
+            using var source = TokenStream.Open(from);
+            using var file = File.Create(to);
+            var writer = new TokenStreamWriter(file, compacted.EndOfText, compacted.VocabSize);
+            var buffer = Array.Empty<long>();
+            for (int d = 0; d < source.Documents; d++)
+            {
+                var (start, length) = source.Document(d);
+                if (buffer.Length < length) buffer = new long[Math.Max(length, 2 * buffer.Length)];
+                source.Read(start, buffer.AsSpan(0, (int)length));
+                var ids = new int[length];
+                for (int i = 0; i < length; i++) ids[i] = (int)buffer[i];
+                writer.Add(compacted.Map(ids));
+            }
+            writer.Complete();
         }
 
         private static string Hash(string text) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text))).ToLowerInvariant();

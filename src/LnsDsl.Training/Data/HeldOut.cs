@@ -10,5 +10,8 @@ namespace LnsDsl.Data
         public const int Every = 20;
 
         public static bool Is(int index) => index % Every == Every - 1;
+
+        /// <summary><see cref="Is(int)"/> for a streamed corpus's row index.</summary>
+        public static bool Is(long index) => index % Every == Every - 1;
     }
 }

@@ -1,4 +1,5 @@
 using System;
+using System.Buffers.Binary;
 using System.Collections.Generic;
 using System.IO;
 using System.IO.MemoryMappedFiles;
@@ -57,53 +58,15 @@ namespace LnsDsl.Data
 
         /// <summary>Writes documents (each followed by <paramref name="endOfText"/>) atomically.</summary>
         public static void Write(string path, IReadOnlyList<int[]> documents, int endOfText, int vocabSize)
-        {
-            int bytesPerToken = vocabSize <= ushort.MaxValue + 1 ? 2 : 4;
-            long count = 0;
-            foreach (var d in documents) count += d.Length + 1;
-            AtomicFile.Write(path, stream =>
+            => AtomicFile.Write(path, stream =>
             {
-                stream.Write(new byte[HeaderSize]);
-                using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-                var buffer = new MemoryStream();
-                var writer = new BinaryWriter(buffer);
-                void Flush()
-                {
-                    writer.Flush();
-                    sha.AppendData(buffer.GetBuffer(), 0, (int)buffer.Length);
-                    stream.Write(buffer.GetBuffer(), 0, (int)buffer.Length);
-                    buffer.SetLength(0);
-                }
-                void Token(int id)
-                {
-                    if (bytesPerToken == 2) writer.Write((ushort)id); else writer.Write((uint)id);
-                    if (buffer.Length > 1 << 20) Flush();
-                }
-                foreach (var d in documents)
-                {
-                    foreach (var id in d) Token(id);
-                    Token(endOfText);
-                }
-                long start = 0;
-                foreach (var d in documents)
-                {
-                    writer.Write(start);
-                    start += d.Length + 1;
-                }
-                writer.Write(start);
-                Flush();
-                byte[] hash = sha.GetHashAndReset();
-                stream.Position = 0;
-                var header = new BinaryWriter(stream, Encoding.ASCII, leaveOpen: true);
-                header.Write(Magic);
-                header.Write(bytesPerToken);
-                header.Write(0);
-                header.Write(count);
-                header.Write((long)documents.Count);
-                header.Write(hash);
-                header.Flush();
+                var writer = new TokenStreamWriter(stream, endOfText, vocabSize);
+                foreach (var d in documents) writer.Add(d);
+                writer.Complete();
             });
-        }
+
+        internal const int Header = HeaderSize;
+        internal static ReadOnlySpan<byte> MagicBytes => Magic;
 
         /// <summary>Opens and verifies a token file; throws <see cref="UserError"/> naming the problem if it is not intact.</summary>
         public static TokenStream Open(string path)
@@ -140,6 +103,82 @@ namespace LnsDsl.Data
         {
             _view.Dispose();
             _file.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Writes a <see cref="TokenStream"/> file document by document (the one writer of the format): the tokens go to the
+    /// stream as they come, the document offsets stay in memory (8 bytes a document), and <see cref="Complete"/> appends
+    /// them and fills in the header (counts and the payload's SHA-256). Memory is bounded by one document, not the corpus.
+    /// </summary>
+    public sealed class TokenStreamWriter
+    {
+        private readonly Stream _stream;
+        private readonly int _endOfText, _bytesPerToken;
+        private readonly IncrementalHash _sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        private readonly List<long> _starts = new() { 0 };
+        private readonly byte[] _buffer = new byte[1 << 20];
+        private int _used;
+
+        /// <param name="stream">A new, empty, seekable stream (a staging file).</param>
+        public TokenStreamWriter(Stream stream, int endOfText, int vocabSize)
+        {
+            _stream = stream;
+            _endOfText = endOfText;
+            _bytesPerToken = vocabSize <= ushort.MaxValue + 1 ? 2 : 4;
+            stream.Write(new byte[TokenStream.Header]);
+        }
+
+        /// <summary>Tokens written so far, end-of-text separators included.</summary>
+        public long Count => _starts[^1];
+
+        /// <summary>Documents written so far.</summary>
+        public int Documents => _starts.Count - 1;
+
+        /// <summary>Appends one document and its end-of-text token.</summary>
+        public void Add(ReadOnlySpan<int> document)
+        {
+            foreach (int id in document) Token(id);
+            Token(_endOfText);
+            _starts.Add(_starts[^1] + document.Length + 1);
+        }
+
+        private void Token(int id)
+        {
+            if (_used + 4 > _buffer.Length) Flush();
+            if (_bytesPerToken == 2) BinaryPrimitives.WriteUInt16LittleEndian(_buffer.AsSpan(_used), (ushort)id);
+            else BinaryPrimitives.WriteUInt32LittleEndian(_buffer.AsSpan(_used), (uint)id);
+            _used += _bytesPerToken;
+        }
+
+        private void Flush()
+        {
+            _sha.AppendData(_buffer, 0, _used);
+            _stream.Write(_buffer, 0, _used);
+            _used = 0;
+        }
+
+        /// <summary>Writes the document offsets and the header; the stream then holds a complete token file.</summary>
+        public void Complete()
+        {
+            foreach (long start in _starts)
+            {
+                if (_used + 8 > _buffer.Length) Flush();
+                BinaryPrimitives.WriteInt64LittleEndian(_buffer.AsSpan(_used), start);
+                _used += 8;
+            }
+            Flush();
+            byte[] hash = _sha.GetHashAndReset();
+            _stream.Position = 0;
+            var header = new BinaryWriter(_stream, Encoding.ASCII, leaveOpen: true);
+            header.Write(TokenStream.MagicBytes);
+            header.Write(_bytesPerToken);
+            header.Write(0);
+            header.Write(Count);
+            header.Write((long)Documents);
+            header.Write(hash);
+            header.Flush();
+            _stream.Flush();
         }
     }
 }

