@@ -21,6 +21,18 @@ namespace LnsDsl.Cli
 
         public static int Main(string[] args)
         {
+#if LNSDSL_SLIM
+            // The packaged tool: build the project here (or use an installed backend) and run the verb in a child process.
+            try
+            {
+                if (Hosting.ProjectHost.Run(args) is int hosted) return hosted;
+            }
+            catch (UserError e)
+            {
+                Console.Error.WriteLine("error: " + e.Message);
+                return e.ExitCode;
+            }
+#endif
             ModelCatalog.Register(Zoo.Assembly);
             using var parser = new Parser(s => { s.HelpWriter = null; s.CaseInsensitiveEnumValues = true; });
             var result = parser.ParseArguments(args, Verbs);

@@ -13,11 +13,13 @@ using Microsoft.CodeAnalysis.CSharp;
 //   edit1 - the same driver after editing one model (only that model re-emitted).
 // Every run gets a compilation whose semantic model has not been bound yet, as in the IDE after an edit.
 // Each figure is the median of R repetitions (default 7), with min and max.
+if (args.Length >= 3 && args[0] == "parquet-corpus")
+    return ParquetCorpus.Write(args[1], long.Parse(args[2]));
 int models = args.Length > 1 ? int.Parse(args[1]) : 200;
 int repetitions = args.Length > 2 ? int.Parse(args[2]) : 7;
 if (args.Length == 0 || args[0] != "generator")
 {
-    Console.Error.WriteLine("usage: LnsDsl.Benchmarks generator [MODELS=200] [REPETITIONS=7]");
+    Console.Error.WriteLine("usage: LnsDsl.Benchmarks generator [MODELS=200] [REPETITIONS=7]\n       LnsDsl.Benchmarks parquet-corpus OUT.parquet MEGABYTES");
     return 2;
 }
 

@@ -265,6 +265,9 @@ namespace LnsDsl.Tests
             Assert.Contains("[#####---------------]", text);
             var writer = new StringWriter();
             var logged = new ProgressLine("tokenising", 100, writer, terminal: false);
+            logged.Report(1, 10); // the first report draws; the next, within ten seconds, does not
+            logged.Report(2, 20);
+            Assert.Single(writer.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries));
             logged.Done(3, 100);
             Assert.Contains("100%", writer.ToString());
             Assert.Contains("done in", writer.ToString());

@@ -17,7 +17,7 @@ namespace LnsDsl
         private readonly System.IO.TextWriter? _output;
         private readonly bool _terminal;
         private readonly Stopwatch _clock = Stopwatch.StartNew();
-        private TimeSpan _last = TimeSpan.MinValue;
+        private TimeSpan? _last;
 
         /// <param name="what">What is being done ("tokenising").</param>
         /// <param name="totalBytes">The input's size (0: unknown; then no bar and no ETA).</param>
@@ -35,7 +35,7 @@ namespace LnsDsl
         {
             if (_output is null) return;
             var now = _clock.Elapsed;
-            if (now - _last < (_terminal ? TimeSpan.FromMilliseconds(250) : TimeSpan.FromSeconds(10))) return;
+            if (_last is { } last && now - last < (_terminal ? TimeSpan.FromMilliseconds(250) : TimeSpan.FromSeconds(10))) return;
             _last = now;
             Draw(rows, bytes, final: false);
         }
