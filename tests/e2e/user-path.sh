@@ -17,6 +17,9 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 export NUGET_PACKAGES="${NUGET_PACKAGES:-$HOME/.nuget/packages}"   # shared third-party packages (TorchSharp, LibTorch)
 feed="$work/feed"; src="$work/src"
 mkdir -p "$feed" "$src"
+# The shared package cache keeps third-party packages; this run's own versions of ours leave with it.
+cleanup() { rm -rf "$NUGET_PACKAGES"/lnsdsl/"$version"* "$NUGET_PACKAGES"/lnsdsl.runner/"$version"* "$NUGET_PACKAGES"/lnsdsl.templates/"$version"*; }
+trap cleanup EXIT
 show() { printf '\n$ %s\n' "$*"; "$@"; }
 
 echo "== packing LnsDsl, LnsDsl.Runner and LnsDsl.Templates $version"
