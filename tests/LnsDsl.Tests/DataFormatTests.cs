@@ -149,6 +149,8 @@ namespace LnsDsl.Tests
             Assert.Equal(text.Count, streamed.Train.Documents + streamed.Valid.Documents);
             Assert.DoesNotContain(Decoded(streamed.Train, streamed.Tokenizer), d => d.Contains("test-split"));
             Assert.False(File.Exists(Path.Combine(streamed.Directory, "train.base.lnstok")), "the base-id files of compaction are removed");
+            // A run's own tokenizer (eval of a run) finds the cache training built from these files instead of reading them again.
+            using (var evaluated = DataSet.Prepare(root, streamed.Tokenizer)) Assert.Equal(streamed.Directory, evaluated.Directory);
 
             // Keyed by content: the same files elsewhere are the same cache; one changed row is another.
             string copy = Path.Combine(_dir, "copy");
@@ -251,6 +253,13 @@ namespace LnsDsl.Tests
             Assert.Equal(file + "#body", Corpus.Normalize(Corpus.WithColumn(relative, "body")));
             Assert.Equal("nanogpt:" + Path.GetFullPath(_dir), Corpus.Normalize("nanogpt:" + Path.GetRelativePath(Environment.CurrentDirectory, _dir)));
             Assert.Contains("not Parquet data", Assert.Throws<UserError>(() => Corpus.WithColumn("builtin", "body")).Message);
+            Assert.Equal(file, Corpus.Normalize(Corpus.WithColumn(file, "text"))); // the default column: the path alone, as without --text-column
+            // A text directory with a stray .parquet file is still a text directory.
+            string mixed = Path.Combine(_dir, "mixed");
+            Directory.CreateDirectory(mixed);
+            File.WriteAllText(Path.Combine(mixed, "a.jsonl"), "{\"text\": \"hello\"}\n");
+            File.Copy(file, Path.Combine(mixed, "stray.parquet"));
+            Assert.False(ParquetText.Is(mixed));
         }
 
         [Fact]

@@ -47,7 +47,7 @@ cat > "$work/user/nuget.config" <<EOF
   </packageSources>
 </configuration>
 EOF
-cp "$work/user/nuget.config" "$HOME/nuget.config"
+# (no nuget.config in HOME: lnsrun backend install uses the one of the directory it runs in)
 # A small corpus of 40 documents (the built-in ones would be fetched with npm).
 corpus="$work/corpus.jsonl"
 for i in $(seq 1 40); do echo "{\"text\": \"Document $i. The quick brown fox jumps over the lazy dog $i times, and the dog sleeps.\"}"; done > "$corpus"

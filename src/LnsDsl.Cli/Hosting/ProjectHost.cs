@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.IO;
 using System.Linq;
 using System.Runtime.InteropServices;
+using System.Threading;
 using LnsDsl.Data;
 
 namespace LnsDsl.Cli.Hosting
@@ -26,8 +27,12 @@ namespace LnsDsl.Cli.Hosting
         /// same format load here (state.json and config.json carry the spec; fields added later default to "off").</summary>
         public const int CheckpointFormat = 1;
 
-        private static string Rid => RuntimeInformation.IsOSPlatform(OSPlatform.Linux) ? "linux-x64"
-            : RuntimeInformation.IsOSPlatform(OSPlatform.OSX) ? "osx-arm64" : "win-x64";
+        /// <summary>The runtime identifier of LibTorch's native directory and backend packages (linux-x64, linux-arm64, osx-arm64, win-x64).</summary>
+        private static string Rid => (RuntimeInformation.IsOSPlatform(OSPlatform.Linux) ? "linux" : RuntimeInformation.IsOSPlatform(OSPlatform.OSX) ? "osx" : "win")
+            + "-" + (RuntimeInformation.OSArchitecture == Architecture.Arm64 ? "arm64" : "x64");
+
+        /// <summary>Verbs that read model metadata or text only: outside a project they run here, with no backend.</summary>
+        private static readonly HashSet<string> WithoutLibTorch = new(StringComparer.Ordinal) { "list", "describe", "data", "import" };
 
         private static string LibraryPathVariable => RuntimeInformation.IsOSPlatform(OSPlatform.Linux) ? "LD_LIBRARY_PATH"
             : RuntimeInformation.IsOSPlatform(OSPlatform.OSX) ? "DYLD_LIBRARY_PATH" : "PATH";
@@ -52,6 +57,13 @@ namespace LnsDsl.Cli.Hosting
             if (args[0] == "backend") return Backend(args.Skip(1).ToArray());
 
             var rest = args.ToList();
+            for (int i = 0; i < rest.Count; i++) // --project=PATH, --configuration=NAME: as two arguments
+                if (rest[i].StartsWith("--project=", StringComparison.Ordinal) || rest[i].StartsWith("--configuration=", StringComparison.Ordinal))
+                {
+                    int eq = rest[i].IndexOf('=');
+                    rest.Insert(i + 1, rest[i][(eq + 1)..]);
+                    rest[i] = rest[i][..eq];
+                }
             string? project = Take(rest, "--project");
             string configuration = Take(rest, "--configuration") ?? Take(rest, "-c") ?? "Release";
             project ??= FindProject(Environment.CurrentDirectory);
@@ -61,11 +73,15 @@ namespace LnsDsl.Cli.Hosting
                 var (targetPath, native) = Build(project, configuration);
                 CheckVersion(project, Path.GetDirectoryName(targetPath)!);
                 nativeDirectory = native;
-                rest.Add("--assembly");
-                rest.Add(targetPath);
+                if (!rest.Contains("--assembly")) // the user's own --assembly wins
+                {
+                    rest.Add("--assembly");
+                    rest.Add(targetPath);
+                }
             }
             else
             {
+                if (InstalledBackend() is null && WithoutLibTorch.Contains(args[0])) return null; // metadata only: run here
                 nativeDirectory = InstalledBackend() ?? throw new UserError(
                     $"lnsrun {args[0]} needs LibTorch, and there is no project here to take it from (no .csproj in {Environment.CurrentDirectory}; --project PATH names one) " +
                     "and no backend installed: run 'lnsrun backend install cpu' (or cuda) once, or run lnsrun in a project made with 'dotnet new lnsdsl'");
@@ -101,12 +117,17 @@ namespace LnsDsl.Cli.Hosting
             if (Directory.Exists(project)) project = FindProject(project) ?? throw new UserError($"{project} holds no .csproj");
             if (!File.Exists(project)) throw new UserError($"project '{project}' does not exist");
             Console.Error.WriteLine($"lnsrun: building {Path.GetFileName(project)} ({configuration}) ...");
-            var (code, output) = Dotnet(true, "build", project, "-c", configuration, "-nologo", "-v", "quiet", "-clp:NoSummary");
+            var (code, _) = Dotnet(true, "build", project, "-c", configuration, "-nologo", "-v", "quiet", "-clp:NoSummary");
             if (code != 0) throw new UserError($"building {project} failed (dotnet build exited with {code}); fix the errors above and run lnsrun again", exitCode: code);
-            var (_, path) = Dotnet(false, "msbuild", project, "-getProperty:TargetPath", $"-p:Configuration={configuration}", "-nologo");
-            string targetPath = path.Trim();
+            var (queried, path) = Dotnet(false, "msbuild", project, "-getProperty:TargetPath", $"-p:Configuration={configuration}", "-nologo");
+            string targetPath = path.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? "";
+            if (queried != 0 || targetPath.Length == 0)
+                throw new UserError($"could not ask MSBuild for {Path.GetFileName(project)}'s output assembly (TargetPath){(targetPath.Length == 0 ? "; a project with several TargetFrameworks needs one: add -p:TargetFramework=net10.0 to its build or give it one TargetFramework" : "")}");
             if (!File.Exists(targetPath)) throw new UserError($"the build of {project} did not produce '{targetPath}'");
-            string native = Path.Combine(Path.GetDirectoryName(targetPath)!, "runtimes", Rid, "native");
+            string output = Path.GetDirectoryName(targetPath)!;
+            // LibTorch under runtimes/RID/native, or in the output itself for a project built for one RuntimeIdentifier.
+            string native = Path.Combine(output, "runtimes", Rid, "native");
+            if (!HasLibTorch(native) && HasLibTorch(output)) native = output;
             if (!HasLibTorch(native))
                 throw new UserError($"{Path.GetFileName(project)}'s build output has no LibTorch ({native}); reference a backend package (libtorch-cpu-{Rid}, or TorchSharp-cuda-linux) " +
                                     "and set <CopyLocalLockFileAssemblies>true</CopyLocalLockFileAssemblies>, as 'dotnet new lnsdsl' does");
@@ -146,6 +167,11 @@ namespace LnsDsl.Cli.Hosting
         /// through the user's NuGet configuration into the LnsDsl cache; <c>lnsrun backend</c>: where it is.</summary>
         private static int Backend(string[] args)
         {
+            if (args.Length > 0 && args[0] is "--help" or "help")
+            {
+                Console.WriteLine("lnsrun backend install cpu|cuda   restore LibTorch for use outside a project (through your NuGet configuration)\nlnsrun backend                    where the installed backend is");
+                return 0;
+            }
             if (args.Length == 0 || args[0] is "status")
             {
                 string? installed = InstalledBackend();
@@ -175,13 +201,28 @@ namespace LnsDsl.Cli.Hosting
                   </ItemGroup>
                 </Project>
                 """);
-            Console.Error.WriteLine($"lnsrun: restoring the {kind} backend (LibTorch {LibTorchVersion}) through your NuGet configuration into {dir} ...");
-            var (code, _) = Dotnet(true, "build", Path.Combine(dir, "backend.csproj"), "-c", "Release", "-nologo", "-v", "quiet", "-clp:NoSummary");
+            // Restored with the NuGet configuration of the directory lnsrun runs in (a private feed configured there counts),
+            // not only the cache directory's own (the user's and machine's).
+            string? config = NearestNuGetConfig(Environment.CurrentDirectory);
+            Console.Error.WriteLine($"lnsrun: restoring the {kind} backend (LibTorch {LibTorchVersion}) through {(config ?? "your NuGet configuration")} into {dir} ...");
+            var restore = new List<string> { "restore", Path.Combine(dir, "backend.csproj"), "-v", "quiet" };
+            if (config is not null) { restore.Add("--configfile"); restore.Add(config); }
+            var (code, _) = Dotnet(true, restore.ToArray());
+            if (code == 0) (code, _) = Dotnet(true, "build", Path.Combine(dir, "backend.csproj"), "-c", "Release", "--no-restore", "-nologo", "-v", "quiet", "-clp:NoSummary");
             if (code != 0) throw new UserError($"restoring the {kind} backend failed (dotnet build exited with {code}; see above): is the package source reachable?", exitCode: code);
             string native = Path.Combine(dir, "bin", "runtimes", Rid, "native");
             if (!HasLibTorch(native)) throw new UserError($"the {kind} backend restored, but {native} holds no LibTorch");
             Console.WriteLine($"backend {kind} installed: {native}");
             return 0;
+        }
+
+        /// <summary>The nuget.config nearest to <paramref name="directory"/> (it or a parent), as NuGet would find it for a project there.</summary>
+        private static string? NearestNuGetConfig(string directory)
+        {
+            for (var d = new DirectoryInfo(directory); d is not null; d = d.Parent)
+                foreach (var name in new[] { "nuget.config", "NuGet.config", "NuGet.Config" })
+                    if (File.Exists(Path.Combine(d.FullName, name))) return Path.Combine(d.FullName, name);
+            return null;
         }
 
         /// <summary>The TorchSharp and LibTorch versions this tool was built with (the backend must match them).</summary>
@@ -198,9 +239,35 @@ namespace LnsDsl.Cli.Hosting
             string previous = Environment.GetEnvironmentVariable(LibraryPathVariable) ?? "";
             info.Environment[LibraryPathVariable] = nativeDirectory + (previous.Length > 0 ? Path.PathSeparator + previous : "");
             info.Environment[HostedVariable] = "1";
-            using var process = Process.Start(info) ?? throw new UserError("could not start dotnet to run the verb");
-            process.WaitForExit();
-            return process.ExitCode;
+            using var process = Start(info);
+            // Ctrl+C reaches the child through the terminal (it checkpoints and stops): this process waits for it and
+            // returns its exit code. SIGTERM and SIGHUP (kill, timeout, a scheduler) are passed on to the child.
+            ConsoleCancelEventHandler keep = (_, e) => e.Cancel = true;
+            Console.CancelKeyPress += keep;
+            var forwarded = new List<PosixSignalRegistration>();
+            if (!OperatingSystem.IsWindows())
+                foreach (var signal in new[] { PosixSignal.SIGTERM, PosixSignal.SIGHUP })
+                    forwarded.Add(PosixSignalRegistration.Create(signal, context =>
+                    {
+                        context.Cancel = true;
+                        try { Process.Start("kill", $"-s {(signal == PosixSignal.SIGTERM ? "TERM" : "HUP")} {process.Id}")?.WaitForExit(); } catch (System.ComponentModel.Win32Exception) { process.Kill(); }
+                    }));
+            try
+            {
+                process.WaitForExit();
+                return process.ExitCode;
+            }
+            finally
+            {
+                Console.CancelKeyPress -= keep;
+                foreach (var r in forwarded) r.Dispose();
+            }
+        }
+
+        private static Process Start(ProcessStartInfo info)
+        {
+            try { return Process.Start(info) ?? throw new UserError("could not start dotnet; is the .NET SDK on the PATH?"); }
+            catch (System.ComponentModel.Win32Exception e) { throw new UserError($"could not start {info.FileName} ({e.Message}); is the .NET SDK on the PATH?"); }
         }
 
         /// <summary>Runs <c>dotnet ARGS</c>: its output shown (<paramref name="show"/>) or captured.</summary>
@@ -208,7 +275,7 @@ namespace LnsDsl.Cli.Hosting
         {
             var info = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = !show };
             foreach (var a in args) info.ArgumentList.Add(a);
-            using var process = Process.Start(info) ?? throw new UserError("could not start dotnet; is the .NET SDK on the PATH?");
+            using var process = Start(info);
             string output = show ? "" : process.StandardOutput.ReadToEnd();
             process.WaitForExit();
             return (process.ExitCode, output);

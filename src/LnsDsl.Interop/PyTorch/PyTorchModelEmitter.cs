@@ -670,9 +670,13 @@ class HyperConnection(nn.Module):
         super().__init__()
         n, hidden = config["HyperStreams"], config["Hidden"]
         self.n, self.manifold, self.eps = n, bool(config["HyperManifold"]), config["Eps"]
+        # LnsDsl's initialisation (HyperConnectionWeights): phi 0, gates 0.01, H_pre 1/n, H_post 1, H_res about the identity.
         self.phi = nn.Parameter(torch.zeros(n * hidden, n * (n + 2)))
-        self.bias = nn.Parameter(torch.zeros(n * (n + 2)))
-        self.alpha = nn.Parameter(torch.zeros(3))
+        bias = torch.zeros(n * (n + 2))
+        bias[:n] = -math.log(n - 1)
+        bias[2 * n:] = (torch.full((n, n), -4.0).fill_diagonal_(0.0) if self.manifold else torch.eye(n)).flatten()
+        self.bias = nn.Parameter(bias)
+        self.alpha = nn.Parameter(torch.full((3,), 0.01))
 
     def forward(self, x):
         b, t, n, c = x.shape

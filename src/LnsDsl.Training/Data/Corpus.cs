@@ -42,7 +42,8 @@ namespace LnsDsl.Data
         public static string WithColumn(string source, string column)
         {
             if (!ParquetText.Is(source)) throw new UserError($"--text-column names a Parquet column, but '{source}' is not Parquet data (a .parquet file or a directory of them)");
-            return ParquetText.Split(source).Path + "#" + column;
+            string path = ParquetText.Split(source).Path;
+            return column == ParquetText.DefaultColumn ? path : path + "#" + column; // the default column is recorded as the path alone
         }
 
         public const string Default = "builtin";

@@ -182,6 +182,10 @@ namespace LnsDsl.Data
                 ? Hash($"{Format}|{fingerprint}|tokenizer:{Hash(Tokenizers.Serialize(tokenizer))}")
                 : Hash($"{Format}|{fingerprint}|{tokenizer.Name}|{compactTo}");
             string dir = Path.Combine(Corpus.CacheDirectory, "tokens", key.Substring(0, 16));
+            // A run's own tokenizer (eval, analyze of a run) finds the cache its training built from the same files: the
+            // same ids, without reading a corpus that may be tens of gigabytes again.
+            if (fixedTokenizer && !File.Exists(Path.Combine(dir, "complete")) && Built(fingerprint, Tokenizers.Serialize(tokenizer)) is { } built)
+                dir = built;
             if (!File.Exists(Path.Combine(dir, "complete")))
             {
                 log?.Invoke($"tokenising {description} with {tokenizer.Name} into {dir} ...");
@@ -273,6 +277,28 @@ namespace LnsDsl.Data
             var trainStream = TokenStream.Open(Path.Combine(dir, "train.lnstok"));
             var validStream = TokenStream.Open(Path.Combine(dir, "valid.lnstok"));
             return new DataSet(dir, key, fingerprint, Tokenizers.Load(Path.Combine(dir, "tokenizer.json")), trainStream, validStream, description);
+        }
+
+        /// <summary>A complete streamed cache of the files with <paramref name="fingerprint"/> whose saved tokenizer is
+        /// <paramref name="serializedTokenizer"/>, or null.</summary>
+        private static string? Built(string fingerprint, string serializedTokenizer)
+        {
+            string root = Path.Combine(Corpus.CacheDirectory, "tokens");
+            if (!System.IO.Directory.Exists(root)) return null;
+            foreach (var dir in System.IO.Directory.GetDirectories(root))
+            {
+                string source = Path.Combine(dir, "source.json"), saved = Path.Combine(dir, "tokenizer.json");
+                if (!File.Exists(Path.Combine(dir, "complete")) || !File.Exists(source) || !File.Exists(saved)) continue;
+                try
+                {
+                    using var doc = JsonDocument.Parse(File.ReadAllText(source));
+                    if (doc.RootElement.TryGetProperty("Fingerprint", out var f) && f.GetString() == fingerprint
+                        && doc.RootElement.TryGetProperty("streamed", out _) && File.ReadAllText(saved) == serializedTokenizer)
+                        return dir;
+                }
+                catch (JsonException) { }
+            }
+            return null;
         }
 
         private static long TotalBytes(string nanoDir)

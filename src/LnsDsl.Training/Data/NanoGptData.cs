@@ -18,6 +18,11 @@ namespace LnsDsl.Data
         public const string Prefix = "nanogpt:";
         public const string TrainFile = "train.bin", ValidFile = "val.bin";
 
+        /// <summary>A run of ids without end-of-text is cut into documents of this many (memory stays bounded; packing
+        /// joins them again). Character-level nanoGPT data (shakespeare_char, ids below 65) is not GPT-2's and cannot be
+        /// told apart by its ids: read it as GPT-2 only if it is.</summary>
+        public const int MaxDocument = 1 << 20;
+
         /// <summary>Whether <paramref name="source"/> is <c>nanogpt:DIR</c>.</summary>
         public static bool Is(string? source) => source?.StartsWith(Prefix, StringComparison.Ordinal) == true;
 
@@ -69,12 +74,12 @@ namespace LnsDsl.Data
                 {
                     int id = BinaryPrimitives.ReadUInt16LittleEndian(buffer.AsSpan(i));
                     if (id >= vocabSize) throw new UserError($"'{file}' holds token id {id} at position {(read - n + i) / 2}, beyond GPT-2's {vocabSize} ids; is it nanoGPT's GPT-2 data (--tokenizer gpt2)?");
-                    if (id == endOfText)
+                    if (id == endOfText || current.Count == MaxDocument)
                     {
                         yield return (current.ToArray(), read);
                         current.Clear();
                     }
-                    else current.Add(id);
+                    if (id != endOfText) current.Add(id);
                 }
             }
             if (current.Count > 0) yield return (current.ToArray(), read);

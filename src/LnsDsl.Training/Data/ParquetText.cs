@@ -51,8 +51,24 @@ namespace LnsDsl.Data
         {
             if (source is null) return false;
             var (path, _) = Split(source);
-            return path.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase) && File.Exists(path)
-                   || Directory.Exists(path) && Directory.EnumerateFiles(path, "*.parquet", SearchOption.AllDirectories).Any();
+            if (path.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase) && File.Exists(path)) return true;
+            // A directory of Parquet files (not a text directory with a stray .parquet in it).
+            return Directory.Exists(path) && Shards(path).Count > 0
+                   && !Directory.EnumerateFiles(path).Any(f => f.EndsWith(".txt", StringComparison.OrdinalIgnoreCase) || f.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase) || f.EndsWith(".jsonl.gz", StringComparison.OrdinalIgnoreCase));
+        }
+
+        /// <summary>A directory's shards, the first of: data/train*.parquet, train*.parquet, data/*.parquet, *.parquet (a Hugging Face
+        /// dataset's layout; one configuration: a repository with several keeps each in a subdirectory, which is given instead).</summary>
+        private static List<string> Shards(string directory)
+        {
+            string data = System.IO.Path.Combine(directory, "data");
+            foreach (var (dir, pattern) in new[] { (data, "train*.parquet"), (directory, "train*.parquet"), (data, "*.parquet"), (directory, "*.parquet") })
+            {
+                if (!Directory.Exists(dir)) continue;
+                var files = Directory.GetFiles(dir, pattern).Select(System.IO.Path.GetFullPath).OrderBy(f => f, StringComparer.Ordinal).ToList();
+                if (files.Count > 0) return files;
+            }
+            return new List<string>();
         }
 
         /// <summary>The Parquet source <paramref name="source"/> names.</summary>
@@ -61,10 +77,8 @@ namespace LnsDsl.Data
             var (path, column) = Split(source);
             if (File.Exists(path)) return new ParquetText(path, column, new[] { System.IO.Path.GetFullPath(path) });
             if (!Directory.Exists(path)) throw new UserError($"Parquet data '{path}' does not exist; give a .parquet file or a directory of them (a Hugging Face dataset directory)");
-            var all = Directory.EnumerateFiles(path, "*.parquet", SearchOption.AllDirectories).Select(System.IO.Path.GetFullPath).OrderBy(f => f, StringComparer.Ordinal).ToList();
-            var train = all.Where(f => System.IO.Path.GetFileName(f).StartsWith("train", StringComparison.OrdinalIgnoreCase)).ToList();
-            var files = train.Count > 0 ? train : all;
-            if (files.Count == 0) throw new UserError($"'{path}' holds no .parquet files; a Hugging Face dataset keeps them under data/ (data/train-00000-of-00001.parquet)");
+            var files = Shards(path);
+            if (files.Count == 0) throw new UserError($"'{path}' holds no .parquet files in it or in data/; a Hugging Face dataset keeps them under data/ (data/train-00000-of-00001.parquet), or under one directory per configuration: give that directory");
             return new ParquetText(path, column, files);
         }
 
