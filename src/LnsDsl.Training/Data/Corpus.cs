@@ -209,6 +209,23 @@ namespace LnsDsl.Data
             return string.Join("\n", paragraphs) + "\n";
         }
 
+        /// <summary>The fingerprint of data read from files (Parquet shards, nanoGPT's token files): SHA-256 of
+        /// <paramref name="label"/>, then each file's name between bars and its bytes, streamed.</summary>
+        public static string FileFingerprint(string label, IEnumerable<string> files)
+        {
+            using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            sha.AppendData(Encoding.UTF8.GetBytes(label));
+            var buffer = new byte[1 << 20];
+            foreach (var file in files)
+            {
+                sha.AppendData(Encoding.UTF8.GetBytes("|" + Path.GetFileName(file) + "|"));
+                using var stream = File.OpenRead(file);
+                int read;
+                while ((read = stream.Read(buffer, 0, buffer.Length)) > 0) sha.AppendData(buffer, 0, read);
+            }
+            return Convert.ToHexString(sha.GetHashAndReset()).ToLowerInvariant();
+        }
+
         private static string Fingerprint(IReadOnlyList<string> docs)
         {
             using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);

@@ -217,12 +217,10 @@ namespace LnsDsl.Data
                             long before = 0;
                             foreach (var (name, validation) in new[] { (NanoGptData.TrainFile, false), (NanoGptData.ValidFile, true) })
                             {
-                                long last = 0;
                                 foreach (var (ids, read) in NanoGptData.Documents(Path.Combine(nanoDir!, name), baseTokenizer.EndOfText, baseTokenizer.VocabSize))
                                 {
                                     Write(map(ids), validation);
                                     progress.Report(++documents, before + read);
-                                    last = read;
                                 }
                                 before += new FileInfo(Path.Combine(nanoDir!, name)).Length;
                             }

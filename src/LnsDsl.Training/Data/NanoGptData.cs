@@ -40,20 +40,7 @@ namespace LnsDsl.Data
         }
 
         /// <summary>SHA-256 of both files' bytes.</summary>
-        public static string Fingerprint(string dir)
-        {
-            using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            sha.AppendData(Encoding.UTF8.GetBytes("nanogpt"));
-            var buffer = new byte[1 << 20];
-            foreach (var name in new[] { TrainFile, ValidFile })
-            {
-                sha.AppendData(Encoding.UTF8.GetBytes("|" + name + "|"));
-                using var stream = File.OpenRead(Path.Combine(dir, name));
-                int read;
-                while ((read = stream.Read(buffer, 0, buffer.Length)) > 0) sha.AppendData(buffer, 0, read);
-            }
-            return Convert.ToHexString(sha.GetHashAndReset()).ToLowerInvariant();
-        }
+        public static string Fingerprint(string dir) => Corpus.FileFingerprint("nanogpt", new[] { Path.Combine(dir, TrainFile), Path.Combine(dir, ValidFile) });
 
         /// <summary>
         /// The documents of one file: its ids cut at <paramref name="endOfText"/> (which is dropped; a trailing document

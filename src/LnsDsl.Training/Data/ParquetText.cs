@@ -96,20 +96,7 @@ namespace LnsDsl.Data
         }
 
         /// <summary>SHA-256 of the column name, each file's name and its bytes, streamed.</summary>
-        public string Fingerprint()
-        {
-            using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            sha.AppendData(Encoding.UTF8.GetBytes("parquet|" + Column));
-            var buffer = new byte[1 << 20];
-            foreach (var file in Files)
-            {
-                sha.AppendData(Encoding.UTF8.GetBytes("|" + System.IO.Path.GetFileName(file) + "|"));
-                using var stream = File.OpenRead(file);
-                int read;
-                while ((read = stream.Read(buffer, 0, buffer.Length)) > 0) sha.AppendData(buffer, 0, read);
-            }
-            return Convert.ToHexString(sha.GetHashAndReset()).ToLowerInvariant();
-        }
+        public string Fingerprint() => Corpus.FileFingerprint("parquet|" + Column, Files);
 
         /// <summary>
         /// Every row's text, in order, with the input bytes read so far (the files before this one, plus this file's share
